@@ -1,0 +1,226 @@
+"""Model resolution and backends: a `--model` string becomes a fingerprinted model and an lm-eval LM.
+
+Three backends, chosen by a dict literal: hf (transformers, CPU or GPU), vllm (GPU, optional extra) and
+local-completions (any OpenAI-compatible completions server). Validation never loads weights, so bad input
+fails in milliseconds and before the store is touched.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import EvalConfig
+from harness.errors import HarnessError, ModelNotFound, missing_extra
+from harness.fingerprint import content_hash, fingerprint_directory
+from harness.store.runs import ModelRecord
+
+log = logging.getLogger(__name__)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A validated model: where its weights (and adapter) are, and its store record."""
+
+    record: ModelRecord
+    path: str  # directory or hub snapshot of the full model (the base, for adapters)
+    adapter: str | None = None
+    has_chat_template: bool = False
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError) as exc:
+        raise ModelNotFound(f"corrupt checkpoint: {path} is not valid JSON", hint="re-save the model") from exc
+
+
+def _check_weights(directory: Path) -> None:
+    from safetensors import safe_open
+
+    weights = sorted(directory.glob("*.safetensors"))
+    if not weights:
+        if any(directory.glob("*.bin")) or any(directory.glob("*.pt")):
+            raise ModelNotFound(
+                f"{directory} has only pickle weights (.bin/.pt); harness loads safetensors only",
+                hint="convert with model.save_pretrained(dir, safe_serialization=True)",
+            )
+        raise ModelNotFound(f"no weights in {directory}: no *.safetensors file", hint="pass a checkpoint directory")
+    for path in weights:
+        try:
+            with safe_open(str(path), framework="numpy") as fh:
+                fh.keys()
+        except Exception as exc:  # safetensors raises its own SafetensorError and OSError alike
+            raise ModelNotFound(f"corrupt checkpoint: {path.name} does not open ({exc})", hint="re-save it") from exc
+
+
+def _hub_snapshot(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "tokenizer.model", "*.jinja"]
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True, allow_patterns=patterns))
+    except Exception:  # not cached yet: fall through to a real download
+        log.info("downloading %s from the hub", repo_id)
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as exc:
+        raise ModelNotFound(
+            f"model {repo_id!r} is neither a local directory nor reachable on the hub ({type(exc).__name__})",
+            hint="check the path, or the hub id and network/HF_TOKEN",
+        ) from exc
+
+
+def _locate(model: str) -> Path:
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelNotFound(f"{model} is a file, not a checkpoint directory", hint="pass its directory")
+        return path.resolve()
+    if model.startswith((".", "/", "~")) or model.count("/") != 1:
+        raise ModelNotFound(f"no checkpoint at {model}", hint="pass a model directory or a hub id like org/name")
+    return _hub_snapshot(model)
+
+
+def _has_chat_template(directory: Path) -> bool:
+    if (directory / "chat_template.jinja").exists() or (directory / "chat_template.json").exists():
+        return True
+    config = directory / "tokenizer_config.json"
+    return config.exists() and bool(_read_json(config).get("chat_template"))
+
+
+def _resolve_full(directory: Path, name: str, source: str) -> ResolvedModel:
+    if not (directory / "config.json").exists():
+        raise ModelNotFound(f"{directory} is not a checkpoint: no config.json", hint="pass a model directory")
+    config = _read_json(directory / "config.json")
+    if not any((directory / f).exists() for f in TOKENIZER_FILES):
+        raise ModelNotFound(
+            f"model {source} has no tokenizer (none of {', '.join(TOKENIZER_FILES)})",
+            hint="save the tokenizer beside the weights: tokenizer.save_pretrained(dir)",
+        )
+    _check_weights(directory)
+    card = _read_json(directory / "harness.json") if (directory / "harness.json").exists() else {}
+    record = ModelRecord(
+        name=name,
+        source=source,
+        fingerprint=fingerprint_directory(directory),
+        kind=str(card.get("kind", "base")),
+        base_model=card.get("base_model"),
+        recipe=card.get("recipe"),
+        n_params=card.get("n_params") or _estimate_params(config),
+        card=card,
+    )
+    return ResolvedModel(record, str(directory), None, _has_chat_template(directory), card)
+
+
+def _estimate_params(config: dict[str, Any]) -> int | None:
+    """LLaMA-shaped parameter count from config.json (no weights loaded)."""
+    try:
+        h, i, n, v = (int(config[k]) for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "vocab_size"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    heads = int(config.get("num_attention_heads", 1))
+    kv = int(config.get("num_key_value_heads", heads))
+    attention = h * h * 2 + 2 * h * (h // heads) * kv
+    embeddings = v * h * (1 if config.get("tie_word_embeddings") else 2)
+    return n * (attention + 3 * h * i + 2 * h) + embeddings + h
+
+
+def resolve_model(config: EvalConfig) -> ResolvedModel:
+    """Validate `--model` and fingerprint it, without loading weights.
+
+    A PEFT adapter directory resolves to its base model plus the adapter; its fingerprint covers both.
+
+    Raises:
+        ModelNotFound: missing, corrupt or incomplete checkpoints.
+    """
+    name = config.name or config.model
+    if config.backend == "local-completions":
+        if not config.base_url:
+            raise HarnessError("backend local-completions needs --base-url", hint="e.g. http://127.0.0.1:8000/v1/completions")
+        fp = content_hash({"api": config.base_url, "model": config.model})
+        return ResolvedModel(ModelRecord(name, config.model, fp, kind="api"), config.model)
+    directory = _locate(config.model)
+    if (directory / "adapter_config.json").exists():
+        adapter_config = _read_json(directory / "adapter_config.json")
+        base_id = adapter_config.get("base_model_name_or_path")
+        if not base_id:
+            raise ModelNotFound(f"adapter {directory} names no base_model_name_or_path", hint="fix adapter_config.json")
+        base = _resolve_full(_locate(str(base_id)), str(base_id), str(base_id))
+        card = _read_json(directory / "harness.json") if (directory / "harness.json").exists() else {}
+        tokenizer_dir = directory if any((directory / f).exists() for f in TOKENIZER_FILES) else Path(base.path)
+        record = ModelRecord(
+            name=name,
+            source=config.model,
+            fingerprint=fingerprint_directory(directory, extra={"base": base.record.fingerprint}),
+            kind="lora",
+            base_model=str(base_id),
+            recipe=card.get("recipe"),
+            n_params=base.record.n_params,
+            card=card,
+        )
+        return ResolvedModel(record, base.path, str(directory), _has_chat_template(tokenizer_dir), card)
+    return _resolve_full(directory, name, config.model)
+
+
+def _hf(model: ResolvedModel, config: EvalConfig) -> Any:
+    from lm_eval.models.huggingface import HFLM
+
+    return HFLM(
+        pretrained=model.path,
+        peft=model.adapter,
+        tokenizer=model.adapter if model.adapter and model.has_chat_template else None,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size or ("16" if config.device == "cpu" else "auto"),
+        trust_remote_code=config.trust_remote_code,
+    )
+
+
+def _vllm(model: ResolvedModel, config: EvalConfig) -> Any:
+    if importlib.util.find_spec("vllm") is None:
+        raise missing_extra("backend 'vllm'", "vllm", "vllm")
+    from lm_eval.models.vllm_causallms import VLLM
+
+    return VLLM(
+        pretrained=model.path,
+        lora_local_path=model.adapter,
+        dtype=config.dtype,
+        batch_size=config.batch_size or "auto",
+        trust_remote_code=config.trust_remote_code,
+    )
+
+
+def _local_completions(model: ResolvedModel, config: EvalConfig) -> Any:
+    from lm_eval.models.openai_completions import LocalCompletionsAPI
+
+    # tokenizer_backend=None: loglikelihood tasks need the server's tokens, so this backend runs
+    # generate_until tasks only (lm-eval's own limitation); tiktoken would download its files.
+    return LocalCompletionsAPI(
+        model=config.model, base_url=config.base_url, tokenizer_backend=None, num_concurrent=8, max_retries=3
+    )
+
+
+BACKENDS: dict[str, Callable[[ResolvedModel, EvalConfig], Any]] = {
+    "hf": _hf,
+    "vllm": _vllm,
+    "local-completions": _local_completions,
+}
+
+
+def check_backend(config: EvalConfig) -> None:
+    """Fail early (before the store is touched) when a backend's extra is missing."""
+    if config.backend == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise missing_extra("backend 'vllm'", "vllm", "vllm")
+
+
+def load_lm(model: ResolvedModel, config: EvalConfig) -> Any:
+    """Instantiate the lm-eval LM for `config.backend` (this is where weights load)."""
+    return BACKENDS[config.backend](model, config)

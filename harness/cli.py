@@ -1,0 +1,158 @@
+"""The `harness` command: a thin typer shell over the Python API. Each command parses, calls one function, renders.
+
+Exit codes: 0 ok, 1 gate regression, 2 usage/config error, 3 failure at run time.
+Human output (rich tables) goes to stdout, logs and progress to stderr; `--json` prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from harness.console import configure_logging, render_error, stdout
+from harness.errors import HarnessError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,
+                  help="Evaluate, judge, rate and gate fine-tuned LLaMA-family checkpoints.")
+runs_app = typer.Typer(no_args_is_help=True, help="Browse the runs in the store.")
+app.add_typer(runs_app, name="runs")
+
+# Options shared by several commands, defined once.
+StoreOpt = Annotated[str | None, typer.Option("--store", envvar="HARNESS_STORE",
+                                              help="Store URL or SQLite path [default: results/harness.db].")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+
+
+def handled(func: F) -> F:
+    """Turn a `HarnessError` into its one-line message and exit code (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HarnessError as exc:
+            render_error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            render_error("interrupted", "re-run the same command to resume")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(document: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+@app.callback()
+def main(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False,
+) -> None:
+    """harness: evaluation, judge battles, arena ratings, fine-tuning and regression gates in one store."""
+    configure_logging(quiet=quiet, verbose=verbose)
+
+
+@app.command("eval")
+@handled
+def eval_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="Checkpoint dir, hub id, PEFT adapter dir or API model name.")],
+    suite: Annotated[str | None, typer.Option(help="Suite from tasks/suites/ (smoke, open_llm_v1, ...).")] = None,
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated lm-eval task names.")] = None,
+    backend: Annotated[str, typer.Option(help="hf | vllm | local-completions.")] = "hf",
+    base_url: Annotated[str | None, typer.Option(help="Endpoint for local-completions.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N documents per task.")] = None,
+    num_fewshot: Annotated[int | None, typer.Option(help="Few-shot examples for every task.")] = None,
+    batch_size: Annotated[str | None, typer.Option(help="auto or an integer [default: 16 on CPU, auto on GPU].")] = None,
+    device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N.")] = "cpu",
+    dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16.")] = "auto",
+    chat_template: Annotated[str | None, typer.Option(help="alpaca | vicuna | tokenizer | FILE.jinja.")] = None,
+    name: Annotated[str | None, typer.Option(help="Store the model under this name.")] = None,
+    trust_remote_code: Annotated[bool, typer.Option(help="Let the model repo run its own code.")] = False,
+    force: Annotated[bool, typer.Option(help="Re-run tasks the store already has.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run lm-eval tasks on a model; finished tasks are served from the store."""
+    from harness.config import EvalConfig
+    from harness.evaluate import run_eval
+    from harness.render import scores_table
+
+    config = _validated(EvalConfig, model=model, name=name, suite=suite,
+                        tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else [],
+                        backend=backend, base_url=base_url, limit=limit, num_fewshot=num_fewshot,
+                        batch_size=batch_size, device=device, dtype=dtype, chat_template=chat_template,
+                        trust_remote_code=trust_remote_code, force=force)
+    outcome = run_eval(config, store)
+    if as_json:
+        print_json(outcome.to_json())
+    else:
+        stdout.print(scores_table(outcome))
+
+
+def _validated(model_cls: Any, **values: Any) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model_cls(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise HarnessError(f"bad value for --{'-'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
+@app.command("tiny-model")
+@handled
+def tiny_model_command(
+    out_dir: Annotated[Path, typer.Argument(help="Directory to write the model to.")],
+    seed: SeedOpt = 0,
+    hidden: Annotated[int, typer.Option(help="Hidden size.")] = 128,
+    layers: Annotated[int, typer.Option(help="Decoder layers.")] = 4,
+) -> None:
+    """Build a tiny LLaMA-architecture model and a trained tokenizer (safetensors, no download)."""
+    from harness.tiny import make_tiny_model
+
+    tiny = make_tiny_model(out_dir, seed=seed, hidden=hidden, layers=layers)
+    stdout.print(f"wrote {tiny.path} ({tiny.n_params:,} parameters)")
+
+
+@runs_app.command("list")
+@handled
+def runs_list_command(store: StoreOpt = None, as_json: JsonOpt = False,
+                      limit: Annotated[int | None, typer.Option(help="Newest N runs.")] = None) -> None:
+    """List runs, newest first."""
+    from harness.render import runs_table
+    from harness.store import open_store
+    from harness.store.runs import list_runs
+
+    rows = list_runs(open_store(store), limit)
+    if as_json:
+        print_json({"runs": rows})
+    else:
+        stdout.print(runs_table(rows))
+
+
+@runs_app.command("show")
+@handled
+def runs_show_command(run_id: Annotated[str, typer.Argument(help="A run id (r-...).")],
+                      store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Show one run: config, versions, status and scores."""
+    from harness.render import run_detail
+    from harness.store import open_store
+    from harness.store.runs import get_run
+
+    run = get_run(open_store(store), run_id)
+    if run is None:
+        raise HarnessError(f"no run {run_id!r} in the store", hint="list runs with `harness runs list`")
+    if as_json:
+        print_json(run)
+    else:
+        stdout.print(run_detail(run))

@@ -1,0 +1,51 @@
+"""Terminal output: one rich console for tables on stdout, logs and progress on stderr.
+
+`configure_logging` is called once by the CLI callback, never at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """Send `logging` records to stderr through rich; --quiet shows warnings, --verbose debug."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
+    for noisy in ("httpx", "httpcore", "urllib3", "filelock", "datasets", "openai"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@contextmanager
+def progress(description: str, total: int | None) -> Iterator[Progress]:
+    """A progress bar on stderr; callers do `bar.advance(bar.task_ids[0])` per unit of work."""
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=False,
+    )
+    with bar:
+        bar.add_task(description, total=total)
+        yield bar
+
+
+def render_error(message: str, hint: str | None) -> None:
+    """Print one error line (and its fix) to stderr, no traceback."""
+    line = f"[bold red]error:[/] {message}"
+    if hint:
+        line += f" [dim]— {hint}[/]"
+    stderr.print(line, highlight=False, soft_wrap=True)

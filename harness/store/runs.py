@@ -1,0 +1,210 @@
+"""Evaluation records in the store: models, runs, per-task results, scores and per-sample records.
+
+`harness eval` writes through these functions; `harness runs`, the gate and the leaderboard read.
+A task's scores and samples are written in one transaction with its `task_results` row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from harness.store import Store
+from harness.store.schema import models, runs, samples, scores, task_results
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model as the store knows it: the name it was given as, where it came from and its fingerprint."""
+
+    name: str
+    source: str
+    fingerprint: str
+    kind: str = "base"
+    base_model: str | None = None
+    recipe: str | None = None
+    n_params: int | None = None
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One aggregate metric of one task, as lm-eval reports it."""
+
+    task: str
+    metric: str
+    filter: str
+    value: float | None
+    stderr: float | None
+    n: int | None
+    higher_is_better: bool | None = None
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One document's outcome: lm-eval's hashes, the prediction and the per-sample metric values."""
+
+    task: str
+    doc_id: int
+    filter: str
+    doc_hash: str | None
+    prompt_hash: str | None
+    target_hash: str | None
+    prompt: str | None
+    target: str | None
+    prediction: str | None
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """Everything one task of one run produced."""
+
+    task: str
+    task_hash: str
+    eval_key: str
+    num_fewshot: int | None
+    scores: list[Score]
+    samples: list[SampleRecord]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def upsert_model(store: Store, model: ModelRecord) -> int:
+    """Return the id of `model` (by name + fingerprint), inserting it or refreshing its card."""
+    with store.engine.begin() as conn:
+        found = conn.execute(
+            sa.select(models.c.id).where(models.c.name == model.name, models.c.fingerprint == model.fingerprint)
+        ).scalar()
+        values = asdict(model)
+        if found is not None:
+            conn.execute(sa.update(models).where(models.c.id == found).values(**values))
+            return int(found)
+        return int(conn.execute(sa.insert(models).values(**values)).inserted_primary_key[0])
+
+
+def create_run(store: Store, model_id: int, run: dict[str, Any]) -> str:
+    """Insert a `running` run row; `run` holds suite, tasks, config, config_hash, backend, template, versions."""
+    run_id = "r-" + secrets.token_hex(6)
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.insert(runs).values(id=run_id, model_id=model_id, started_at=now(), status="running", **run)
+        )
+    return run_id
+
+
+def finish_run(store: Store, run_id: str, status: str, error: str | None = None) -> None:
+    """Mark a run finished, failed or interrupted."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(runs).where(runs.c.id == run_id).values(status=status, error=error, finished_at=now())
+        )
+
+
+def write_task_result(store: Store, run_id: str, result: TaskResult, copied_from: str | None = None) -> None:
+    """Write one task's scores, samples and result row atomically."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.insert(task_results).values(
+                run_id=run_id,
+                task=result.task,
+                task_hash=result.task_hash,
+                eval_key=result.eval_key,
+                num_fewshot=result.num_fewshot,
+                n_samples=len(result.samples),
+                copied_from=copied_from,
+            )
+        )
+        if result.scores:
+            conn.execute(sa.insert(scores), [{"run_id": run_id, **asdict(s)} for s in result.scores])
+        if result.samples:
+            conn.execute(sa.insert(samples), [{"run_id": run_id, **asdict(s)} for s in result.samples])
+
+
+def find_task_results(store: Store, eval_keys: list[str]) -> dict[str, str]:
+    """Map each eval key that some run has finished to the newest such run id."""
+    if not eval_keys:
+        return {}
+    query = (
+        sa.select(task_results.c.eval_key, task_results.c.run_id)
+        .where(task_results.c.eval_key.in_(eval_keys))
+        .order_by(task_results.c.id)
+    )
+    with store.engine.connect() as conn:
+        return {key: run_id for key, run_id in conn.execute(query)}
+
+
+def read_task_result(store: Store, run_id: str, task: str) -> TaskResult:
+    """Load one task of one run back into a `TaskResult`."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(task_results).where(task_results.c.run_id == run_id, task_results.c.task == task)
+        ).one()
+        score_rows = conn.execute(
+            sa.select(scores).where(scores.c.run_id == run_id, scores.c.task == task).order_by(scores.c.id)
+        ).mappings()
+        sample_rows = conn.execute(
+            sa.select(samples).where(samples.c.run_id == run_id, samples.c.task == task).order_by(samples.c.id)
+        ).mappings()
+        score_list = [Score(**{k: r[k] for k in Score.__dataclass_fields__}) for r in score_rows]
+        sample_list = [SampleRecord(**{k: r[k] for k in SampleRecord.__dataclass_fields__}) for r in sample_rows]
+    return TaskResult(row.task, row.task_hash, row.eval_key, row.num_fewshot, score_list, sample_list)
+
+
+def _run_query() -> sa.Select[Any]:
+    return sa.select(
+        runs, models.c.name.label("model"), models.c.fingerprint.label("model_fingerprint")
+    ).join(models, models.c.id == runs.c.model_id)
+
+
+def list_runs(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
+    """All runs, newest first, with their model's name and fingerprint."""
+    query = _run_query().order_by(runs.c.started_at.desc(), runs.c.id)
+    if limit:
+        query = query.limit(limit)
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
+    """One run with its model, its per-task results and its scores; None when there is no such run."""
+    with store.engine.connect() as conn:
+        row = conn.execute(_run_query().where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            return None
+        run = dict(row)
+        run["task_results"] = [
+            dict(r)
+            for r in conn.execute(
+                sa.select(task_results).where(task_results.c.run_id == run_id).order_by(task_results.c.id)
+            ).mappings()
+        ]
+        run["scores"] = [
+            {k: r[k] for k in Score.__dataclass_fields__}
+            for r in conn.execute(
+                sa.select(scores).where(scores.c.run_id == run_id).order_by(scores.c.id)
+            ).mappings()
+        ]
+    return run
+
+
+def read_samples(store: Store, run_id: str, task: str) -> list[SampleRecord]:
+    """The per-sample records of one task of one run, in document order."""
+    return read_task_result(store, run_id, task).samples
+
+
+def count_rows(store: Store) -> dict[str, int]:
+    """Row counts of every table (tests use it to show a failed command left the store unchanged)."""
+    from harness.store.schema import metadata
+
+    with store.engine.connect() as conn:
+        return {
+            name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0)
+            for name, table in metadata.tables.items()
+        }

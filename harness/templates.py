@@ -1,0 +1,93 @@
+"""Prompt formats as data: the Alpaca and Vicuna v1.1 chat templates, shared by `harness eval` and `fine_tune/`.
+
+A template is a Jinja string in the Hugging Face `chat_template` dialect, so it can be attached to any
+tokenizer that lacks one (`attach_chat_template`) and saved with a fine-tuned model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.fingerprint import content_hash
+
+ALPACA_PREAMBLE = (
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+)
+ALPACA_PREAMBLE_INPUT = (
+    "Below is an instruction that describes a task, paired with an input that provides further context. "
+    "Write a response that appropriately completes the request."
+)
+VICUNA_SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
+
+# Alpaca is single-turn: the user block already ends with the response header, so add_generation_prompt
+# changes nothing. Later turns repeat the instruction block after the previous answer's eos.
+ALPACA_JINJA = (
+    "{%- if messages[0]['role'] == 'system' -%}{%- set preamble = messages[0]['content'] -%}"
+    "{%- set msgs = messages[1:] -%}{%- else -%}"
+    "{%- set preamble = '" + ALPACA_PREAMBLE + "' -%}{%- set msgs = messages -%}{%- endif -%}"
+    "{{- preamble + '\\n\\n' -}}"
+    "{%- for m in msgs -%}"
+    "{%- if m['role'] == 'user' -%}{{- '### Instruction:\\n' + m['content'] + '\\n\\n### Response:\\n' -}}"
+    "{%- elif m['role'] == 'assistant' -%}{{- m['content'] + eos_token -}}"
+    "{%- if not loop.last -%}{{- '\\n\\n' -}}{%- endif -%}{%- endif -%}"
+    "{%- endfor -%}"
+)
+
+# FastChat's `vicuna_v1.1` conversation (SeparatorStyle.ADD_COLON_TWO, sep=" ", sep2="</s>").
+VICUNA_JINJA = (
+    "{%- if messages[0]['role'] == 'system' -%}{%- set system = messages[0]['content'] -%}"
+    "{%- set msgs = messages[1:] -%}{%- else -%}"
+    "{%- set system = '" + VICUNA_SYSTEM.replace("'", "\\'") + "' -%}{%- set msgs = messages -%}{%- endif -%}"
+    "{{- system + ' ' -}}"
+    "{%- for m in msgs -%}"
+    "{%- if m['role'] == 'user' -%}{{- 'USER: ' + m['content'] + ' ' -}}"
+    "{%- elif m['role'] == 'assistant' -%}{{- 'ASSISTANT: ' + m['content'] + eos_token -}}{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- 'ASSISTANT:' -}}{%- endif -%}"
+)
+
+BUILTIN_TEMPLATES = {"alpaca": ALPACA_JINJA, "vicuna": VICUNA_JINJA}
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A named chat template and the hash that runs record."""
+
+    name: str
+    jinja: str
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.jinja)
+
+
+def load_chat_template(name: str) -> ChatTemplate:
+    """Resolve `alpaca`, `vicuna` or a path to a `.jinja` file into a template.
+
+    Raises:
+        HarnessError: the name is neither built in nor an existing file.
+    """
+    if name in BUILTIN_TEMPLATES:
+        return ChatTemplate(name, BUILTIN_TEMPLATES[name])
+    path = Path(name)
+    if path.is_file():
+        return ChatTemplate(path.stem, path.read_text())
+    raise HarnessError(
+        f"unknown chat template {name!r}",
+        hint=f"use one of {', '.join(sorted(BUILTIN_TEMPLATES))} or the path of a .jinja file",
+    )
+
+
+def render_alpaca_prompt(instruction: str, input_text: str = "") -> str:
+    """The stanford_alpaca prompt (with or without input) up to and including `### Response:\\n`."""
+    if input_text:
+        return (
+            f"{ALPACA_PREAMBLE_INPUT}\n\n### Instruction:\n{instruction}\n\n"
+            f"### Input:\n{input_text}\n\n### Response:\n"
+        )
+    return f"{ALPACA_PREAMBLE}\n\n### Instruction:\n{instruction}\n\n### Response:\n"
