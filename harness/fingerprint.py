@@ -29,7 +29,6 @@ MODEL_FILE_PATTERNS = (
     "adapter_config.json",
 )
 _CHUNK = 1 << 22
-_HASH_CACHE = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness")) / "file_hashes.json"
 
 
 def canonical_json(value: Any) -> str:
@@ -53,9 +52,13 @@ def short(digest: str, n: int = 12) -> str:
     return digest.split(":", 1)[-1][:n]
 
 
+def _hash_cache_path() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache" / "harness")) / "file_hashes.json"
+
+
 def _load_hash_cache() -> dict[str, str]:
     try:
-        return dict(json.loads(_HASH_CACHE.read_text()))
+        return dict(json.loads(_hash_cache_path().read_text()))
     except (OSError, ValueError):
         return {}
 
@@ -93,8 +96,9 @@ def fingerprint_directory(directory: Path, extra: dict[str, Any] | None = None) 
     files = {p.name: hash_file(p, cache) for p in model_files(directory)}
     if len(cache) != before:
         try:
-            _HASH_CACHE.parent.mkdir(parents=True, exist_ok=True)
-            _HASH_CACHE.write_text(json.dumps(cache))
+            path = _hash_cache_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(cache))
         except OSError:
             pass  # a read-only home only costs re-hashing next time
     return content_hash({"files": files, "extra": extra or {}})

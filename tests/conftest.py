@@ -1,0 +1,49 @@
+"""Shared fixtures: a tiny model built once per session, a store per test, a loopback OpenAI server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+os.environ.pop("OPENAI_API_KEY", None)
+
+from tests.openai_server import FakeOpenAI  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test gets its own SQLite store through HARNESS_STORE, and its own hash cache."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("HARNESS_STORE", url)
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    return url
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hidden-64, 2-layer LLaMA with its trained tokenizer, built once (read-only for tests)."""
+    from harness.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0, hidden=64, layers=2).path
+
+
+@pytest.fixture
+def openai_server() -> Iterator[FakeOpenAI]:
+    """A real HTTP server on 127.0.0.1; set `.responder` to script it."""
+    server = FakeOpenAI()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or skip when this checkout has none beside it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"no shared data at {SHARED_DATA}")
+    return SHARED_DATA
