@@ -139,7 +139,9 @@ judgments = sa.Table(
     sa.Column("answer_order", sa.String(4), nullable=False),  # ab | ba | a (single)
     sa.Column("status", sa.String(10), nullable=False),  # ok | error
     sa.Column("verdict", sa.String(10)),  # A | B | tie (in presented order) for pairwise
+    sa.Column("winner", sa.String(300)),  # the winning model's name, tie or tie (bothbad); NULL for single
     sa.Column("score", sa.Float),  # 1-10 for single
+    sa.Column("attempts", sa.Integer),  # judge calls made (retries included); 0 when imported or offline
     sa.Column("raw_output", sa.Text),
     sa.Column("error", sa.Text),
     sa.Column("prompt_tokens", sa.Integer),

@@ -1,0 +1,278 @@
+"""`harness judge`: judge stored answers pairwise (both answer orders) or one by one, and write battles.
+
+`run_judge(config, store_url)` plans the calls (`judge_plan`), serves every finished one from the
+judgments cache, asks the judge for the rest (the async `JudgeClient`, or the offline reference-matching
+judge when no endpoint is configured) and writes each judgment as it completes, together with the battle
+its pair completes. A killed run loses only the calls in flight; a re-run makes zero calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.errors import HarnessError, JudgeUnavailable
+from harness.fingerprint import content_hash
+from harness.judge_client import BudgetExceeded, Completion, JudgeClient, RetryPolicy, Usage
+from harness.judge_offline import OFFLINE_JUDGE, grade_answer, judge_pair
+from harness.judge_plan import Job, JudgeConfig, Match, Plan, plan_jobs
+from harness.judge_prompts import render_pairwise, render_single
+from harness.judge_results import fastchat_winner
+from harness.store import Store, open_store
+from harness.store.battles import Battle
+from harness.store.judgments import Judgment, find_judgments, write_judgments
+from harness.verdicts import PAIRWISE_PARSERS, SINGLE_PARSERS
+
+log = logging.getLogger(__name__)
+_MARKDOWN = re.compile(r"^\s{0,3}#{1,6}\s|^\s*(?:[-*+]|\d+[.)])\s|\*\*[^*\n]+\*\*|__[^_\n]+__", re.MULTILINE)
+
+
+@dataclass
+class RunStats:
+    """Counts of one `harness judge` run."""
+
+    planned: int = 0
+    cached: int = 0
+    called: int = 0
+    errors: int = 0
+    skipped_budget: int = 0
+    battles_written: int = 0
+
+
+@dataclass(frozen=True)
+class JudgeOutcome:
+    """What `harness judge` reports."""
+
+    judge: str
+    offline: bool
+    mode: str
+    question_set: str
+    models: list[str]
+    stats: RunStats
+    skipped_no_reference: int
+    usage: Usage
+    stopped_by_budget: bool
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["judgments"] = data.pop("stats")
+        data["judge_label"] = "offline reference-matching judge (not an LLM)" if self.offline else "LLM judge"
+        return data
+
+
+def style_features(text: str) -> tuple[int, int]:
+    """(characters, markdown elements: headers, list items, bold spans) of an answer, for style control."""
+    return len(text), len(_MARKDOWN.findall(text))
+
+
+def _side(winner: str | None, match: Match) -> str:
+    if winner == match.ab.model_a:
+        return "model_a"
+    if winner == match.ab.model_b:
+        return "model_b"
+    return str(winner)
+
+
+def make_battle(judge: str, question_set: str, match: Match, ab: Judgment, ba: Judgment) -> Battle:
+    """The battle of one match: FastChat's rule (a tie when the orders disagree or either is a tie)."""
+    g1, g2 = _side(ab.winner, match), _side(ba.winner, match)
+    job = match.ab
+    len_a, md_a = style_features(job.first[job.turn - 1])
+    len_b, md_b = style_features(str(job.second[job.turn - 1]) if job.second else "")
+    key = content_hash({"judge": judge, "set": question_set, "keys": [ab.cache_key, ba.cache_key]})
+    return Battle(
+        model_a=job.model_a, model_b=str(job.model_b), winner=fastchat_winner(g1, g2), source=f"judge:{judge}",
+        question_set=question_set, question_id=job.question.question_id, turn=job.turn,
+        category=job.question.category or None, judge=judge, battle_key=key,
+        extra={"len_a": len_a, "len_b": len_b, "md_a": md_a, "md_b": md_b, "g1": g1, "g2": g2,
+               "prompt": ab.prompt_name, "offline": judge == OFFLINE_JUDGE},
+    )
+
+
+class _BattleBook:
+    """Remembers finished judgments and turns each match whose two orders are both ok into a battle."""
+
+    def __init__(self, judge: str, plan: Plan, done: dict[str, Judgment]) -> None:
+        self.judge, self.set_name = judge, plan.question_set.name
+        self.results = dict(done)
+        self.matches: dict[str, list[Match]] = {}
+        for m in plan.matches:
+            self.matches.setdefault(m.ab.key, []).append(m)
+            self.matches.setdefault(m.ba.key, []).append(m)
+
+    def _battle(self, m: Match) -> Battle | None:
+        ab, ba = self.results.get(m.ab.key), self.results.get(m.ba.key)
+        if ab is None or ba is None or ab.status != "ok" or ba.status != "ok":
+            return None
+        return make_battle(self.judge, self.set_name, m, ab, ba)
+
+    def add(self, record: Judgment) -> list[Battle]:
+        self.results[record.cache_key] = record
+        return [b for m in self.matches.get(record.cache_key, []) if (b := self._battle(m))]
+
+    def existing(self) -> list[Battle]:
+        seen = {id(m): m for ms in self.matches.values() for m in ms}
+        return [b for m in seen.values() if (b := self._battle(m))]
+
+
+def _record(judge: str, job: Job, *, verdict: str | None = None, winner: str | None = None,
+            score: float | None = None, text: str | None = None, error: str | None = None,
+            completion: Completion[Any] | None = None) -> Judgment:
+    return Judgment(
+        cache_key=job.key, judge=judge, prompt_name=job.prompt.name if job.prompt else "offline-reference-match",
+        prompt_hash=job.prompt.hash if job.prompt else "offline", mode=job.mode,
+        question_set=job.question_set, question_id=job.question.question_id, turn=job.turn,
+        model_a=job.model_a, model_b=job.model_b, answer_order=job.order, status="error" if error else "ok",
+        verdict=verdict, winner=winner, score=score, raw_output=text, error=error,
+        prompt_tokens=completion.prompt_tokens if completion else 0,
+        completion_tokens=completion.completion_tokens if completion else 0,
+        cost_usd=completion.cost_usd if completion else 0.0, attempts=completion.attempts if completion else 0,
+    )
+
+
+def _winner_of(job: Job, verdict: str, bothbad: bool = False) -> str:
+    first, second = job.shown
+    return {"A": first, "B": str(second)}.get(verdict, "tie (bothbad)" if bothbad else "tie")
+
+
+def judge_offline(job: Job) -> Judgment:
+    """The offline reference-matching judge's judgment of one job (no network, deterministic)."""
+    reference = str(job.question.references[job.turn - 1]) if job.question.references else ""
+    if job.mode == "single":
+        score, text = grade_answer(reference, job.first[job.turn - 1])
+        return _record(OFFLINE_JUDGE, job, score=score, text=text)
+    found = judge_pair(reference, job.first[job.turn - 1], str(job.second[job.turn - 1]) if job.second else "")
+    winner = _winner_of(job, found.verdict, bothbad=found.winner_label is not None)
+    return _record(OFFLINE_JUDGE, job, verdict=found.verdict, winner=winner, text=found.text)
+
+
+async def _ask(client: JudgeClient, judge: str, job: Job) -> Judgment:
+    assert job.prompt is not None
+    if job.mode == "single":
+        messages = render_single(job.prompt, job.question, job.turn, job.first)
+        graded = await client.complete(messages, SINGLE_PARSERS[job.prompt.output_format]())
+        return _record(judge, job, score=graded.value, text=graded.text, error=graded.error, completion=graded)
+    messages = render_pairwise(job.prompt, job.question, job.turn, job.first, job.second or ())
+    done = await client.complete(messages, PAIRWISE_PARSERS[job.prompt.output_format]())
+    winner = _winner_of(job, done.value) if done.value else None
+    return _record(judge, job, verdict=done.value, winner=winner, text=done.text, error=done.error, completion=done)
+
+
+def _write(store: Store, items: list[tuple[Judgment, list[Battle]]]) -> None:
+    write_judgments(store, [j for j, _ in items], [b for _, bs in items for b in bs])
+
+
+async def _writer(store: Store, queue: asyncio.Queue[Any], stats: RunStats) -> None:
+    """Group commit: every finished judgment is written with whatever else finished meanwhile."""
+    while True:
+        batch = [await queue.get()]
+        while not queue.empty():
+            batch.append(queue.get_nowait())
+        items = [item for item in batch if item is not None]
+        if items:
+            await asyncio.to_thread(_write, store, items)
+            stats.battles_written += sum(len(bs) for _, bs in items)
+        if None in batch:
+            return
+
+
+def _drain(store: Store, queue: asyncio.Queue[Any]) -> None:
+    items = []
+    while not queue.empty():
+        item = queue.get_nowait()
+        if item is not None:
+            items.append(item)
+    if items:
+        _write(store, items)
+
+
+def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> JudgeClient:
+    """The judge client for `config`; the API key is read from the named environment variable here only."""
+    key = os.environ.get(config.judge_api_key_env)
+    if not config.judge:
+        raise HarnessError("--judge-base-url needs --judge MODEL (the model name the endpoint serves)")
+    if not key:
+        if config.judge_base_url is None:
+            raise JudgeUnavailable(f"judge {config.judge} at OpenAI needs an API key in ${config.judge_api_key_env}",
+                                   hint="export it, pass --judge-base-url for a local endpoint, or omit --judge "
+                                        "for the offline judge")
+        key = "EMPTY"  # local servers (vllm serve) accept any key
+    return JudgeClient(config.judge, config.judge_base_url, key, concurrency=config.concurrency, policy=policy,
+                       price=config.price_per_mtok, max_cost=config.max_cost, max_tokens=config.max_tokens)
+
+
+async def _run_calls(store: Store, client: JudgeClient, book: _BattleBook, todo: list[Job],
+                     stats: RunStats) -> None:
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    writer = asyncio.create_task(_writer(store, queue, stats))
+
+    async def one(job: Job) -> None:
+        try:
+            record = await _ask(client, book.judge, job)
+        except BudgetExceeded:
+            stats.skipped_budget += 1
+            return
+        stats.called += 1
+        stats.errors += record.status == "error"
+        queue.put_nowait((record, book.add(record)))
+
+    tasks = [asyncio.create_task(one(job)) for job in todo]
+    try:
+        await asyncio.gather(*tasks)
+        queue.put_nowait(None)
+        await writer
+    finally:
+        for task in [*tasks, writer]:
+            task.cancel()
+        await asyncio.gather(*tasks, writer, return_exceptions=True)
+        _drain(store, queue)  # whatever finished but was not yet written (interrupt or fatal error)
+        await client.close()
+
+
+def _run_offline(store: Store, book: _BattleBook, todo: list[Job], stats: RunStats) -> None:
+    items = []
+    for job in todo:
+        record = judge_offline(job)
+        items.append((record, book.add(record)))
+        stats.called += 1
+    if items:
+        _write(store, items)
+        stats.battles_written += sum(len(bs) for _, bs in items)
+
+
+def run_judge(config: JudgeConfig, store_url: str | None = None, policy: RetryPolicy | None = None) -> JudgeOutcome:
+    """Judge the stored answers of `config.models` on `config.questions`; see the module docstring.
+
+    Raises:
+        HarnessError: a model has no stored answers, or the options contradict each other.
+        JudgeUnavailable: the endpoint refuses the key or cannot serve the judge model.
+    """
+    from harness.judge_results import results_for_run
+
+    store = open_store(store_url)
+    plan = plan_jobs(store, config)
+    cached = find_judgments(store, [j.key for j in plan.jobs])
+    done = {k: j for k, j in cached.items() if j.status == "ok"}
+    todo = [j for j in plan.jobs if j.key not in done]
+    client = make_client(config, policy) if todo and not config.offline else None  # a re-run needs no key
+    stats = RunStats(planned=len(plan.jobs), cached=len(plan.jobs) - len(todo))
+    book = _BattleBook(config.judge_name, plan, done)
+    backlog = book.existing()  # matches finished earlier whose battle may not be written yet
+    if backlog:
+        write_judgments(store, [], backlog)
+    log.info("judge %s: %d calls planned, %d cached, %d to ask", config.judge_name, stats.planned, stats.cached, len(todo))
+    if config.offline:
+        _run_offline(store, book, todo, stats)
+    elif client is not None:
+        asyncio.run(_run_calls(store, client, book, todo, stats))
+    usage = client.usage if client else Usage()
+    return JudgeOutcome(config.judge_name, config.offline, config.mode, plan.question_set.name, list(config.models),
+                        stats, plan.skipped_no_reference, usage, stats.skipped_budget > 0,
+                        results_for_run(store, config.judge_name, config.mode, plan.question_set.name,
+                                        config.models, config.baseline))
+

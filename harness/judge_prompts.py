@@ -1,0 +1,112 @@
+"""Judge prompts as data: `tasks/judge_prompts/*.yaml`, each versioned by the content hash of its fields.
+
+`choose_prompt` picks the prompt for a judgment (pairwise or single; turn 1 with or without a reference,
+or a later turn of a conversation) and `render_pairwise` / `render_single` turn it into chat messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.errors import HarnessError
+from harness.fingerprint import content_hash
+from harness.questions import Question
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "tasks" / "judge_prompts"
+
+
+class JudgePrompt(BaseModel):
+    """One judge prompt file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """The name judgments record (`prompt_name`)."""
+    kind: Literal["pairwise", "single"]
+    """pairwise: two answers, a verdict; single: one answer, a 1-10 grade."""
+    output_format: Literal["[[A]]", "[[rating]]"]
+    """The verdict format, which picks the strict parser in `harness.verdicts`."""
+    description: str = ""
+    """One line for humans."""
+    system: str
+    """The system message."""
+    template: str
+    """The user message, a `str.format` template over question/answer/conversation/reference fields."""
+
+    @cached_property
+    def hash(self) -> str:
+        return content_hash(self.model_dump(mode="json"))
+
+
+def load_prompts(directory: Path = PROMPTS_DIR) -> dict[str, JudgePrompt]:
+    """Every prompt in `directory`, by name; each must render with the standard fields."""
+    import yaml
+    from pydantic import ValidationError
+
+    prompts = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            prompt = JudgePrompt(**yaml.safe_load(path.read_text()))
+            prompt.template.format(**_EMPTY_FIELDS)
+        except (ValidationError, KeyError, ValueError, TypeError) as exc:
+            raise HarnessError(f"judge prompt {path} is invalid: {exc}", hint="compare with pairwise-general.yaml") from exc
+        prompts[prompt.name] = prompt
+    return prompts
+
+
+_EMPTY_FIELDS = dict.fromkeys(
+    ["question", "answer", "answer_a", "answer_b", "reference", "reference_section", "conversation",
+     "conversation_a", "conversation_b"], "")
+
+
+def choose_prompt(prompts: dict[str, JudgePrompt], kind: str, question: Question, turn: int) -> JudgePrompt:
+    """The prompt for one judgment: reference-guided on turn 1 when a reference exists, multi-turn later."""
+    if kind == "pairwise":
+        name = "pairwise-multi-turn" if turn > 1 else "pairwise-reference" if _reference(question, turn) else "pairwise-general"
+    else:
+        name = "single-multi-turn" if turn > 1 else "single-general"
+    if name not in prompts:
+        raise HarnessError(f"judge prompt {name!r} is missing", hint=f"restore tasks/judge_prompts/{name}.yaml")
+    return prompts[name]
+
+
+def _reference(question: Question, turn: int) -> str | None:
+    refs = question.references
+    return refs[turn - 1] if refs and len(refs) >= turn else None
+
+
+def _reference_section(question: Question, turn: int) -> str:
+    ref = _reference(question, turn)
+    return f"[Reference answer to the last question]\n{ref}\n[End of reference answer]\n\n" if ref else ""
+
+
+def _conversation(question: Question, answers: Sequence[str], turn: int, who: str) -> str:
+    parts = [f"### User:\n{q}\n\n### {who}:\n{a}" for q, a in zip(question.turns[:turn], answers[:turn])]
+    return "\n\n".join(parts)
+
+
+def render_pairwise(prompt: JudgePrompt, question: Question, turn: int, first: Sequence[str],
+                    second: Sequence[str]) -> list[dict[str, str]]:
+    """Chat messages asking to compare `first` (shown as A) and `second` (shown as B) at `turn` (1-based)."""
+    user = prompt.template.format(
+        question=question.turns[turn - 1], answer_a=first[turn - 1], answer_b=second[turn - 1],
+        reference=_reference(question, turn) or "", reference_section=_reference_section(question, turn),
+        conversation_a=_conversation(question, first, turn, "Assistant A"),
+        conversation_b=_conversation(question, second, turn, "Assistant B"),
+        answer="", conversation="")
+    return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
+
+
+def render_single(prompt: JudgePrompt, question: Question, turn: int, answers: Sequence[str]) -> list[dict[str, str]]:
+    """Chat messages asking to grade `answers` at `turn` (1-based)."""
+    user = prompt.template.format(
+        question=question.turns[turn - 1], answer=answers[turn - 1], reference=_reference(question, turn) or "",
+        reference_section=_reference_section(question, turn),
+        conversation=_conversation(question, answers, turn, "Assistant"),
+        answer_a="", answer_b="", conversation_a="", conversation_b="")
+    return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]

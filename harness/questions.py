@@ -1,0 +1,150 @@
+"""Open-ended question sets for `harness generate` and `harness judge`: the project's own and published ones.
+
+`load_questions("arith")` reads `tasks/questions/arith.jsonl`; a path reads a file in the MT-bench format
+(question_id, category, turns[, reference]; references also from a sibling `reference_answer/gpt-4.jsonl`),
+the Vicuna-80 format (question_id, text, category) or the Arena-Hard format (uid, category, prompt).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.fingerprint import content_hash
+
+QUESTIONS_DIR = Path(__file__).resolve().parent.parent / "tasks" / "questions"
+REFERENCE_FILE = Path("reference_answer") / "gpt-4.jsonl"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question: its turns (asked one after another) and, where one decides, a reference per turn."""
+
+    question_id: str
+    category: str
+    turns: tuple[str, ...]
+    references: tuple[str, ...] | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash({"turns": list(self.turns), "references": list(self.references or [])})
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    """A named list of questions; `name` is what generations, judgments and battles record."""
+
+    name: str
+    source: str
+    questions: tuple[Question, ...]
+
+    def by_id(self) -> dict[str, Question]:
+        return {q.question_id: q for q in self.questions}
+
+
+def _mt_bench_row(row: dict[str, Any]) -> Question:
+    refs = row.get("reference")
+    return Question(str(row["question_id"]), str(row.get("category", "")), tuple(map(str, row["turns"])),
+                    tuple(map(str, refs)) if refs else None)
+
+
+def _vicuna_row(row: dict[str, Any]) -> Question:
+    return Question(str(row["question_id"]), str(row.get("category", "")), (str(row["text"]),))
+
+
+def _arena_hard_row(row: dict[str, Any]) -> Question:
+    return Question(str(row["uid"]), str(row.get("cluster") or row.get("category", "")), (str(row["prompt"]),))
+
+
+# Format name -> (fields that identify it, row parser). Checked in this order.
+ROW_FORMATS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], Question]]] = {
+    "mt-bench": (("question_id", "turns"), _mt_bench_row),
+    "vicuna-80": (("question_id", "text"), _vicuna_row),
+    "arena-hard": (("uid", "prompt"), _arena_hard_row),
+}
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a .jsonl file, one per non-empty line."""
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError as exc:
+                raise HarnessError(f"{path}:{number} is not valid JSON ({exc})", hint="fix or remove the line") from exc
+    return rows
+
+
+def detect_format(row: dict[str, Any], path: Path) -> str:
+    """The ROW_FORMATS name whose identifying fields the first row has."""
+    for name, (fields, _) in ROW_FORMATS.items():
+        if all(f in row for f in fields):
+            return name
+    raise HarnessError(
+        f"{path} is not a known question format (first row has {sorted(row)})",
+        hint="use MT-bench rows {question_id, category, turns} or Vicuna-80 rows {question_id, text, category}",
+    )
+
+
+def _with_references(questions: list[Question], ref_path: Path) -> list[Question]:
+    refs = {str(r["question_id"]): tuple(map(str, r["choices"][0]["turns"])) for r in read_jsonl(ref_path)}
+    return [
+        Question(q.question_id, q.category, q.turns, q.references or refs.get(q.question_id))
+        for q in questions
+    ]
+
+
+def _set_name(path: Path) -> str:
+    # FastChat keeps every bench as data/<bench>/question.jsonl, so the folder names the set.
+    return path.parent.name if path.stem == "question" else path.stem
+
+
+def load_question_file(path: Path, name: str | None = None) -> QuestionSet:
+    """Read a question file in any ROW_FORMATS format, adding sibling reference answers when present."""
+    rows = read_jsonl(path)
+    if not rows:
+        raise HarnessError(f"question file {path} is empty", hint="pass a file with at least one question")
+    parse = ROW_FORMATS[detect_format(rows[0], path)][1]
+    try:
+        questions = [parse(r) for r in rows]
+    except KeyError as exc:
+        raise HarnessError(f"{path}: a row lacks field {exc}", hint="all rows need the same fields") from exc
+    ref_path = path.parent / REFERENCE_FILE
+    if ref_path.is_file():
+        questions = _with_references(questions, ref_path)
+    ids = [q.question_id for q in questions]
+    if len(set(ids)) != len(ids):
+        raise HarnessError(f"{path} repeats question ids", hint="each question_id must be unique")
+    return QuestionSet(name or _set_name(path), str(path), tuple(questions))
+
+
+def builtin_sets() -> list[str]:
+    """Names of the project's own sets in tasks/questions/."""
+    return sorted(p.stem for p in QUESTIONS_DIR.glob("*.jsonl"))
+
+
+def load_questions(set_or_file: str) -> QuestionSet:
+    """Resolve `--questions`: a set name from tasks/questions/ or the path of a question file.
+
+    Raises:
+        HarnessError: neither a known set nor a readable file in a known format.
+    """
+    builtin = QUESTIONS_DIR / f"{set_or_file}.jsonl"
+    if builtin.is_file():
+        return load_question_file(builtin)
+    path = Path(set_or_file).expanduser()
+    if path.is_dir() and (path / "question.jsonl").is_file():
+        path = path / "question.jsonl"
+    if path.is_file():
+        return load_question_file(path)
+    raise HarnessError(
+        f"unknown question set {set_or_file!r}",
+        hint=f"use one of {', '.join(builtin_sets())} or the path of a question.jsonl",
+    )

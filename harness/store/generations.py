@@ -1,0 +1,72 @@
+"""Generations in the store: a model's answers to an open-ended question, one entry per question turn.
+
+`harness generate` writes them (keyed by model fingerprint + question + generation config) and looks
+them up before generating; `harness judge` reads the newest answers of each model by its name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from harness.store import Store
+from harness.store.schema import generations
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One model's answers (one per turn) to one question under one generation config."""
+
+    gen_key: str
+    model: str
+    model_fingerprint: str
+    question_set: str
+    question_id: str
+    turns: list[str]
+    config: dict[str, Any]
+
+
+def find_generations(store: Store, keys: list[str]) -> set[str]:
+    """The subset of `keys` that the store already has."""
+    found: set[str] = set()
+    with store.engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            found |= set(conn.execute(sa.select(generations.c.gen_key).where(generations.c.gen_key.in_(chunk))).scalars())
+    return found
+
+
+def write_generations(store: Store, items: Iterable[Generation]) -> int:
+    """Insert generations in one transaction, skipping keys already stored; returns the number inserted."""
+    rows = [asdict(g) for g in items]
+    if not rows:
+        return 0
+    known = find_generations(store, [r["gen_key"] for r in rows])
+    fresh = [r for r in rows if r["gen_key"] not in known]
+    if fresh:
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(generations), fresh)
+    return len(fresh)
+
+
+def read_answers(store: Store, model: str, question_set: str) -> dict[str, list[str]]:
+    """question_id -> answer turns of `model` on `question_set`; the newest generation wins."""
+    query = (
+        sa.select(generations.c.question_id, generations.c.turns)
+        .where(generations.c.model == model, generations.c.question_set == question_set)
+        .order_by(generations.c.id)
+    )
+    with store.engine.connect() as conn:
+        return {qid: list(turns) for qid, turns in conn.execute(query)}
+
+
+def generated_models(store: Store, question_set: str | None = None) -> list[str]:
+    """Names of the models that have answers stored (for one set, or any)."""
+    query = sa.select(generations.c.model).distinct().order_by(generations.c.model)
+    if question_set is not None:
+        query = query.where(generations.c.question_set == question_set)
+    with store.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
