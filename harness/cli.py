@@ -156,3 +156,105 @@ def runs_show_command(run_id: Annotated[str, typer.Argument(help="A run id (r-..
         print_json(run)
     else:
         stdout.print(run_detail(run))
+
+
+baseline_app = typer.Typer(no_args_is_help=True, help="Pin runs as named baselines for `harness gate`.")
+app.add_typer(baseline_app, name="baseline")
+RefOpt = Annotated[str, typer.Option(help="Run id, model name (its newest finished run) or pinned baseline name.")]
+
+
+@app.command("gate")
+@handled
+def gate_command(
+    candidate: RefOpt,
+    baseline: RefOpt,
+    suite: Annotated[str | None, typer.Option(help="Gate on this suite's tasks [default: the baseline run's].")] = None,
+    tasks: Annotated[list[str] | None, typer.Option(help="Task names (repeat or comma-separate).")] = None,
+    alpha: Annotated[float, typer.Option(help="Family-wise significance level (Holm).")] = 0.05,
+    max_drop: Annotated[float, typer.Option(help="Tolerated absolute drop, in metric units (0.02 = 2 points).")] = 0.0,
+    max_rating_drop: Annotated[float, typer.Option(help="Tolerated arena BT rating drop, in points.")] = 0.0,
+    metric_direction_file: Annotated[Path | None, typer.Option(help="YAML: directions {metric: higher|lower}, "
+                                                                    "primary {task: metric}.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per task.")] = None,
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Exit 1 when the candidate is significantly worse than the baseline, 0 when not, 2 when it cannot decide."""
+    from harness.gate import GateConfig, run_gate
+    from harness.gate_report import gate_table, write_gate_files
+
+    names = [t.strip() for value in tasks or [] for t in value.split(",") if t.strip()]
+    try:
+        config = _validated(GateConfig, candidate=candidate, baseline=baseline, suite=suite, tasks=names,
+                            alpha=alpha, max_drop=max_drop, max_rating_drop=max_rating_drop, seed=seed,
+                            metric_direction_file=metric_direction_file)
+        report = run_gate(config, store)
+    except HarnessError as exc:
+        write_gate_files(markdown, junit, exc)
+        if as_json:
+            print_json({"verdict": "error", "exit_code": exc.exit_code, "reason": exc.message, "hint": exc.hint})
+        raise
+    write_gate_files(markdown, junit, report)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        stdout.print(gate_table(report))
+        stdout.print(report.reason, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(report.exit_code)
+
+
+@baseline_app.command("set")
+@handled
+def baseline_set_command(name: Annotated[str, typer.Argument(help="Baseline name, e.g. main.")],
+                         ref: Annotated[str, typer.Argument(help="Run id, model name or another baseline name.")],
+                         store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Pin NAME to the run REF resolves to now (a model name means its newest finished run)."""
+    from harness.gate import pin_baseline
+
+    pinned = pin_baseline(name, ref, store)
+    if as_json:
+        print_json({"name": name, "run_id": pinned.run_id, "model": pinned.model, "via": pinned.via})
+    else:
+        stdout.print(f"baseline {name} → run {pinned.run_id} ({pinned.model}, from {pinned.via})", markup=False)
+
+
+@baseline_app.command("list")
+@handled
+def baseline_list_command(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """List pinned baselines."""
+    from rich.table import Table
+
+    from harness.store import open_store
+    from harness.store.baselines import list_baselines
+
+    pins = list_baselines(open_store(store))
+    if as_json:
+        print_json({"baselines": [{"name": b.name, "run_id": b.run_id, "updated_at": b.updated_at} for b in pins]})
+        return
+    table = Table(title="baselines")
+    for column in ("name", "run", "updated"):
+        table.add_column(column)
+    for b in pins:
+        table.add_row(b.name, b.run_id, str(b.updated_at or "")[:19])
+    stdout.print(table)
+
+
+@app.command("leaderboard")
+@handled
+def leaderboard_command(
+    store: StoreOpt = None,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 to share on the network).")] = "127.0.0.1",
+) -> None:
+    """Serve the Streamlit leaderboard on the store (read-only); same as `streamlit run leaderboard_app/app.py`."""
+    import subprocess
+
+    from harness.store import open_store, resolve_store_url
+    from leaderboard_app import streamlit_command
+
+    url = resolve_store_url(store)
+    open_store(url, readonly=True)  # fail here, with the hint, rather than inside the page
+    stdout.print(f"leaderboard on http://{address}:{port} (store {url}); Ctrl-C stops it", markup=False)
+    raise typer.Exit(subprocess.call(streamlit_command(url, port, address)))

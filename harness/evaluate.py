@@ -24,7 +24,7 @@ from harness.config import EvalConfig, SuiteTask, config_hash
 from harness.console import progress
 from harness.errors import HarnessError, RunFailed
 from harness.fingerprint import content_hash
-from harness.store import Store, open_store
+from harness.store import Store, check_store_url, open_store
 from harness.store.runs import (
     SampleRecord,
     Score,
@@ -76,9 +76,20 @@ class EvalOutcome:
         }
 
 
+def _task_identity(task: Any) -> dict[str, Any]:
+    """A task's config without where it was read from, plus a hash of its evaluation documents.
+
+    The documents are hashed because a config names its data but does not pin it (a hub dataset revision,
+    the code behind `custom_dataset`).
+    """
+    config = task.dump_config()
+    config["metadata"] = {k: v for k, v in (config.get("metadata") or {}).items() if k != "config_source"}
+    return {"config": config, "docs": content_hash([dict(doc) for doc in task.eval_docs])}
+
+
 def _task_hash(loaded: dict[str, Any]) -> str:
-    configs = {name: task.dump_config() for name, task in sorted(loaded["tasks"].items())}
-    return content_hash({"tasks": configs, "groups": loaded.get("group_map", {})})
+    tasks = {name: _task_identity(task) for name, task in sorted(loaded["tasks"].items())}
+    return content_hash({"tasks": tasks, "groups": loaded.get("group_map", {})})
 
 
 def _chat_template(config: EvalConfig, model: ResolvedModel) -> ChatTemplate | None:
@@ -262,6 +273,7 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     Raises:
         HarnessError: bad input (exit 2); RunFailed when evaluation itself fails (exit 3).
     """
+    check_store_url(store_url)
     check_backend(config)
     model = resolve_model(config)
     template = _chat_template(config, model)

@@ -58,7 +58,7 @@ def _engine(url: str, readonly: bool) -> sa.Engine:
     try:
         return sa.create_engine(parsed)
     except (ModuleNotFoundError, sa.exc.NoSuchModuleError) as exc:
-        driver = getattr(exc, "name", None) or parsed.get_driver_name()
+        driver = getattr(exc, "name", None) or parsed.drivername.split("+")[-1]
         if driver in _DRIVER_EXTRAS:
             extra, module = _DRIVER_EXTRAS[driver]
             raise missing_extra(f"store {parsed.get_backend_name()}", extra, module) from exc
@@ -66,6 +66,17 @@ def _engine(url: str, readonly: bool) -> sa.Engine:
             f"bad store URL {parsed.render_as_string()!r}: {exc}",
             hint="use a path, sqlite:///FILE or postgresql://USER@HOST/DB",
         ) from exc
+
+
+def check_store_url(url: str | None) -> None:
+    """Fail on a malformed URL or a missing database driver without connecting (nothing is written)."""
+    full_url = resolve_store_url(url)
+    try:
+        parsed = sa.engine.make_url(full_url)
+    except sa.exc.ArgumentError as exc:
+        raise HarnessError(f"bad store URL {full_url!r}", hint="use a path, sqlite:///FILE or postgresql://USER@HOST/DB") from exc
+    if parsed.get_backend_name() != "sqlite":
+        _engine(full_url, readonly=True).dispose()
 
 
 def applied_migrations(conn: sa.Connection) -> list[str]:

@@ -1,0 +1,147 @@
+"""Style control for arena ratings: Bradley-Terry with answer-length and markdown covariates, beside the raw fit.
+
+A battle carries FastChat's `conv_metadata` counts in `extra` (`style_metadata(answer_a, answer_b)` makes
+them from the two answers). Each covariate is (a - b) / (a + b + 1), standardised, as in the Arena's style
+control; the fit is unpenalised and its bootstrap resamples battles. Called by `harness.arena.compute_ratings`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.arena import (FALLBACK_RIDGE, ArenaConfig, EncodedBattles, FloatArray, batched_newton, count_pairs,
+                           mle_exists, percentile_interval, scatter_rows)
+from harness.errors import HarnessError
+from harness.store.battles import Battle
+
+# FastChat clean_battle `conv_metadata` keys; `{}` is a or b. Header/list/bold may be dicts of sub-counts.
+METADATA_KEYS = {"length": "sum_assistant_{}_tokens", "headers": "header_count_{}",
+                 "lists": "list_count_{}", "bold": "bold_count_{}"}
+CONTROL_FEATURES = {"length": ("length",), "markdown": ("headers", "lists", "bold")}
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
+_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s", re.MULTILINE)
+_BOLD = re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__")
+_CELLS_PER_CHUNK = 4_000_000
+
+
+@dataclass(frozen=True)
+class StyleFit:
+    """Style-controlled BT ratings (Elo scale, `models` order) and the standardised covariates' log-odds weights."""
+
+    ratings: FloatArray
+    ci_low: FloatArray | None
+    ci_high: FloatArray | None
+    features: tuple[str, ...]
+    coefficients: FloatArray
+    samples: FloatArray | None  # (rounds, models)
+    mle_exists: bool
+
+
+def style_metadata(answer_a: str, answer_b: str) -> dict[str, int]:
+    """FastChat-style `conv_metadata` for two answers: word/punctuation tokens, markdown headers, list items, bold spans."""
+    out: dict[str, int] = {}
+    for side, text in (("a", answer_a), ("b", answer_b)):
+        out[METADATA_KEYS["length"].format(side)] = len(_TOKEN.findall(text))
+        out[METADATA_KEYS["headers"].format(side)] = len(_HEADER.findall(text))
+        out[METADATA_KEYS["lists"].format(side)] = len(_LIST.findall(text))
+        out[METADATA_KEYS["bold"].format(side)] = len(_BOLD.findall(text))
+    return out
+
+
+def _count(value: Any) -> float:
+    return float(sum(value.values()) if isinstance(value, dict) else value)
+
+
+def style_features(battles: Sequence[Battle], control: Sequence[str]) -> tuple[FloatArray, tuple[str, ...]]:
+    """Standardised covariates (battles x features) from each battle's `extra["conv_metadata"]`.
+
+    Raises:
+        HarnessError: a battle has no metadata for a requested covariate.
+    """
+    names = tuple(name for group in control for name in CONTROL_FEATURES[group])
+    raw = np.empty((len(battles), len(names)))
+    for row, battle in enumerate(battles):
+        meta = battle.extra.get("conv_metadata") or {}
+        try:
+            for col, name in enumerate(names):
+                x, y = (_count(meta[METADATA_KEYS[name].format(side)]) for side in ("a", "b"))
+                raw[row, col] = (x - y) / (x + y + 1.0)
+        except (KeyError, TypeError, AttributeError):
+            raise HarnessError(
+                f"battle {row} ({battle.model_a} vs {battle.model_b}) has no answer metadata for {name!r} control",
+                hint="style control needs extra.conv_metadata with the answers' token/markdown counts",
+            ) from None
+    spread = raw.std(axis=0)
+    keep = spread > 0
+    return (raw[:, keep] - raw[:, keep].mean(axis=0)) / spread[keep], tuple(n for n, k in zip(names, keep) if k)
+
+
+def fit_style_control(battles: Sequence[Battle], encoded: EncodedBattles, config: ArenaConfig) -> StyleFit:
+    """Ratings (mean `config.initial`) and covariate weights of BT with `config.control` covariates, with
+    `config.bootstrap` battle-resampling rounds."""
+    features, names = style_features(battles, config.control)
+    rounds, center = config.bootstrap, config.initial
+    n_models, n = len(encoded.models), len(encoded.a)
+    counts = count_pairs(encoded.a, encoded.b, encoded.score, n_models)
+    exists = mle_exists(counts, counts.wins_i + counts.ties / 2, counts.total)
+    ridge = 0.0 if exists else FALLBACK_RIDGE
+    params, _ = _fit_weighted(encoded, features, np.ones((1, n)), ridge, np.zeros((1, n_models + len(names))))
+    to_elo = config.scale / math.log(config.base)
+    ratings = params[0, :n_models] * to_elo
+    samples = low = high = None
+    if rounds:
+        rng = np.random.default_rng(config.seed)
+        chunk = max(1, min(rounds, _CELLS_PER_CHUNK // max(n, n_models ** 2)))
+        boot = []
+        for first in range(0, rounds, chunk):
+            size = min(chunk, rounds - first)
+            weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(size)]).astype(float)
+            fitted, _ = _fit_weighted(encoded, features, weights, ridge, np.tile(params[0], (size, 1)))
+            boot.append(fitted[:, :n_models] * to_elo)
+        samples = np.concatenate(boot)
+        samples = samples - samples.mean(axis=1, keepdims=True) + center
+        low, high = percentile_interval(samples, config.ci)
+    return StyleFit(ratings - ratings.mean() + center, low, high, names, params[0, n_models:], samples, exists)
+
+
+def _fit_weighted(encoded: EncodedBattles, features: FloatArray, weights: FloatArray, ridge: float,
+                  start: FloatArray) -> tuple[FloatArray, Any]:
+    """Newton on B weighted per-battle logistic problems: logit = theta_a - theta_b + features @ beta."""
+    from scipy.special import expit, log_expit
+
+    a, b, y = encoded.a, encoded.b, encoded.score
+    m, k = len(encoded.models), features.shape[1]
+    gauge = 0.0 if ridge else 1.0 / m
+    diag = np.arange(m)
+
+    def logits(x: FloatArray) -> FloatArray:
+        return x[:, a] - x[:, b] + x[:, m:] @ features.T
+
+    def objective(x: FloatArray) -> FloatArray:
+        z = logits(x)
+        loglik = (weights * (y * log_expit(z) + (1.0 - y) * log_expit(-z))).sum(axis=1)
+        return -loglik + 0.5 * ridge * (x ** 2).sum(axis=1)
+
+    def derivatives(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        p = expit(logits(x))
+        residual, v = weights * (y - p), weights * p * (1.0 - p)
+        grad = np.concatenate([scatter_rows(residual, a, m) - scatter_rows(residual, b, m), residual @ features], axis=1)
+        hess = np.zeros((len(x), m + k, m + k))
+        pair = scatter_rows(v, a * m + b, m * m).reshape(len(x), m, m)
+        hess[:, :m, :m] = gauge - pair - pair.transpose(0, 2, 1)
+        hess[:, diag, diag] += scatter_rows(v, a, m) + scatter_rows(v, b, m)
+        for col in range(k):
+            cross = scatter_rows(v * features[:, col], a, m) - scatter_rows(v * features[:, col], b, m)
+            hess[:, :m, m + col] = hess[:, m + col, :m] = cross
+        hess[:, m:, m:] = np.einsum("bn,nk,nl->bkl", v, features, features)
+        hess[:, np.arange(m + k), np.arange(m + k)] += ridge
+        return grad - ridge * x, hess
+
+    return batched_newton(start, objective, derivatives)

@@ -1,0 +1,454 @@
+"""`harness gate`: decide whether a candidate run is significantly worse than a baseline run.
+
+Both runs' per-sample records are joined on the document (lm-eval's doc hash) and compared with a paired
+test per task (exact McNemar for 0/1 metrics, paired bootstrap for continuous ones), Holm-corrected across
+tasks and arena checks. A check fails only when its drop is significant AND larger than `max_drop`.
+Arena battles between the two models add a win-rate and a Bradley-Terry check to the same family.
+Rendering of the report (Markdown, JUnit) lives in `harness.gate_report`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness import stats
+from harness.errors import HarnessError
+from harness.store import Store, open_store
+from harness.store.baselines import (
+    RunTask,
+    find_run,
+    get_baseline,
+    latest_run_with_tasks,
+    model_exists,
+    run_tasks,
+)
+from harness.store.battles import Battle
+from harness.store.runs import SampleRecord, Score, read_task_result
+
+log = logging.getLogger(__name__)
+Direction = Literal["higher", "lower"]
+
+
+class MetricPolicy(BaseModel):
+    """The `--metric-direction-file` YAML: metric directions and, optionally, each task's primary metric."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    directions: dict[str, Direction] = {}
+    """Metric name → `higher` or `lower` is better; overrides lm-eval's higher_is_better."""
+    primary: dict[str, str] = {}
+    """Task name → the metric to gate on (`metric` or `metric,filter`); default: the task's first metric."""
+
+
+class GateConfig(BaseModel):
+    """Everything `harness gate` needs; the CLI builds one from its flags."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    candidate: str
+    """Run id, model name (its newest finished run with the tasks) or pinned baseline name."""
+    baseline: str
+    """Same forms as `candidate`; usually a pinned name such as `main`."""
+    suite: str | None = None
+    """Gate on this suite's tasks (exclusive with `tasks`); default: every task of the baseline run."""
+    tasks: list[str] = []
+    """Gate on these tasks (exclusive with `suite`)."""
+    alpha: float = Field(0.05, gt=0, lt=1)
+    """Family-wise significance level (Holm across all checks)."""
+    max_drop: float = Field(0.0, ge=0)
+    """Tolerated absolute drop in the metric's units (0.02 = two accuracy points); also the win-rate drop."""
+    max_rating_drop: float = Field(0.0, ge=0)
+    """Tolerated drop of the arena Bradley-Terry rating, in rating points."""
+    power: float = Field(0.8, gt=0, lt=1)
+    """Power at which the minimum detectable effect is reported."""
+    metric_direction_file: Path | None = None
+    """YAML read into `MetricPolicy`."""
+    continuous_test: Literal["bootstrap", "t"] = "bootstrap"
+    """Paired test for continuous metrics: paired bootstrap (default) or paired t-test."""
+    n_bootstrap: int = Field(10_000, ge=100)
+    """Bootstrap replicates for continuous metrics and arena checks."""
+    seed: int = 0
+    """Seed of every bootstrap."""
+    arena: bool = True
+    """Also gate on arena battles when the store has some between the two models."""
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A REF as given and what it resolved to."""
+
+    ref: str
+    run_id: str
+    model: str
+    via: str  # run id | baseline <name> | model name
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gated comparison (a task, or an arena statistic) after Holm's correction."""
+
+    name: str
+    kind: str  # task | arena
+    metric: str
+    filter: str
+    direction: Direction
+    test: stats.PairedTest
+    drop: float  # how much worse the candidate is, in the metric's units (negative: better)
+    tolerance: float
+    p_holm: float
+    mde: float | None
+    failed: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """The gate's decision: every check, the resolved runs and notes on what was compared."""
+
+    candidate: RunRef
+    baseline: RunRef
+    alpha: float
+    max_drop: float
+    checks: list[Check]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.failed]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    @property
+    def reason(self) -> str:
+        """One line saying why the gate passed or failed."""
+        if self.failed:
+            return "FAIL: " + "; ".join(f"{c.name}: {c.reason}" for c in self.failed)
+        return (f"PASS: no significant drop beyond {self.max_drop:g} on {len(self.checks)} check(s) "
+                f"(alpha {self.alpha:g}, Holm-corrected)")
+
+    def to_json(self) -> dict[str, Any]:
+        checks = []
+        for c in self.checks:
+            t = c.test
+            checks.append({
+                "name": c.name, "kind": c.kind, "metric": c.metric, "filter": c.filter, "direction": c.direction,
+                "method": t.method, "n": t.n, "baseline": t.baseline_mean, "candidate": t.candidate_mean,
+                "effect": t.effect, "ci": [t.ci_low, t.ci_high], "p_value": t.p_value, "p_holm": c.p_holm,
+                "drop": c.drop, "tolerance": c.tolerance, "mde": c.mde, "counts": t.counts,
+                "status": "fail" if c.failed else "pass", "reason": c.reason,
+            })
+        return {
+            "verdict": "fail" if self.failed else "pass", "exit_code": self.exit_code, "reason": self.reason,
+            "candidate": asdict(self.candidate), "baseline": asdict(self.baseline),
+            "alpha": self.alpha, "max_drop": self.max_drop, "checks": checks, "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A paired test before the multiple-testing correction."""
+
+    name: str
+    kind: str
+    metric: str
+    filter: str
+    direction: Direction
+    test: stats.PairedTest
+    tolerance: float
+    mde_unit_sd: float | None  # (sd, n) → MDE once the family size is known; None: not reported
+    binary: bool = False
+
+
+def load_metric_policy(path: Path | None) -> MetricPolicy:
+    """Read the `--metric-direction-file` YAML (empty policy when None)."""
+    import yaml
+    from pydantic import ValidationError
+
+    if path is None:
+        return MetricPolicy()
+    try:
+        return MetricPolicy.model_validate(yaml.safe_load(Path(path).read_text()) or {})
+    except OSError as exc:
+        raise HarnessError(f"cannot read metric direction file {path}: {exc.strerror}") from exc
+    except (ValidationError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0]
+        raise HarnessError(f"metric direction file {path} is invalid: {first}",
+                           hint="expected keys: directions: {metric: higher|lower}, primary: {task: metric}") from exc
+
+
+def resolve_ref(store: Store, ref: str, tasks: list[str]) -> RunRef:
+    """A run id, a pinned baseline name or a model name (its newest finished run having `tasks`)."""
+    run = find_run(store, ref)
+    if run is not None:
+        if run["status"] != "finished":
+            raise HarnessError(f"run {ref} is {run['status']}, not finished", hint="gate on a finished run")
+        return RunRef(ref, ref, run["model"], "run id")
+    pinned = get_baseline(store, ref)
+    if pinned is not None:
+        run = find_run(store, pinned.run_id)
+        if run is None:
+            raise HarnessError(f"baseline {ref!r} points at run {pinned.run_id}, which is not in this store",
+                               hint=f"re-pin it with `harness baseline set {ref} RUN`")
+        return RunRef(ref, pinned.run_id, run["model"], f"baseline {ref}")
+    if not model_exists(store, ref):
+        raise HarnessError(f"unknown ref {ref!r}: not a run id, pinned baseline or model name",
+                           hint="see `harness runs list` and `harness baseline list`")
+    run_id = latest_run_with_tasks(store, ref, tasks)
+    if run_id is None:
+        wanted = f" with tasks {', '.join(tasks)}" if tasks else ""
+        raise HarnessError(f"model {ref!r} has no finished run{wanted}",
+                           hint=f"run `harness eval --model ... --name {ref}` on those tasks first")
+    return RunRef(ref, run_id, ref, "model name")
+
+
+def requested_tasks(config: GateConfig) -> list[str]:
+    """The tasks named by `--suite`/`--tasks`, or [] for "every task of the baseline run"."""
+    from harness.suites import load_suite
+
+    if config.suite and config.tasks:
+        raise HarnessError("give at most one of --suite and --tasks")
+    if config.suite:
+        return [t.task for t in load_suite(config.suite).tasks]
+    return list(dict.fromkeys(config.tasks))
+
+
+def check_task_configs(tasks: list[str], base: dict[str, RunTask], cand: dict[str, RunTask],
+                       refs: tuple[RunRef, RunRef]) -> None:
+    """Refuse (exit 2) when a side lacks a task or ran it with another config or few-shot count."""
+    for side, have, ref in (("baseline", base, refs[0]), ("candidate", cand, refs[1])):
+        missing = [t for t in tasks if t not in have]
+        if missing:
+            raise HarnessError(f"{side} run {ref.run_id} ({ref.model}) has no results for {', '.join(missing)}",
+                               hint=f"evaluate {ref.model} on those tasks, or narrow --tasks")
+    for t in tasks:
+        if base[t].task_hash != cand[t].task_hash:
+            raise HarnessError(
+                f"task {t} ran with different configs (task hash {base[t].task_hash[:12]} in the baseline, "
+                f"{cand[t].task_hash[:12]} in the candidate): prompts, targets or metrics differ, so the "
+                "per-sample results are not comparable", hint="re-evaluate both models with the same harness tasks")
+        if base[t].num_fewshot != cand[t].num_fewshot:
+            raise HarnessError(f"task {t} ran {base[t].num_fewshot}-shot in the baseline and "
+                               f"{cand[t].num_fewshot}-shot in the candidate", hint="re-evaluate with one --num-fewshot")
+
+
+def choose_metric(task: str, scores: list[Score], samples: list[SampleRecord],
+                  policy: MetricPolicy) -> tuple[str, str, Direction]:
+    """The task's primary (metric, filter) and its direction: the policy's pick, else the first scored metric."""
+    sampled = {(s.filter, m) for s in samples for m in s.metrics}
+    candidates = [(s.metric, s.filter, s.higher_is_better) for s in scores
+                  if s.task == task and s.value is not None and (s.filter, s.metric) in sampled]
+    candidates += [(m, f, None) for f, m in sorted(sampled)]
+    if task in policy.primary:
+        metric, _, filt = policy.primary[task].partition(",")
+        candidates = [c for c in candidates if c[0] == metric and (not filt or c[1] == filt)]
+        if not candidates:
+            raise HarnessError(f"task {task} has no per-sample metric {policy.primary[task]!r}",
+                               hint=f"its metrics: {', '.join(sorted({m for _, m in sampled}))}")
+    if not candidates:
+        raise HarnessError(f"task {task} has no per-sample metrics in the baseline run", hint="re-run harness eval")
+    metric, filt, higher = candidates[0]
+    if metric in policy.directions:
+        return metric, filt, policy.directions[metric]
+    if higher is None:
+        raise HarnessError(f"direction of metric {metric!r} (task {task}) is unknown",
+                           hint=f"add `directions: {{{metric}: higher}}` to a --metric-direction-file")
+    return metric, filt, "higher" if higher else "lower"
+
+
+def _keyed(samples: list[SampleRecord], filt: str, metric: str, by_hash: bool) -> dict[tuple[Any, ...], float]:
+    seen: Counter[tuple[Any, ...]] = Counter()
+    keyed = {}
+    for s in sorted((s for s in samples if s.filter == filt and metric in s.metrics), key=lambda s: (s.task, s.doc_id)):
+        doc = (s.task, s.doc_hash if by_hash else s.doc_id)
+        keyed[(*doc, seen[doc])] = s.metrics[metric]  # the k-th copy of a duplicated document
+        seen[doc] += 1
+    return keyed
+
+
+def join_samples(base: list[SampleRecord], cand: list[SampleRecord], metric: str,
+                 filt: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Metric values of the documents both sides have, paired on (task, filter, doc hash); plus notes."""
+    notes = []
+    by_hash = all(s.doc_hash for s in base + cand)
+    if not by_hash:
+        notes.append(f"{metric}: some records lack lm-eval's doc hash; paired on doc_id instead")
+    left, right = _keyed(base, filt, metric, by_hash), _keyed(cand, filt, metric, by_hash)
+    common = [k for k in left if k in right]
+    if len(common) < max(len(left), len(right)):
+        notes.append(f"compared on the {len(common)} documents both runs have "
+                     f"(baseline {len(left)}, candidate {len(right)})")
+    return (np.array([left[k] for k in common], dtype=float),
+            np.array([right[k] for k in common], dtype=float), notes)
+
+
+def compare(base: np.ndarray, cand: np.ndarray, config: GateConfig) -> stats.PairedTest:
+    """Exact McNemar for 0/1 values, else the configured continuous paired test."""
+    if stats.is_binary(base, cand):
+        return stats.mcnemar_exact(base, cand, config.alpha)
+    if config.continuous_test == "t":
+        return stats.paired_t(base, cand, config.alpha)
+    return stats.paired_bootstrap(base, cand, config.alpha, config.n_bootstrap, config.seed)
+
+
+def task_check(store: Store, task: str, refs: tuple[RunRef, RunRef], config: GateConfig,
+               policy: MetricPolicy) -> tuple[Pending, list[str]]:
+    """Load one task of both runs, join the documents and run the paired test."""
+    base_result = read_task_result(store, refs[0].run_id, task)
+    cand_result = read_task_result(store, refs[1].run_id, task)
+    metric, filt, direction = choose_metric(task, base_result.scores, base_result.samples, policy)
+    base, cand, notes = join_samples(base_result.samples, cand_result.samples, metric, filt)
+    if base.size == 0:
+        raise HarnessError(f"task {task}: the runs share no documents with metric {metric} ({filt})",
+                           hint="were they evaluated on the same data?")
+    test = compare(base, cand, config)
+    binary = test.method == "mcnemar-exact"
+    sd = (test.counts["losses"] + test.counts["wins"]) / test.n if binary else test.sd_diff
+    return Pending(task, "task", metric, filt, direction, test, config.max_drop, sd, binary), [
+        f"{task}: {n}" for n in notes]
+
+
+def decide(pending: list[Pending], config: GateConfig) -> list[Check]:
+    """Holm across every check; a check fails when significant AND its drop exceeds its tolerance."""
+    adjusted = stats.holm([p.test.p_value for p in pending])
+    per_test_alpha = config.alpha / max(len(pending), 1)  # Holm's strictest step, for the MDE
+    checks = []
+    for p, p_holm in zip(pending, adjusted):
+        drop = -p.test.effect if p.direction == "higher" else p.test.effect
+        mde = None
+        if p.mde_unit_sd is not None:
+            mde = (stats.mcnemar_mde(p.test.n, p.mde_unit_sd, per_test_alpha, config.power) if p.binary else
+                   stats.minimum_detectable_effect(p.test.n, p.mde_unit_sd, per_test_alpha, config.power))
+        significant = p_holm < config.alpha
+        failed = significant and drop > p.tolerance
+        if failed:
+            reason = f"{p.metric} dropped {drop:.4g} (p_holm {p_holm:.2g} < {config.alpha:g}, above tolerance {p.tolerance:g})"
+        elif significant and drop > 0:
+            reason = f"significant drop {drop:.4g} within tolerance {p.tolerance:g}"
+        elif significant:
+            reason = f"significantly better by {-drop:.4g}"
+        else:
+            reason = f"no significant change (p_holm {p_holm:.2g})"
+        checks.append(Check(p.name, p.kind, p.metric, p.filter, p.direction, p.test, drop, p.tolerance,
+                            p_holm, mde, failed, reason))
+    return checks
+
+
+def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
+    """Resolve both refs, test every task (and arena data), and decide.
+
+    Raises:
+        HarnessError: the gate cannot decide (unknown refs, missing tasks, mismatched configs); exit 2.
+    """
+    policy = load_metric_policy(config.metric_direction_file)
+    tasks = requested_tasks(config)
+    store = open_store(store_url, readonly=True)
+    baseline = resolve_ref(store, config.baseline, tasks)
+    base_tasks = run_tasks(store, baseline.run_id)
+    tasks = tasks or list(base_tasks)
+    candidate = resolve_ref(store, config.candidate, tasks)
+    check_task_configs(tasks, base_tasks, run_tasks(store, candidate.run_id), (baseline, candidate))
+    if not tasks:
+        raise HarnessError(f"baseline run {baseline.run_id} has no task results", hint="pick another baseline")
+    pending, notes = [], []
+    if candidate.run_id == baseline.run_id:
+        notes.append(f"candidate and baseline are the same run ({candidate.run_id})")
+    for task in tasks:
+        check, task_notes = task_check(store, task, (baseline, candidate), config, policy)
+        pending.append(check)
+        notes += task_notes
+    if config.arena:
+        arena_pending, arena_notes = arena_checks(store, candidate.model, baseline.model, config)
+        pending += arena_pending
+        notes += arena_notes
+    return GateReport(candidate, baseline, config.alpha, config.max_drop, decide(pending, config), notes)
+
+
+def _battle_clusters(direct: list[Battle], candidate: str) -> list[list[float]]:
+    """The candidate's score per battle (1, 1/2, 0), grouped by question and turn (both answer orders)."""
+    from harness.arena import SCORE_A
+
+    clusters: dict[tuple[Any, ...], list[float]] = {}
+    for k, b in enumerate(direct):
+        score = SCORE_A.get(b.winner)
+        if score is None:
+            raise HarnessError(f"battle winner {b.winner!r} is not one of {sorted(SCORE_A)}")
+        key = (b.question_set, b.question_id, b.turn) if b.question_id is not None else ("battle", k)
+        clusters.setdefault(key, []).append(score if b.model_a == candidate else 1.0 - score)
+    return list(clusters.values())
+
+
+def win_rate_check(direct: list[Battle], candidate: str, config: GateConfig) -> Pending:
+    """Candidate-vs-baseline win rate from direct battles: a sign test, or a bootstrap over questions when
+    a question was judged more than once (both answer orders are not independent)."""
+    clusters = _battle_clusters(direct, candidate)
+    flat = [s for c in clusters for s in c]
+    counts = {"wins": flat.count(1.0), "losses": flat.count(0.0), "ties": flat.count(0.5)}
+    if all(len(c) == 1 for c in clusters):
+        test = stats.sign_test(counts["wins"], counts["losses"], counts["ties"], config.alpha)
+    else:
+        per_question = np.array([np.mean(c) for c in clusters])
+        test = stats.paired_bootstrap(np.full(per_question.size, 0.5), per_question, config.alpha,
+                                      config.n_bootstrap, config.seed)
+        test = replace(test, method="question-bootstrap", counts=counts)
+    return Pending("arena: win rate", "arena", "win_rate", "direct battles", "higher", test,
+                   config.max_drop, test.sd_diff)
+
+
+def rating_check(battles: list[Battle], candidate: str, baseline: str, config: GateConfig) -> Pending:
+    """BT rating difference (candidate - baseline) over every stored battle, with its bootstrap CI."""
+    from harness.arena import ArenaConfig, compute_ratings
+
+    rounds = 1000
+    report = compute_ratings(battles, ArenaConfig(method="bt", bootstrap=rounds, seed=config.seed,
+                                                  ci=1 - config.alpha))
+    diff = report.difference(candidate, baseline)
+    below = diff.p_not_better if diff.p_not_better is not None else 0.5
+    p_value = min(1.0, 2 * (min(below, 1 - below) * rounds + 1) / (rounds + 1))
+    n = sum(1 for b in battles if candidate in (b.model_a, b.model_b) or baseline in (b.model_a, b.model_b))
+    cand_bt, base_bt = report.row(candidate).bt, report.row(baseline).bt
+    low = diff.ci_low if diff.ci_low is not None else math.nan
+    high = diff.ci_high if diff.ci_high is not None else math.nan
+    test = stats.PairedTest("bt-bootstrap", n, float(base_bt or 0.0), float(cand_bt or 0.0), diff.difference,
+                            low, high, p_value, math.nan)
+    return Pending("arena: BT rating", "arena", "bt_rating", "all battles", "higher", test,
+                   config.max_rating_drop, None)
+
+
+def arena_checks(store: Store, candidate: str, baseline: str, config: GateConfig) -> tuple[list[Pending], list[str]]:
+    """Win-rate and rating checks when the store has battles involving both models (else none, with a note)."""
+    from harness.store.battles import read_battles
+
+    if candidate == baseline:
+        return [], []
+    battles = read_battles(store)
+    seen = {m for b in battles for m in (b.model_a, b.model_b)}
+    if not {candidate, baseline} <= seen:
+        return [], [] if not battles else [f"arena: no battles for both {candidate} and {baseline}; not gated"]
+    direct = [b for b in battles if {b.model_a, b.model_b} == {candidate, baseline}]
+    checks = [win_rate_check(direct, candidate, config)] if direct else []
+    checks.append(rating_check(battles, candidate, baseline, config))
+    return checks, [f"arena: {len(direct)} direct battle(s), {len(battles)} in the BT fit"]
+
+
+def pin_baseline(name: str, ref: str, store_url: str | None = None) -> RunRef:
+    """`harness baseline set NAME REF`: resolve REF now and pin NAME to that run id."""
+    from harness.store.baselines import set_baseline
+
+    if not name.strip():
+        raise HarnessError("a baseline name cannot be empty", hint="e.g. `harness baseline set main RUN`")
+    store = open_store(store_url)
+    if find_run(store, name) is not None:
+        raise HarnessError(f"baseline name {name!r} is a run id", hint="pick another name, e.g. main")
+    resolved = resolve_ref(store, ref, [])
+    set_baseline(store, name, resolved.run_id)
+    return resolved

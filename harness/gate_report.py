@@ -1,0 +1,143 @@
+"""Renderings of a `GateReport` for CI: Markdown for `$GITHUB_STEP_SUMMARY`, JUnit XML, and a rich table.
+
+`harness gate --markdown FILE --junit FILE` writes both, also when the gate cannot decide (exit 2), so a
+pipeline always has a summary to show. Pure string building; the CLI does the printing.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.gate import Check, GateReport
+
+_COLUMNS = ("check", "metric", "n", "baseline", "candidate", "change [CI]", "p", "p (Holm)", "MDE", "test",
+            "status")
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _p(value: float) -> str:
+    return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
+
+
+def check_cells(check: Check) -> list[str]:
+    """One table row: every column of `_COLUMNS` as text."""
+    t = check.test
+    digits = 1 if check.metric == "bt_rating" else 4
+    change = f"{t.effect:+.{digits}f} [{t.ci_low:+.{digits}f}, {t.ci_high:+.{digits}f}]"
+    metric = check.metric if check.filter in ("", "none") else f"{check.metric} ({check.filter})"
+    arrow = "↑" if check.direction == "higher" else "↓"
+    return [check.name, f"{metric} {arrow}", str(t.n), _num(t.baseline_mean, digits), _num(t.candidate_mean, digits),
+            change, _p(t.p_value), _p(check.p_holm), _num(check.mde), t.method,
+            "❌ fail" if check.failed else "✅ pass"]
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: GateReport) -> str:
+    """A GitHub-flavoured Markdown summary: verdict, the two runs, one table row per check, notes."""
+    verdict = "❌ FAIL" if report.failed else "✅ PASS"
+    cand, base = report.candidate, report.baseline
+    lines = [
+        f"## harness gate: {verdict}", "",
+        f"**{_md_escape(report.reason)}**", "",
+        f"- candidate: `{cand.model}` run `{cand.run_id}` ({cand.via})",
+        f"- baseline: `{base.model}` run `{base.run_id}` ({base.via})",
+        f"- alpha {report.alpha:g}, Holm-corrected across {len(report.checks)} check(s); a check fails when its "
+        f"drop is significant and larger than its tolerance (max drop {report.max_drop:g})", "",
+        "| " + " | ".join(_COLUMNS) + " |",
+        "|" + "|".join("---:" if c in ("n", "baseline", "candidate", "p", "p (Holm)", "MDE") else "---"
+                       for c in _COLUMNS) + "|",
+    ]
+    lines += ["| " + " | ".join(_md_escape(c) for c in check_cells(c)) + " |" for c in report.checks]
+    lines += ["", "MDE: the smallest drop this check detects with 80% power at this sample size "
+              "(a suite whose MDE exceeds the drop you care about is too small to catch it)."]
+    if report.notes:
+        lines += ["", "Notes:"] + [f"- {_md_escape(n)}" for n in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown_error(error: HarnessError) -> str:
+    """The summary when the gate cannot decide (exit 2)."""
+    hint = f"\n\nFix: {error.hint}" if error.hint else ""
+    return f"## harness gate: ⚠️ cannot decide\n\n**{_md_escape(error.message)}**{hint}\n"
+
+
+def _suite(tests: int, failures: int, errors: int) -> tuple[ET.Element, ET.Element]:
+    root = ET.Element("testsuites", name="harness gate", tests=str(tests), failures=str(failures),
+                      errors=str(errors))
+    suite = ET.SubElement(root, "testsuite", name="harness gate", tests=str(tests), failures=str(failures),
+                          errors=str(errors), skipped="0", time="0")
+    return root, suite
+
+
+def _xml(root: ET.Element) -> str:
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def render_junit(report: GateReport) -> str:
+    """JUnit XML with one test case per check (task or arena statistic); a regression is a <failure>."""
+    root, suite = _suite(len(report.checks), len(report.failed), 0)
+    properties = ET.SubElement(suite, "properties")
+    for side in ("candidate", "baseline"):
+        ref = getattr(report, side)
+        ET.SubElement(properties, "property", name=f"{side}_run", value=ref.run_id)
+        ET.SubElement(properties, "property", name=f"{side}_model", value=ref.model)
+    for check in report.checks:
+        case = ET.SubElement(suite, "testcase", classname=f"harness.gate.{check.kind}", name=check.name, time="0")
+        details = ", ".join(f"{c}={v}" for c, v in zip(_COLUMNS[1:-1], check_cells(check)[1:-1]))
+        if check.failed:
+            failure = ET.SubElement(case, "failure", message=check.reason, type="regression")
+            failure.text = details
+        ET.SubElement(case, "system-out").text = f"{check.reason}; {details}"
+    return _xml(root)
+
+
+def render_junit_error(error: HarnessError) -> str:
+    """JUnit XML with one errored test case when the gate cannot decide."""
+    root, suite = _suite(1, 0, 1)
+    case = ET.SubElement(suite, "testcase", classname="harness.gate", name="gate", time="0")
+    ET.SubElement(case, "error", message=error.message, type="cannot-decide").text = error.hint or ""
+    return _xml(root)
+
+
+def write_gate_files(markdown: Path | None, junit: Path | None, outcome: GateReport | HarnessError) -> None:
+    """Write the Markdown and JUnit files the user asked for (report or cannot-decide error)."""
+    if isinstance(outcome, GateReport):
+        texts = (render_markdown(outcome), render_junit(outcome))
+    else:
+        texts = (render_markdown_error(outcome), render_junit_error(outcome))
+    for path, text in zip((markdown, junit), texts):
+        if path is None:
+            continue
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise HarnessError(f"cannot write {path}: {exc.strerror}", hint="pick a writable path") from exc
+
+
+def gate_table(report: GateReport) -> Any:
+    """A rich table of the checks, for the CLI's human output."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"gate: {report.candidate.model} ({report.candidate.run_id}) vs "
+                        f"{report.baseline.model} ({report.baseline.run_id})")
+    for column in _COLUMNS:
+        table.add_column(column, justify="right" if column in ("n", "baseline", "candidate", "p", "p (Holm)", "MDE")
+                         else "left")
+    for check in report.checks:
+        table.add_row(*(Text(cell) for cell in check_cells(check)))
+    return table

@@ -1,0 +1,151 @@
+"""`harness generate`: answer an open-ended question set with a model and keep the answers in the store.
+
+Answers are keyed by model fingerprint + question + generation config and looked up first, so only missing
+ones are generated. Generation is greedy, batched and chat-templated, and multi-turn questions are answered
+turn by turn (each turn sees the model's own earlier answers). hf and vllm reuse lm-eval's model classes
+(`load_lm` + `generate_until`); local-chat-completions sends the messages to an OpenAI-compatible chat
+endpoint through the judge's async client (the server applies its own template). Each chunk of questions
+is committed when its last turn is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import HarnessError
+from harness.fingerprint import content_hash
+from harness.questions import Question, QuestionSet, load_questions
+from harness.store import Store, open_store
+from harness.store.generations import Generation, find_generations, write_generations
+from harness.store.runs import ModelRecord, upsert_model
+from harness.templates import ChatTemplate, load_chat_template
+
+log = logging.getLogger(__name__)
+GEN_KEY_VERSION = 1
+CHUNK = 64  # questions per commit
+Messages = list[dict[str, str]]
+
+
+class GenerateConfig(BaseModel):
+    """Everything `harness generate` needs; the CLI builds one from its flags."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    """Checkpoint directory, hub id, PEFT adapter directory, or (local-chat-completions) the served model name."""
+    name: str | None = None
+    """Name to store the answers under; defaults to `model` as given."""
+    questions: str
+    """Question set from tasks/questions/ or a question file (MT-bench / Vicuna-80 format)."""
+    backend: Literal["hf", "vllm", "local-chat-completions"] = "hf"
+    """hf (transformers), vllm (GPU extra) or local-chat-completions (an OpenAI-compatible chat server)."""
+    base_url: str | None = None
+    """Base URL of the chat server for local-chat-completions, e.g. http://127.0.0.1:8000/v1."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Variable holding the chat server's key (local-chat-completions); never stored."""
+    max_new_tokens: int = Field(256, ge=1)
+    """Generation budget per turn (part of the answers' key)."""
+    chat_template: str | None = None
+    """alpaca, vicuna, tokenizer (the model's own) or a .jinja path; None: the model's own, else alpaca."""
+    batch_size: int = Field(16, ge=1)
+    """Prompts per forward batch (hf/vllm); not part of the key."""
+    concurrency: int = Field(16, ge=1)
+    """Requests in flight (local-chat-completions); not part of the key."""
+    device: str = "cpu"
+    """cpu, cuda, cuda:0 ... (hf); not part of the key."""
+    dtype: str = "auto"
+    """Weights dtype for hf/vllm."""
+    force: bool = False
+    """Generate again even when the store has the answers (new rows are not written over old ones)."""
+
+    @property
+    def model_name(self) -> str:
+        return self.name or self.model
+
+
+@dataclass(frozen=True)
+class GenerateOutcome:
+    """What `harness generate` reports."""
+
+    model: str
+    fingerprint: str
+    question_set: str
+    backend: str
+    chat_template: str | None
+    questions: int
+    generated: int
+    cached: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _resolve(config: GenerateConfig) -> tuple[ModelRecord, Any]:
+    """The model's store record, and the `ResolvedModel` for hf/vllm (None for an API model)."""
+    if config.backend == "local-chat-completions":
+        if not config.base_url:
+            raise HarnessError("backend local-chat-completions needs --base-url", hint="e.g. http://127.0.0.1:8000/v1")
+        fp = content_hash({"api": config.base_url, "model": config.model})
+        return ModelRecord(config.model_name, config.model, fp, kind="api"), None
+    from harness.backends import check_backend, resolve_model
+    from harness.config import EvalConfig
+
+    eval_config = EvalConfig(model=config.model, name=config.name, backend=config.backend, device=config.device,
+                             dtype=config.dtype, batch_size=str(config.batch_size))
+    check_backend(eval_config)
+    resolved = resolve_model(eval_config)
+    return resolved.record, resolved
+
+
+def _template(config: GenerateConfig, resolved: Any) -> ChatTemplate | None:
+    """The template to render prompts with; None means the tokenizer's own (or the server's)."""
+    if resolved is None:
+        return None
+    wanted = config.chat_template or ("tokenizer" if resolved.has_chat_template else "alpaca")
+    if wanted == "tokenizer":
+        if not resolved.has_chat_template:
+            raise HarnessError(f"model {config.model} has no chat template of its own",
+                               hint="pass --chat-template alpaca|vicuna|FILE.jinja")
+        return None
+    return load_chat_template(wanted)
+
+
+def generation_settings(config: GenerateConfig, template: ChatTemplate | None) -> dict[str, Any]:
+    """The part of the config that changes answers (and so their key)."""
+    return {"backend": config.backend, "max_new_tokens": config.max_new_tokens, "greedy": True,
+            "chat_template": template.name if template else "tokenizer",
+            "chat_template_hash": template.hash if template else None}
+
+
+def gen_key(fingerprint: str, question_set: str, question: Question, settings: dict[str, Any]) -> str:
+    """The store key of one model's answers to one question under one generation config."""
+    return content_hash({"v": GEN_KEY_VERSION, "model": fingerprint, "set": question_set,
+                         "question": question.question_id, "turns": list(question.turns), "settings": settings})
+
+
+def history(question: Question, answers: Sequence[str], turn: int) -> Messages:
+    """The conversation up to and including the user's message of `turn` (0-based)."""
+    messages: Messages = []
+    for i in range(turn + 1):
+        messages.append({"role": "user", "content": question.turns[i]})
+        if i < turn:
+            messages.append({"role": "assistant", "content": answers[i]})
+    return messages
+
+
+def answer_turn_by_turn(questions: Sequence[Question], respond: Callable[[list[Messages]], list[str]]) -> list[list[str]]:
+    """Answer every question turn by turn; `respond` answers one batch of conversations (one turn each)."""
+    answers: list[list[str]] = [[] for _ in questions]
+    for turn in range(max(len(q.turns) for q in questions)):
+        active = [i for i, q in enumerate(questions) if len(q.turns) > turn]
+        replies = respond([history(questions[i], answers[i], turn) for i in active])
+        for i, reply in zip(active, replies):
+            answers[i].append(reply.strip())
+    return answers

@@ -1,0 +1,105 @@
+"""Pinned baselines and run lookup for the gate: a name (`main`) stands for one run id, set on purpose.
+
+`harness baseline set NAME REF` pins; `harness baseline list` shows the pins; `harness gate` resolves a REF
+through `find_run`, `get_baseline` and `latest_run_with_tasks`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from harness.store import Store
+from harness.store.schema import baselines, models, runs, task_results
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A pinned name and the run id it stands for."""
+
+    name: str
+    run_id: str
+    updated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One task of one run as the gate needs it: the config hash and few-shot count it ran with."""
+
+    task: str
+    task_hash: str
+    num_fewshot: int | None
+    n_samples: int
+
+
+def set_baseline(store: Store, name: str, run_id: str) -> Baseline:
+    """Pin `name` to `run_id`, replacing an earlier pin of the same name."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(baselines).where(baselines.c.name == name))
+        conn.execute(sa.insert(baselines).values(name=name, ref=run_id, updated_at=dt.datetime.now(dt.timezone.utc)))
+    found = get_baseline(store, name)
+    assert found is not None
+    return found
+
+
+def get_baseline(store: Store, name: str) -> Baseline | None:
+    """The pin called `name`, or None (also for a read-only store made before pins existed)."""
+    with store.engine.connect() as conn:
+        if not sa.inspect(conn).has_table(baselines.name):
+            return None
+        row = conn.execute(sa.select(baselines).where(baselines.c.name == name)).first()
+    return None if row is None else Baseline(row.name, row.ref, row.updated_at)
+
+
+def list_baselines(store: Store) -> list[Baseline]:
+    """Every pin, by name."""
+    with store.engine.connect() as conn:
+        if not sa.inspect(conn).has_table(baselines.name):
+            return []
+        rows = conn.execute(sa.select(baselines).order_by(baselines.c.name)).all()
+    return [Baseline(r.name, r.ref, r.updated_at) for r in rows]
+
+
+def find_run(store: Store, run_id: str) -> dict[str, Any] | None:
+    """The run row with its model name (`model`), or None when there is no such run."""
+    query = (
+        sa.select(runs.c.id, runs.c.status, runs.c.started_at, runs.c.chat_template_hash, models.c.name.label("model"))
+        .join(models, models.c.id == runs.c.model_id)
+        .where(runs.c.id == run_id)
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(query).mappings().first()
+    return None if row is None else dict(row)
+
+
+def run_tasks(store: Store, run_id: str) -> dict[str, RunTask]:
+    """The tasks a run has results for, by name."""
+    query = sa.select(task_results).where(task_results.c.run_id == run_id).order_by(task_results.c.id)
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {r.task: RunTask(r.task, r.task_hash, r.num_fewshot, r.n_samples) for r in rows}
+
+
+def model_exists(store: Store, name: str) -> bool:
+    """Whether any model is stored under `name`."""
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(models.c.id).where(models.c.name == name).limit(1)).first() is not None
+
+
+def latest_run_with_tasks(store: Store, model_name: str, tasks: list[str]) -> str | None:
+    """The newest finished run of `model_name` that has results for every task in `tasks` (any, if empty)."""
+    query = (
+        sa.select(runs.c.id)
+        .join(models, models.c.id == runs.c.model_id)
+        .where(models.c.name == model_name, runs.c.status == "finished")
+        .order_by(runs.c.finished_at.desc(), runs.c.started_at.desc())
+    )
+    with store.engine.connect() as conn:
+        run_ids = list(conn.execute(query).scalars())
+    for run_id in run_ids:
+        if set(tasks) <= set(run_tasks(store, run_id)):
+            return str(run_id)
+    return None

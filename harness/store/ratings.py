@@ -1,0 +1,85 @@
+"""Arena ratings in the store: one row per (battle set, method, model), keyed by the battle set's fingerprint.
+
+`harness arena` writes them (`write_ratings` replaces the rows of the same battle set and method, so the
+latest computation wins); the leaderboard and the gate read them (`read_ratings`, `list_battle_sets`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from harness.store import Store
+from harness.store.schema import ratings
+
+METHODS = ("bt", "elo", "bt-controlled")
+
+
+@dataclass(frozen=True)
+class Rating:
+    """One model's rating under one method for one battle set; CIs and rank ranges are None without a bootstrap."""
+
+    battle_set: str
+    method: str  # one of METHODS
+    model: str
+    rating: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    rank_low: int | None = None
+    rank_high: int | None = None
+    n_battles: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def write_ratings(store: Store, items: Sequence[Rating]) -> int:
+    """Replace the stored rows of each (battle set, method) in `items` with `items`, in one transaction."""
+    rows = [asdict(r) for r in items]
+    groups = {(r["battle_set"], r["method"]) for r in rows}
+    with store.engine.begin() as conn:
+        for battle_set, method in groups:
+            conn.execute(sa.delete(ratings).where(ratings.c.battle_set == battle_set, ratings.c.method == method))
+        if rows:
+            conn.execute(sa.insert(ratings), rows)
+    return len(rows)
+
+
+def read_ratings(store: Store, battle_set: str | None = None, method: str | None = None) -> list[Rating]:
+    """Ratings of `battle_set` (default: the most recently written one), best first within each method."""
+    if battle_set is None:
+        sets = list_battle_sets(store)
+        if not sets:
+            return []
+        battle_set = str(sets[0]["battle_set"])
+    query = sa.select(ratings).where(ratings.c.battle_set == battle_set)
+    if method is not None:
+        query = query.where(ratings.c.method == method)
+    query = query.order_by(ratings.c.method, ratings.c.rating.desc(), ratings.c.model)
+    names = Rating.__dataclass_fields__
+    with store.engine.connect() as conn:
+        return [Rating(**{k: (r[k] if k != "params" else r[k] or {}) for k in names})
+                for r in conn.execute(query).mappings()]
+
+
+def list_battle_sets(store: Store) -> list[dict[str, Any]]:
+    """Rated battle sets, newest first: battle_set, methods, models, n_battles (largest per-model count), written."""
+    query = (
+        sa.select(
+            ratings.c.battle_set,
+            sa.func.max(ratings.c.id).label("last_id"),
+            sa.func.count(sa.distinct(ratings.c.model)).label("models"),
+            sa.func.max(ratings.c.created_at).label("written"),
+        )
+        .group_by(ratings.c.battle_set)
+        .order_by(sa.desc("last_id"))
+    )
+    with store.engine.connect() as conn:
+        found = [dict(r) for r in conn.execute(query).mappings()]
+        for entry in found:
+            entry["methods"] = sorted(conn.execute(
+                sa.select(sa.distinct(ratings.c.method)).where(ratings.c.battle_set == entry["battle_set"])
+            ).scalars())
+            entry.pop("last_id")
+    return found

@@ -1,0 +1,212 @@
+"""Read-only views of the store as pandas frames, for the leaderboard and the benchmarks.
+
+Every function only selects; none writes. `store_stamp` is a cheap fingerprint of the store's contents
+that changes whenever a row is added or a run changes state, so callers can key caches on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import sqlalchemy as sa
+
+from harness.store import Store
+from harness.store.schema import (
+    battles,
+    generations,
+    judgments,
+    models,
+    ratings,
+    runs,
+    samples,
+    scores,
+    task_results,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_ID_TABLES = (models, task_results, scores, samples, generations, judgments, battles, ratings)
+
+
+class StoreStamp(NamedTuple):
+    """Row counts and high-water marks of every table: equal stamps mean equal contents (append-only store)."""
+
+    tables: tuple[tuple[str, int, int], ...]
+    runs: tuple[int, str, str, int]
+
+    def count(self, table: str) -> int:
+        """Rows in `table` (0 when the store lacks it)."""
+        if table == "runs":
+            return self.runs[0]
+        return next((n for name, n, _ in self.tables if name == table), 0)
+
+
+def existing_tables(store: Store) -> set[str]:
+    """Names of the tables the database has (an unmigrated file has none)."""
+    return set(sa.inspect(store.engine).get_table_names())
+
+
+def store_stamp(store: Store) -> StoreStamp:
+    """Counts and max ids per table, plus the runs' latest start/finish and how many still run."""
+    present = existing_tables(store)
+    parts: list[tuple[str, int, int]] = []
+    run_part: tuple[int, str, str, int] = (0, "", "", 0)
+    with store.engine.connect() as conn:
+        for table in _ID_TABLES:
+            if table.name in present:
+                n, top = conn.execute(sa.select(sa.func.count(), sa.func.max(table.c.id))).one()
+                parts.append((table.name, int(n or 0), int(top or 0)))
+        if "runs" in present:
+            row = conn.execute(
+                sa.select(
+                    sa.func.count(),
+                    sa.func.max(runs.c.started_at),
+                    sa.func.max(runs.c.finished_at),
+                    sa.func.count().filter(runs.c.status == "running"),
+                )
+            ).one()
+            run_part = (int(row[0] or 0), str(row[1] or ""), str(row[2] or ""), int(row[3] or 0))
+    return StoreStamp(tuple(parts), run_part)
+
+
+def _frame(store: Store, query: sa.Select[Any], table: str) -> pd.DataFrame:
+    """Run `query`; an absent table reads as an empty frame with the query's columns."""
+    import pandas as pd
+
+    if table not in existing_tables(store):
+        return pd.DataFrame(columns=[c.name for c in query.selected_columns])
+    with store.engine.connect() as conn:
+        result = conn.execute(query)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def read_models(store: Store) -> pd.DataFrame:
+    """Every model: id, name, source, fingerprint, kind, base_model, recipe, n_params, card, created_at."""
+    return _frame(store, sa.select(models).order_by(models.c.id), "models")
+
+
+def read_runs(store: Store) -> pd.DataFrame:
+    """Every run with its model's name and fingerprint, newest first."""
+    query = (
+        sa.select(runs, models.c.name.label("model"), models.c.fingerprint.label("model_fingerprint"))
+        .join(models, models.c.id == runs.c.model_id)
+        .order_by(runs.c.started_at.desc(), runs.c.id)
+    )
+    return _frame(store, query, "runs")
+
+
+def read_scores(store: Store) -> pd.DataFrame:
+    """Every score with its run's model id, start time and status, in the order they were written."""
+    query = (
+        sa.select(
+            scores.c.id, scores.c.run_id, scores.c.task, scores.c.metric, scores.c.filter, scores.c.value,
+            scores.c.stderr, scores.c.n, scores.c.higher_is_better, runs.c.model_id, runs.c.started_at,
+            runs.c.status,
+        )
+        .join(runs, runs.c.id == scores.c.run_id)
+        .order_by(scores.c.id)
+    )
+    return _frame(store, query, "scores")
+
+
+def read_battle_counts(store: Store) -> pd.DataFrame:
+    """Battles aggregated in SQL: one row per (model_a, model_b, winner, category) with its count `n`."""
+    query = sa.select(
+        battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category, sa.func.count().label("n")
+    ).group_by(battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category)
+    return _frame(store, query, "battles")
+
+
+def read_battle_rows(store: Store) -> pd.DataFrame:
+    """Every battle (model_a, model_b, winner, category), in insertion order: what online Elo replays."""
+    query = sa.select(battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category).order_by(
+        battles.c.id
+    )
+    return _frame(store, query, "battles")
+
+
+def read_ratings(store: Store) -> pd.DataFrame:
+    """The newest stored ratings per method: the rows of the latest battle set each method was fit on."""
+    latest = (
+        sa.select(ratings.c.method, sa.func.max(ratings.c.id).label("top")).group_by(ratings.c.method).subquery()
+    )
+    newest_sets = (
+        sa.select(ratings.c.method, ratings.c.battle_set)
+        .join(latest, ratings.c.id == latest.c.top)
+        .subquery()
+    )
+    query = (
+        sa.select(ratings)
+        .join(
+            newest_sets,
+            sa.and_(ratings.c.method == newest_sets.c.method, ratings.c.battle_set == newest_sets.c.battle_set),
+        )
+        .order_by(ratings.c.method, ratings.c.rating.desc())
+    )
+    return _frame(store, query, "ratings")
+
+
+def read_sample_rows(store: Store, run_id: str, task: str) -> pd.DataFrame:
+    """The per-sample records of one task of one run, in document order."""
+    query = (
+        sa.select(
+            samples.c.doc_id, samples.c.filter, samples.c.doc_hash, samples.c.prompt, samples.c.target,
+            samples.c.prediction, samples.c.metrics,
+        )
+        .where(samples.c.run_id == run_id, samples.c.task == task)
+        .order_by(samples.c.doc_id, samples.c.id)
+    )
+    return _frame(store, query, "samples")
+
+
+def read_sample_tasks(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
+    """Which (run_id, task) pairs have per-sample records, with their counts."""
+    query = (
+        sa.select(samples.c.run_id, samples.c.task, sa.func.count().label("n"))
+        .where(samples.c.run_id.in_(list(run_ids)))
+        .group_by(samples.c.run_id, samples.c.task)
+    )
+    return _frame(store, query, "samples")
+
+
+def read_task_results(store: Store, run_id: str) -> pd.DataFrame:
+    """The per-task rows of one run (task, few-shot, samples, reused-from run)."""
+    query = (
+        sa.select(
+            task_results.c.task, task_results.c.num_fewshot, task_results.c.n_samples,
+            task_results.c.copied_from, task_results.c.created_at,
+        )
+        .where(task_results.c.run_id == run_id)
+        .order_by(task_results.c.id)
+    )
+    return _frame(store, query, "task_results")
+
+
+def read_generations(store: Store, model_names: Sequence[str]) -> pd.DataFrame:
+    """Answers of the named models to open-ended questions (model, question_set, question_id, turns)."""
+    query = (
+        sa.select(
+            generations.c.model, generations.c.question_set, generations.c.question_id, generations.c.turns,
+        )
+        .where(generations.c.model.in_(list(model_names)))
+        .order_by(generations.c.question_set, generations.c.question_id, generations.c.id)
+    )
+    return _frame(store, query, "generations")
+
+
+def read_judgments(store: Store, model_x: str, model_y: str) -> pd.DataFrame:
+    """Every pairwise judgment between two models, in either seat, oldest first."""
+    pair = sa.or_(
+        sa.and_(judgments.c.model_a == model_x, judgments.c.model_b == model_y),
+        sa.and_(judgments.c.model_a == model_y, judgments.c.model_b == model_x),
+    )
+    names = ["judge", "question_set", "question_id", "turn", "model_a", "model_b", "answer_order", "status",
+             "verdict", "winner", "raw_output", "error"]
+    query = (
+        sa.select(*[judgments.c[name] for name in names if name in judgments.c])
+        .where(judgments.c.mode == "pairwise", pair)
+        .order_by(judgments.c.id)
+    )
+    return _frame(store, query, "judgments")
