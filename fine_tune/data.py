@@ -22,7 +22,6 @@ from harness.templates import ALPACA_PREAMBLE, ALPACA_PREAMBLE_INPUT, VICUNA_SYS
 log = logging.getLogger(__name__)
 Role = Literal["system", "user", "assistant"]
 IGNORE_INDEX = -100
-NO_INPUT = {"", "<noinput>", "<no input>"}  # self-instruct writes "<noinput>" for tasks without input
 SHAREGPT_ROLES: dict[str, Role] = {
     "human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant", "bard": "assistant",
     "bing": "assistant", "assistant": "assistant", "system": "system",
@@ -66,7 +65,7 @@ class RecordError(ValueError):
         self.field = field
 
 
-def _text(row: dict[str, Any], key: str, required: bool = True) -> str:
+def _text(row: dict[str, Any], key: str, required: bool = True, nonempty: bool = False) -> str:
     if key not in row:
         if required:
             raise RecordError(key, "is missing")
@@ -74,7 +73,7 @@ def _text(row: dict[str, Any], key: str, required: bool = True) -> str:
     value = row[key]
     if not isinstance(value, str):
         raise RecordError(key, f"must be a string, got {type(value).__name__}")
-    if required and not value.strip():
+    if nonempty and not value.strip():
         raise RecordError(key, "is empty")
     return value
 
@@ -87,9 +86,10 @@ def alpaca_messages(row: Any) -> list[Message]:
     """
     if not isinstance(row, dict):
         raise RecordError("instruction", f"record must be an object, got {type(row).__name__}")
-    instruction, output = _text(row, "instruction"), _text(row, "output")
+    # An empty output is kept (the real alpaca_data.json has some): the model learns to stop at once.
+    instruction, output = _text(row, "instruction", nonempty=True), _text(row, "output")
     extra = _text(row, "input", required=False)
-    if extra.strip() in NO_INPUT:
+    if not extra.strip():  # as stanford_alpaca: only an empty input means none ("<no input>" rows keep theirs)
         return [Message("system", ALPACA_PREAMBLE, True), Message("user", instruction, True),
                 Message("assistant", output, False)]
     return [Message("system", ALPACA_PREAMBLE_INPUT, True),
