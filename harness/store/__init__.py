@@ -52,7 +52,10 @@ def _engine(url: str, readonly: bool) -> sa.Engine:
             if not path.parent.exists():
                 if readonly:
                     raise HarnessError(f"no store at {path}", hint="pass --store")
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise HarnessError(f"cannot open store {path}: {exc.strerror}", hint="check --store / HARNESS_STORE") from exc
             if readonly:
                 parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
     try:
@@ -77,6 +80,13 @@ def check_store_url(url: str | None) -> None:
         raise HarnessError(f"bad store URL {full_url!r}", hint="use a path, sqlite:///FILE or postgresql://USER@HOST/DB") from exc
     if parsed.get_backend_name() != "sqlite":
         _engine(full_url, readonly=True).dispose()
+    elif parsed.database and parsed.database != ":memory:":
+        existing = Path(parsed.database).parent
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise HarnessError(f"cannot open store {parsed.database}: {existing} is not writable",
+                               hint="check --store / HARNESS_STORE")
 
 
 def applied_migrations(conn: sa.Connection) -> list[str]:

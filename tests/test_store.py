@@ -1,0 +1,126 @@
+"""The results store: migrations, schema-version refusal, read-only opening, round trips (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from harness.errors import HarnessError, StoreSchemaTooNew
+from harness.store import SCHEMA_VERSION, open_store, resolve_store_url
+from harness.store.battles import Battle, read_battles, write_battles
+from harness.store.runs import (
+    ModelRecord,
+    SampleRecord,
+    Score,
+    TaskResult,
+    count_rows,
+    create_run,
+    find_task_results,
+    finish_run,
+    get_run,
+    list_runs,
+    read_task_result,
+    upsert_model,
+    write_task_result,
+)
+from harness.store.schema import metadata, migrations_table
+
+PG_URL = os.environ.get("HARNESS_TEST_PG_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, store_url: str) -> str:
+    """The per-test SQLite store, and a wiped PostgreSQL database when HARNESS_TEST_PG_URL is set."""
+    if request.param == "sqlite":
+        return store_url
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+    engine.dispose()
+    return str(PG_URL)
+
+
+def _result(task: str = "arith_mc", key: str = "k1") -> TaskResult:
+    scores = [Score(task, "acc", "none", 0.75, 0.1, 4, True)]
+    samples = [
+        SampleRecord(task, i, "none", f"d{i}", f"p{i}", f"t{i}", f"prompt {i}", "3", "3" if i % 4 else "2",
+                     {"acc": float(i % 4 != 0)})
+        for i in range(4)
+    ]
+    return TaskResult(task, "sha256:task", key, 0, scores, samples)
+
+
+def test_migrations_run_once_and_are_recorded(url: str) -> None:
+    store = open_store(url)
+    open_store(url)  # a second open applies nothing twice
+    with store.engine.connect() as conn:
+        names = list(conn.execute(sa.select(migrations_table.c.name)).scalars())
+    assert len(names) == SCHEMA_VERSION == len(set(names))
+    assert count_rows(store)["runs"] == 0
+
+
+def test_store_newer_than_code_is_refused(url: str) -> None:
+    store = open_store(url)
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(migrations_table).values(name="999_from_the_future"))
+    with pytest.raises(StoreSchemaTooNew, match="newer than this harness"):
+        open_store(url)
+
+
+def test_eval_records_round_trip(url: str) -> None:
+    store = open_store(url)
+    model_id = upsert_model(store, ModelRecord("tiny", "/m", "sha256:abc", n_params=10))
+    assert upsert_model(store, ModelRecord("tiny", "/m", "sha256:abc", recipe="alpaca")) == model_id
+    run_id = create_run(store, model_id, {"suite": "smoke", "tasks": [{"task": "arith_mc"}], "config": {"a": 1},
+                                          "config_hash": "h", "backend": "hf", "versions": {"torch": "x"}})
+    write_task_result(store, run_id, _result())
+    finish_run(store, run_id, "finished")
+
+    assert find_task_results(store, ["k1", "k2"]) == {"k1": run_id}
+    back = read_task_result(store, run_id, "arith_mc")
+    assert back == _result()
+    run = get_run(store, run_id)
+    assert run["status"] == "finished" and run["model"] == "tiny" and run["finished_at"] is not None
+    assert [r["id"] for r in list_runs(store)] == [run_id]
+
+
+def test_battles_are_deduplicated_by_key_and_keep_order(url: str) -> None:
+    store = open_store(url)
+    items = [Battle("a", "b", "model_a", battle_key="1"), Battle("b", "c", "tie", battle_key="2"),
+             Battle("a", "c", "model_b", extra={"len_a": 3})]
+    assert write_battles(store, items) == 3
+    assert write_battles(store, items[:2] + [Battle("c", "a", "model_a", battle_key="2")]) == 0
+    assert [(b.model_a, b.winner, b.extra) for b in read_battles(store)] == [
+        ("a", "model_a", {}), ("b", "tie", {}), ("a", "model_b", {"len_a": 3})]
+
+
+def test_readonly_store_cannot_be_written(store_url: str) -> None:
+    open_store(store_url)
+    ro = open_store(store_url, readonly=True)
+    with pytest.raises(sa.exc.OperationalError, match="readonly"):
+        upsert_model(ro, ModelRecord("x", "x", "sha256:x"))
+
+
+def test_readonly_store_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="no store at"):
+        open_store(str(tmp_path / "nope.db"), readonly=True)
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_store_url_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("HARNESS_STORE")
+    assert resolve_store_url(None).endswith("/results/harness.db")
+    assert resolve_store_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
+    assert resolve_store_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    monkeypatch.setenv("HARNESS_STORE", "sqlite:///env.db")
+    assert resolve_store_url(None) == "sqlite:///env.db"
+
+
+def test_password_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(HarnessError) as info:
+        open_store("postgresql+psycopg2://user:s3cret@127.0.0.1:1/db")
+    assert "s3cret" not in str(info.value)
