@@ -258,3 +258,140 @@ def leaderboard_command(
     open_store(url, readonly=True)  # fail here, with the hint, rather than inside the page
     stdout.print(f"leaderboard on http://{address}:{port} (store {url}); Ctrl-C stops it", markup=False)
     raise typer.Exit(subprocess.call(streamlit_command(url, port, address)))
+
+
+# --- generate and judge (issue 3) ---------------------------------------------------------------------------
+
+judge_app = typer.Typer(help="Judge stored answers pairwise (both orders) or one by one; import, results, agreement.")
+app.add_typer(judge_app, name="judge")
+
+
+@app.command("generate")
+@handled
+def generate_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="Checkpoint dir, hub id, adapter dir or served model name.")],
+    questions: Annotated[str, typer.Option(help="Question set (arith, general) or a question.jsonl path.")],
+    backend: Annotated[str, typer.Option(help="hf | vllm | local-chat-completions.")] = "hf",
+    base_url: Annotated[str | None, typer.Option(help="Chat server base URL for local-chat-completions.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per answer turn.")] = 256,
+    chat_template: Annotated[str | None, typer.Option(help="alpaca | vicuna | tokenizer | FILE.jinja.")] = None,
+    name: Annotated[str | None, typer.Option(help="Store the answers under this model name.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Prompts per batch (hf/vllm).")] = 16,
+    device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N.")] = "cpu",
+    force: Annotated[bool, typer.Option(help="Generate again even when stored.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer an open-ended question set (turn by turn, chat-templated); stored answers are skipped."""
+    from harness.generate import GenerateConfig, run_generate
+
+    config = _validated(GenerateConfig, model=model, name=name, questions=questions, backend=backend,
+                        base_url=base_url, max_new_tokens=max_new_tokens, chat_template=chat_template,
+                        batch_size=batch_size, device=device, force=force)
+    outcome = run_generate(config, store)
+    if as_json:
+        print_json(outcome.to_json())
+    else:
+        stdout.print(f"{outcome.model}: {outcome.generated} answers generated, {outcome.cached} already stored "
+                     f"({outcome.question_set}, template {outcome.chat_template})", markup=False)
+
+
+@judge_app.callback(invoke_without_command=True)
+@handled
+def judge_command(
+    ctx: typer.Context,
+    models: Annotated[str | None, typer.Option(help="Comma-separated model names (as generated).")] = None,
+    questions: Annotated[str | None, typer.Option(help="Question set or file the answers are for.")] = None,
+    judge: Annotated[str | None, typer.Option(envvar="HARNESS_JUDGE", help="Judge model; none: offline judge.")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(envvar="HARNESS_JUDGE_BASE_URL",
+                                                       help="OpenAI-compatible base URL.")] = None,
+    judge_api_key_env: Annotated[str, typer.Option(help="Variable holding the API key.")] = "OPENAI_API_KEY",
+    mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single.")] = "pairwise-all",
+    baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Judge calls in flight.")] = 16,
+    max_cost: Annotated[float | None, typer.Option(help="Stop starting calls after this many USD.")] = None,
+    price_per_mtok: Annotated[str | None, typer.Option(help="IN,OUT USD per million tokens.")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Judge answers of --models on --questions (both answer orders); writes judgments and battles."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from harness.judge import run_judge
+    from harness.judge_plan import JudgeConfig
+    from harness.judge_render import judge_summary
+
+    if not models or not questions:
+        raise HarnessError("harness judge needs --models A,B and --questions SET",
+                           hint="or a subcommand: import, results, agreement (see harness judge --help)")
+    price = tuple(float(p) for p in price_per_mtok.split(",")) if price_per_mtok else None
+    config = _validated(JudgeConfig, models=[m.strip() for m in models.split(",") if m.strip()],
+                        questions=questions, judge=judge, judge_base_url=judge_base_url,
+                        judge_api_key_env=judge_api_key_env, mode=mode, baseline=baseline,
+                        concurrency=concurrency, max_cost=max_cost, price_per_mtok=price)
+    doc = run_judge(config, store).to_json()
+    print_json(doc) if as_json else stdout.print(judge_summary(doc))
+
+
+@judge_app.command("import")
+@handled
+def judge_import_command(
+    file: Annotated[Path, typer.Argument(help="Judgment file (or PRD ratings folder).")],
+    format: Annotated[str | None, typer.Option("--format", help="fastchat-pair | fastchat-single | fastchat-votes | "
+                                               "vicuna-review | prd | alpaca-eval | llmfao [default: detect].")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import existing judgments as battles (and grades), so they are not paid for twice."""
+    from dataclasses import asdict
+
+    from harness.judge_import import import_judgments
+
+    outcome = import_judgments(file, format, store)
+    if as_json:
+        print_json(asdict(outcome))
+    else:
+        stdout.print(f"{outcome.format}: {outcome.battles_written} new battles of {outcome.battles_read} read, "
+                     f"{outcome.judgments_written} grades, {outcome.dropped} error rows dropped; "
+                     f"judges {', '.join(outcome.judges)}", markup=False)
+
+
+@judge_app.command("results")
+@handled
+def judge_results_command(
+    mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single.")] = "pairwise-all",
+    judge: Annotated[str | None, typer.Option(help="One judge [default: every judge].")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline.")] = None,
+    questions: Annotated[str | None, typer.Option(help="Only this question set (name).")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Win/loss/tie and win rates per model (FastChat's counting), or mean 1-10 grades per turn."""
+    from rich.console import Group
+
+    from harness.judge_render import results_table
+    from harness.judge_results import results_report
+    from harness.store import open_store
+
+    doc = results_report(open_store(store), judge, mode, baseline, questions)
+    if as_json:
+        print_json(doc)
+    else:
+        stdout.print(Group(*[results_table(j["results"], f"{j['judge']} ({mode})") for j in doc["judges"]]))
+
+
+@judge_app.command("agreement")
+@handled
+def judge_agreement_command(
+    judge: Annotated[str, typer.Option(help="The judge to check.")],
+    against: Annotated[str, typer.Option(help="human, or another judge's name.")] = "human",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Agreement with humans or another judge (with and without ties), and position consistency."""
+    from harness.judge_render import agreement_table
+    from harness.judge_results import agreement_report
+    from harness.store import open_store
+
+    doc = agreement_report(open_store(store), judge, against)
+    print_json(doc) if as_json else stdout.print(agreement_table(doc))

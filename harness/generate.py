@@ -91,14 +91,22 @@ def _resolve(config: GenerateConfig) -> tuple[ModelRecord, Any]:
     """The model's store record, and the `ResolvedModel` for hf/vllm (None for an API model)."""
     if config.backend == "local-chat-completions":
         if not config.base_url:
-            raise HarnessError("backend local-chat-completions needs --base-url", hint="e.g. http://127.0.0.1:8000/v1")
+            raise HarnessError(
+                "backend local-chat-completions needs --base-url", hint="e.g. http://127.0.0.1:8000/v1"
+            )
         fp = content_hash({"api": config.base_url, "model": config.model})
         return ModelRecord(config.model_name, config.model, fp, kind="api"), None
     from harness.backends import check_backend, resolve_model
     from harness.config import EvalConfig
 
-    eval_config = EvalConfig(model=config.model, name=config.name, backend=config.backend, device=config.device,
-                             dtype=config.dtype, batch_size=str(config.batch_size))
+    eval_config = EvalConfig(
+        model=config.model,
+        name=config.name,
+        backend=config.backend,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=str(config.batch_size),
+    )
     check_backend(eval_config)
     resolved = resolve_model(eval_config)
     return resolved.record, resolved
@@ -111,23 +119,37 @@ def _template(config: GenerateConfig, resolved: Any) -> ChatTemplate | None:
     wanted = config.chat_template or ("tokenizer" if resolved.has_chat_template else "alpaca")
     if wanted == "tokenizer":
         if not resolved.has_chat_template:
-            raise HarnessError(f"model {config.model} has no chat template of its own",
-                               hint="pass --chat-template alpaca|vicuna|FILE.jinja")
+            raise HarnessError(
+                f"model {config.model} has no chat template of its own",
+                hint="pass --chat-template alpaca|vicuna|FILE.jinja",
+            )
         return None
     return load_chat_template(wanted)
 
 
 def generation_settings(config: GenerateConfig, template: ChatTemplate | None) -> dict[str, Any]:
     """The part of the config that changes answers (and so their key)."""
-    return {"backend": config.backend, "max_new_tokens": config.max_new_tokens, "greedy": True,
-            "chat_template": template.name if template else "tokenizer",
-            "chat_template_hash": template.hash if template else None}
+    return {
+        "backend": config.backend,
+        "max_new_tokens": config.max_new_tokens,
+        "greedy": True,
+        "chat_template": template.name if template else "tokenizer",
+        "chat_template_hash": template.hash if template else None,
+    }
 
 
 def gen_key(fingerprint: str, question_set: str, question: Question, settings: dict[str, Any]) -> str:
     """The store key of one model's answers to one question under one generation config."""
-    return content_hash({"v": GEN_KEY_VERSION, "model": fingerprint, "set": question_set,
-                         "question": question.question_id, "turns": list(question.turns), "settings": settings})
+    return content_hash(
+        {
+            "v": GEN_KEY_VERSION,
+            "model": fingerprint,
+            "set": question_set,
+            "question": question.question_id,
+            "turns": list(question.turns),
+            "settings": settings,
+        }
+    )
 
 
 def history(question: Question, answers: Sequence[str], turn: int) -> Messages:
@@ -140,7 +162,9 @@ def history(question: Question, answers: Sequence[str], turn: int) -> Messages:
     return messages
 
 
-def answer_turn_by_turn(questions: Sequence[Question], respond: Callable[[list[Messages]], list[str]]) -> list[list[str]]:
+def answer_turn_by_turn(
+    questions: Sequence[Question], respond: Callable[[list[Messages]], list[str]]
+) -> list[list[str]]:
     """Answer every question turn by turn; `respond` answers one batch of conversations (one turn each)."""
     answers: list[list[str]] = [[] for _ in questions]
     for turn in range(max(len(q.turns) for q in questions)):
@@ -149,3 +173,159 @@ def answer_turn_by_turn(questions: Sequence[Question], respond: Callable[[list[M
         for i, reply in zip(active, replies):
             answers[i].append(reply.strip())
     return answers
+
+
+# Extra stop strings per built-in template: a small model that runs on writes the next user turn itself.
+STOP_SEQUENCES: dict[str, list[str]] = {"alpaca": ["### Instruction:"], "vicuna": ["USER:"]}
+
+
+def _lm_responder(
+    lm: Any, template: ChatTemplate | None, max_new_tokens: int
+) -> Callable[[list[Messages]], list[str]]:
+    from lm_eval.api.instance import Instance
+
+    until = STOP_SEQUENCES.get(template.name, []) if template else []
+    gen_kwargs = {"until": until, "max_gen_toks": max_new_tokens, "do_sample": False}
+
+    def respond(conversations: list[Messages]) -> list[str]:
+        prompts = [
+            lm.tokenizer.apply_chat_template(
+                c,
+                chat_template=template.jinja if template else None,
+                tokenize=False,
+                add_generation_prompt=True,
+            )
+            for c in conversations
+        ]
+        requests = [Instance("generate_until", {}, (p, dict(gen_kwargs)), i) for i, p in enumerate(prompts)]
+        return list(lm.generate_until(requests, disable_tqdm=True))
+
+    return respond
+
+
+def _chat_responder(config: GenerateConfig) -> Callable[[list[Messages]], list[str]]:
+    from harness.errors import RunFailed
+    from harness.judge_client import JudgeClient
+
+    key = os.environ.get(config.api_key_env) or "EMPTY"
+
+    async def ask_all(conversations: list[Messages]) -> list[str]:
+        client = JudgeClient(
+            config.model,
+            config.base_url,
+            key,
+            concurrency=config.concurrency,
+            price=(0.0, 0.0),
+            max_tokens=config.max_new_tokens,
+        )
+        try:
+            done = await asyncio.gather(*(client.complete(c, str) for c in conversations))
+        finally:
+            await client.close()
+        failed = [d.error for d in done if not d.ok]
+        if failed:
+            raise RunFailed(
+                f"{len(failed)} of {len(done)} requests to {config.base_url} failed: {failed[0]}",
+                hint="check the server; finished questions are kept, re-run to resume",
+            )
+        return [str(d.value) for d in done]
+
+    return lambda conversations: asyncio.run(ask_all(conversations))
+
+
+def _responder(
+    config: GenerateConfig, resolved: Any, template: ChatTemplate | None
+) -> Callable[[list[Messages]], list[str]]:
+    if resolved is None:
+        return _chat_responder(config)
+    from harness.backends import load_lm
+    from harness.config import EvalConfig
+
+    eval_config = EvalConfig(
+        model=config.model,
+        name=config.name,
+        backend=config.backend,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=str(config.batch_size),
+    )
+    return _lm_responder(load_lm(resolved, eval_config), template, config.max_new_tokens)
+
+
+def run_generate(config: GenerateConfig, store_url: str | None = None) -> GenerateOutcome:
+    """Generate the missing answers of one model on one question set and store them; see the module docstring.
+
+    Raises:
+        HarnessError: unknown question set, bad model, missing --base-url.
+        RunFailed: the chat server failed requests after retries.
+    """
+    from harness.console import progress
+
+    store = open_store(store_url)
+    record, resolved = _resolve(config)
+    qset = load_questions(config.questions)
+    template = _template(config, resolved)
+    settings = generation_settings(config, template)
+    keys = {q.question_id: gen_key(record.fingerprint, qset.name, q, settings) for q in qset.questions}
+    stored = set() if config.force else find_generations(store, list(keys.values()))
+    todo = [q for q in qset.questions if keys[q.question_id] not in stored]
+    upsert_model(store, record)
+    log.info(
+        "generate %s on %s: %d questions, %d stored, %d to answer",
+        record.name,
+        qset.name,
+        len(qset.questions),
+        len(qset.questions) - len(todo),
+        len(todo),
+    )
+    if todo:
+        respond = _responder(config, resolved, template)
+        with progress(f"answering {qset.name}", len(todo)) as bar:
+            for start in range(0, len(todo), CHUNK):
+                chunk = todo[start : start + CHUNK]
+                _store_chunk(
+                    store,
+                    record,
+                    qset,
+                    chunk,
+                    answer_turn_by_turn(chunk, respond),
+                    keys,
+                    settings,
+                    config.force,
+                )
+                bar.advance(bar.task_ids[0], len(chunk))
+    return GenerateOutcome(
+        record.name,
+        record.fingerprint,
+        qset.name,
+        config.backend,
+        settings["chat_template"],
+        len(qset.questions),
+        len(todo),
+        len(qset.questions) - len(todo),
+    )
+
+
+def _store_chunk(
+    store: Store,
+    record: ModelRecord,
+    qset: QuestionSet,
+    chunk: Sequence[Question],
+    answers: list[list[str]],
+    keys: dict[str, str],
+    settings: dict[str, Any],
+    replace: bool,
+) -> None:
+    rows = [
+        Generation(
+            keys[q.question_id],
+            record.name,
+            record.fingerprint,
+            qset.name,
+            q.question_id,
+            a,
+            {**settings, "source": qset.source},
+        )
+        for q, a in zip(chunk, answers)
+    ]
+    write_generations(store, rows, replace=replace)

@@ -86,11 +86,26 @@ def make_battle(judge: str, question_set: str, match: Match, ab: Judgment, ba: J
     len_b, md_b = style_features(str(job.second[job.turn - 1]) if job.second else "")
     key = content_hash({"judge": judge, "set": question_set, "keys": [ab.cache_key, ba.cache_key]})
     return Battle(
-        model_a=job.model_a, model_b=str(job.model_b), winner=fastchat_winner(g1, g2), source=f"judge:{judge}",
-        question_set=question_set, question_id=job.question.question_id, turn=job.turn,
-        category=job.question.category or None, judge=judge, battle_key=key,
-        extra={"len_a": len_a, "len_b": len_b, "md_a": md_a, "md_b": md_b, "g1": g1, "g2": g2,
-               "prompt": ab.prompt_name, "offline": judge == OFFLINE_JUDGE},
+        model_a=job.model_a,
+        model_b=str(job.model_b),
+        winner=fastchat_winner(g1, g2),
+        source=f"judge:{judge}",
+        question_set=question_set,
+        question_id=job.question.question_id,
+        turn=job.turn,
+        category=job.question.category or None,
+        judge=judge,
+        battle_key=key,
+        extra={
+            "len_a": len_a,
+            "len_b": len_b,
+            "md_a": md_a,
+            "md_b": md_b,
+            "g1": g1,
+            "g2": g2,
+            "prompt": ab.prompt_name,
+            "offline": judge == OFFLINE_JUDGE,
+        },
     )
 
 
@@ -120,18 +135,39 @@ class _BattleBook:
         return [b for m in seen.values() if (b := self._battle(m))]
 
 
-def _record(judge: str, job: Job, *, verdict: str | None = None, winner: str | None = None,
-            score: float | None = None, text: str | None = None, error: str | None = None,
-            completion: Completion[Any] | None = None) -> Judgment:
+def _record(
+    judge: str,
+    job: Job,
+    *,
+    verdict: str | None = None,
+    winner: str | None = None,
+    score: float | None = None,
+    text: str | None = None,
+    error: str | None = None,
+    completion: Completion[Any] | None = None,
+) -> Judgment:
     return Judgment(
-        cache_key=job.key, judge=judge, prompt_name=job.prompt.name if job.prompt else "offline-reference-match",
-        prompt_hash=job.prompt.hash if job.prompt else "offline", mode=job.mode,
-        question_set=job.question_set, question_id=job.question.question_id, turn=job.turn,
-        model_a=job.model_a, model_b=job.model_b, answer_order=job.order, status="error" if error else "ok",
-        verdict=verdict, winner=winner, score=score, raw_output=text, error=error,
+        cache_key=job.key,
+        judge=judge,
+        prompt_name=job.prompt.name if job.prompt else "offline-reference-match",
+        prompt_hash=job.prompt.hash if job.prompt else "offline",
+        mode=job.mode,
+        question_set=job.question_set,
+        question_id=job.question.question_id,
+        turn=job.turn,
+        model_a=job.model_a,
+        model_b=job.model_b,
+        answer_order=job.order,
+        status="error" if error else "ok",
+        verdict=verdict,
+        winner=winner,
+        score=score,
+        raw_output=text,
+        error=error,
         prompt_tokens=completion.prompt_tokens if completion else 0,
         completion_tokens=completion.completion_tokens if completion else 0,
-        cost_usd=completion.cost_usd if completion else 0.0, attempts=completion.attempts if completion else 0,
+        cost_usd=completion.cost_usd if completion else 0.0,
+        attempts=completion.attempts if completion else 0,
     )
 
 
@@ -146,7 +182,9 @@ def judge_offline(job: Job) -> Judgment:
     if job.mode == "single":
         score, text = grade_answer(reference, job.first[job.turn - 1])
         return _record(OFFLINE_JUDGE, job, score=score, text=text)
-    found = judge_pair(reference, job.first[job.turn - 1], str(job.second[job.turn - 1]) if job.second else "")
+    found = judge_pair(
+        reference, job.first[job.turn - 1], str(job.second[job.turn - 1]) if job.second else ""
+    )
     winner = _winner_of(job, found.verdict, bothbad=found.winner_label is not None)
     return _record(OFFLINE_JUDGE, job, verdict=found.verdict, winner=winner, text=found.text)
 
@@ -156,11 +194,15 @@ async def _ask(client: JudgeClient, judge: str, job: Job) -> Judgment:
     if job.mode == "single":
         messages = render_single(job.prompt, job.question, job.turn, job.first)
         graded = await client.complete(messages, SINGLE_PARSERS[job.prompt.output_format]())
-        return _record(judge, job, score=graded.value, text=graded.text, error=graded.error, completion=graded)
+        return _record(
+            judge, job, score=graded.value, text=graded.text, error=graded.error, completion=graded
+        )
     messages = render_pairwise(job.prompt, job.question, job.turn, job.first, job.second or ())
     done = await client.complete(messages, PAIRWISE_PARSERS[job.prompt.output_format]())
     winner = _winner_of(job, done.value) if done.value else None
-    return _record(judge, job, verdict=done.value, winner=winner, text=done.text, error=done.error, completion=done)
+    return _record(
+        judge, job, verdict=done.value, winner=winner, text=done.text, error=done.error, completion=done
+    )
 
 
 def _write(store: Store, items: list[tuple[Judgment, list[Battle]]]) -> None:
@@ -198,16 +240,27 @@ def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> Judge
         raise HarnessError("--judge-base-url needs --judge MODEL (the model name the endpoint serves)")
     if not key:
         if config.judge_base_url is None:
-            raise JudgeUnavailable(f"judge {config.judge} at OpenAI needs an API key in ${config.judge_api_key_env}",
-                                   hint="export it, pass --judge-base-url for a local endpoint, or omit --judge "
-                                        "for the offline judge")
+            raise JudgeUnavailable(
+                f"judge {config.judge} at OpenAI needs an API key in ${config.judge_api_key_env}",
+                hint="export it, pass --judge-base-url for a local endpoint, or omit --judge "
+                "for the offline judge",
+            )
         key = "EMPTY"  # local servers (vllm serve) accept any key
-    return JudgeClient(config.judge, config.judge_base_url, key, concurrency=config.concurrency, policy=policy,
-                       price=config.price_per_mtok, max_cost=config.max_cost, max_tokens=config.max_tokens)
+    return JudgeClient(
+        config.judge,
+        config.judge_base_url,
+        key,
+        concurrency=config.concurrency,
+        policy=policy,
+        price=config.price_per_mtok,
+        max_cost=config.max_cost,
+        max_tokens=config.max_tokens,
+    )
 
 
-async def _run_calls(store: Store, client: JudgeClient, book: _BattleBook, todo: list[Job],
-                     stats: RunStats) -> None:
+async def _run_calls(
+    store: Store, client: JudgeClient, book: _BattleBook, todo: list[Job], stats: RunStats
+) -> None:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     writer = asyncio.create_task(_writer(store, queue, stats))
 
@@ -245,7 +298,9 @@ def _run_offline(store: Store, book: _BattleBook, todo: list[Job], stats: RunSta
         stats.battles_written += sum(len(bs) for _, bs in items)
 
 
-def run_judge(config: JudgeConfig, store_url: str | None = None, policy: RetryPolicy | None = None) -> JudgeOutcome:
+def run_judge(
+    config: JudgeConfig, store_url: str | None = None, policy: RetryPolicy | None = None
+) -> JudgeOutcome:
     """Judge the stored answers of `config.models` on `config.questions`; see the module docstring.
 
     Raises:
@@ -265,14 +320,29 @@ def run_judge(config: JudgeConfig, store_url: str | None = None, policy: RetryPo
     backlog = book.existing()  # matches finished earlier whose battle may not be written yet
     if backlog:
         write_judgments(store, [], backlog)
-    log.info("judge %s: %d calls planned, %d cached, %d to ask", config.judge_name, stats.planned, stats.cached, len(todo))
+    log.info(
+        "judge %s: %d calls planned, %d cached, %d to ask",
+        config.judge_name,
+        stats.planned,
+        stats.cached,
+        len(todo),
+    )
     if config.offline:
         _run_offline(store, book, todo, stats)
     elif client is not None:
         asyncio.run(_run_calls(store, client, book, todo, stats))
     usage = client.usage if client else Usage()
-    return JudgeOutcome(config.judge_name, config.offline, config.mode, plan.question_set.name, list(config.models),
-                        stats, plan.skipped_no_reference, usage, stats.skipped_budget > 0,
-                        results_for_run(store, config.judge_name, config.mode, plan.question_set.name,
-                                        config.models, config.baseline))
-
+    return JudgeOutcome(
+        config.judge_name,
+        config.offline,
+        config.mode,
+        plan.question_set.name,
+        list(config.models),
+        stats,
+        plan.skipped_no_reference,
+        usage,
+        stats.skipped_budget > 0,
+        results_for_run(
+            store, config.judge_name, config.mode, plan.question_set.name, config.models, config.baseline
+        ),
+    )

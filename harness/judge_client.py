@@ -144,9 +144,19 @@ class _Attempts:
 class JudgeClient:
     """An OpenAI-compatible chat endpoint for one judge model, shared by every call of a run."""
 
-    def __init__(self, model: str, base_url: str | None, api_key: str, *, concurrency: int = 16,
-                 policy: RetryPolicy | None = None, price: tuple[float, float] | None = None,
-                 max_cost: float | None = None, timeout: float = 120.0, max_tokens: int = 1024) -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None,
+        api_key: str,
+        *,
+        concurrency: int = 16,
+        policy: RetryPolicy | None = None,
+        price: tuple[float, float] | None = None,
+        max_cost: float | None = None,
+        timeout: float = 120.0,
+        max_tokens: int = 1024,
+    ) -> None:
         try:
             import openai
         except ModuleNotFoundError as exc:  # pragma: no cover - openai is a core dependency
@@ -168,8 +178,9 @@ class JudgeClient:
     async def close(self) -> None:
         await self._client.close()
 
-    async def complete(self, messages: list[dict[str, str]], parse: Callable[[str], T],
-                       max_tokens: int | None = None) -> Completion[T]:
+    async def complete(
+        self, messages: list[dict[str, str]], parse: Callable[[str], T], max_tokens: int | None = None
+    ) -> Completion[T]:
         """Ask the judge once (retrying per the policy); raises BudgetExceeded before starting when spent."""
         async with self._slots:
             if self.over_budget:
@@ -180,8 +191,9 @@ class JudgeClient:
                 if outcome is not None:
                     return outcome
 
-    async def _attempt(self, messages: list[dict[str, str]], parse: Callable[[str], T], max_tokens: int,
-                       state: _Attempts) -> Completion[T] | None:
+    async def _attempt(
+        self, messages: list[dict[str, str]], parse: Callable[[str], T], max_tokens: int, state: _Attempts
+    ) -> Completion[T] | None:
         state.calls += 1
         self.usage.calls += 1
         if state.calls > 1:
@@ -207,7 +219,9 @@ class JudgeClient:
             state.bad_verdicts += 1
             state.errors.append(str(exc))
             if state.bad_verdicts >= self.policy.parse_attempts:
-                return self._finish(state, None, f"unparseable verdict after {state.bad_verdicts} tries: {exc}")
+                return self._finish(
+                    state, None, f"unparseable verdict after {state.bad_verdicts} tries: {exc}"
+                )
             return None
 
     def _account(self, state: _Attempts, prompt_tokens: int, completion_tokens: int) -> None:
@@ -221,26 +235,37 @@ class JudgeClient:
 
     @staticmethod
     def _finish(state: _Attempts, value: T | None, error: str | None) -> Completion[T]:
-        return Completion(state.text, value, error, state.prompt_tokens, state.completion_tokens,
-                          state.cost, state.calls)
+        return Completion(
+            state.text, value, error, state.prompt_tokens, state.completion_tokens, state.cost, state.calls
+        )
 
     async def _call(self, messages: list[dict[str, str]], max_tokens: int) -> tuple[str, int, int]:
         """One HTTP request; returns (text, prompt tokens, completion tokens) or raises `_Transient`."""
         openai = self._openai
         try:
             raw = await self._client.chat.completions.with_raw_response.create(
-                model=self.model, messages=messages, temperature=0.0, max_tokens=max_tokens  # type: ignore[arg-type]
+                model=self.model,
+                messages=messages,
+                temperature=0.0,
+                max_tokens=max_tokens,  # type: ignore[arg-type]
             )
         except openai.AuthenticationError as exc:
-            raise JudgeUnavailable(f"judge endpoint refused the API key ({exc.status_code})",
-                                   hint="check the key in the variable named by --judge-api-key-env") from None
+            raise JudgeUnavailable(
+                f"judge endpoint refused the API key ({exc.status_code})",
+                hint="check the key in the variable named by --judge-api-key-env",
+            ) from None
         except openai.APIStatusError as exc:
             if exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408:
                 raise _Transient(f"HTTP {exc.status_code}", parse_retry_after(exc.response.headers)) from None
-            if exc.status_code not in (403, 404):  # e.g. 400 prompt too long: this call fails, the run goes on
+            if exc.status_code not in (
+                403,
+                404,
+            ):  # e.g. 400 prompt too long: this call fails, the run goes on
                 raise _Rejected(f"HTTP {exc.status_code}: {exc.message[:200]}") from None
-            raise JudgeUnavailable(f"judge endpoint answered HTTP {exc.status_code}: {exc.message[:200]}",
-                                   hint="check --judge and --judge-base-url") from None
+            raise JudgeUnavailable(
+                f"judge endpoint answered HTTP {exc.status_code}: {exc.message[:200]}",
+                hint="check --judge and --judge-base-url",
+            ) from None
         except openai.APIConnectionError as exc:  # includes APITimeoutError
             raise _Transient(type(exc).__name__) from None
         return _read_body(raw.text)

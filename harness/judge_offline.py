@@ -47,8 +47,10 @@ def judge_pair(reference: str, answer_a: str, answer_b: str) -> OfflineVerdict:
         verdict, token, label = "B", "[[B]]", None
     else:
         verdict, token, label = "tie", "[[C]]", None if a else "tie (bothbad)"
-    text = (f"offline reference-matching judge (not an LLM): reference {reference!r}; "
-            f"A {'matches' if a else 'does not match'}; B {'matches' if b else 'does not match'}. {token}")
+    text = (
+        f"offline reference-matching judge (not an LLM): reference {reference!r}; "
+        f"A {'matches' if a else 'does not match'}; B {'matches' if b else 'does not match'}. {token}"
+    )
     return OfflineVerdict(verdict, label, text)
 
 
@@ -56,5 +58,7 @@ def grade_answer(reference: str, answer: str) -> tuple[float, str]:
     """A single-answer grade: 10 when the answer matches the reference, else 1; with its explanation."""
     ok = matches_reference(answer, reference)
     score = 10.0 if ok else 1.0
-    return score, (f"offline reference-matching judge (not an LLM): reference {reference!r}; "
-                   f"the answer {'matches' if ok else 'does not match'}. [[{score:g}]]")
+    return score, (
+        f"offline reference-matching judge (not an LLM): reference {reference!r}; "
+        f"the answer {'matches' if ok else 'does not match'}. [[{score:g}]]"
+    )

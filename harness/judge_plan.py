@@ -114,23 +114,40 @@ def model_pairs(config: JudgeConfig) -> list[tuple[str, str]]:
     return list(itertools.combinations(config.models, 2))
 
 
-def _job_key(config: JudgeConfig, prompt: JudgePrompt | None, qset: str, q: Question, turn: int,
-             shown: list[tuple[str, tuple[str, ...]]]) -> str:
-    return content_hash({
-        "v": JUDGE_KEY_VERSION, "judge": config.judge_name, "prompt": prompt.hash if prompt else "offline",
-        "set": qset, "question": q.question_id, "question_hash": q.content_hash, "turn": turn,
-        "shown": [[name, list(answers[:turn])] for name, answers in shown],
-    })
+def _job_key(
+    config: JudgeConfig,
+    prompt: JudgePrompt | None,
+    qset: str,
+    q: Question,
+    turn: int,
+    shown: list[tuple[str, tuple[str, ...]]],
+) -> str:
+    return content_hash(
+        {
+            "v": JUDGE_KEY_VERSION,
+            "judge": config.judge_name,
+            "prompt": prompt.hash if prompt else "offline",
+            "set": qset,
+            "question": q.question_id,
+            "question_hash": q.content_hash,
+            "turn": turn,
+            "shown": [[name, list(answers[:turn])] for name, answers in shown],
+        }
+    )
 
 
 def _load_answers(store: Store, config: JudgeConfig, qset: QuestionSet) -> dict[str, dict[str, list[str]]]:
-    names = set(config.models) | ({config.baseline} if config.mode == "pairwise-baseline" and config.baseline else set())
+    names = set(config.models) | (
+        {config.baseline} if config.mode == "pairwise-baseline" and config.baseline else set()
+    )
     answers = {}
     for name in sorted(names):
         answers[name] = read_answers(store, name, qset.name)
         if not answers[name]:
-            raise HarnessError(f"no answers of model {name!r} on question set {qset.name!r} in the store",
-                               hint=f"run `harness generate --model {name} --questions {config.questions}` first")
+            raise HarnessError(
+                f"no answers of model {name!r} on question set {qset.name!r} in the store",
+                hint=f"run `harness generate --model {name} --questions {config.questions}` first",
+            )
     return answers
 
 
@@ -170,16 +187,45 @@ def plan_jobs(store: Store, config: JudgeConfig) -> Plan:
     return Plan(qset, jobs, matches, skipped, answers)
 
 
-def _make_jobs(config: JudgeConfig, prompt: JudgePrompt | None, qset: str, q: Question, turn: int,
-               a: tuple[str, tuple[str, ...]], b: tuple[str | None, list[str] | None]) -> list[Job]:
+def _make_jobs(
+    config: JudgeConfig,
+    prompt: JudgePrompt | None,
+    qset: str,
+    q: Question,
+    turn: int,
+    a: tuple[str, tuple[str, ...]],
+    b: tuple[str | None, list[str] | None],
+) -> list[Job]:
     name_b, answers_b = b
     if name_b is None or answers_b is None:
         key = _job_key(config, prompt, qset, q, turn, [a])
         return [Job(key, qset, "single", prompt, q, turn, a[0], None, "a", a[1], None)]
     second = (name_b, tuple(answers_b))
     return [
-        Job(_job_key(config, prompt, qset, q, turn, [a, second]), qset, "pairwise", prompt, q, turn, a[0], name_b,
-            "ab", a[1], second[1]),
-        Job(_job_key(config, prompt, qset, q, turn, [second, a]), qset, "pairwise", prompt, q, turn, a[0], name_b,
-            "ba", second[1], a[1]),
+        Job(
+            _job_key(config, prompt, qset, q, turn, [a, second]),
+            qset,
+            "pairwise",
+            prompt,
+            q,
+            turn,
+            a[0],
+            name_b,
+            "ab",
+            a[1],
+            second[1],
+        ),
+        Job(
+            _job_key(config, prompt, qset, q, turn, [second, a]),
+            qset,
+            "pairwise",
+            prompt,
+            q,
+            turn,
+            a[0],
+            name_b,
+            "ba",
+            second[1],
+            a[1],
+        ),
     ]

@@ -54,24 +54,45 @@ def load_prompts(directory: Path = PROMPTS_DIR) -> dict[str, JudgePrompt]:
             prompt = JudgePrompt(**yaml.safe_load(path.read_text()))
             prompt.template.format(**_EMPTY_FIELDS)
         except (ValidationError, KeyError, ValueError, TypeError) as exc:
-            raise HarnessError(f"judge prompt {path} is invalid: {exc}", hint="compare with pairwise-general.yaml") from exc
+            raise HarnessError(
+                f"judge prompt {path} is invalid: {exc}", hint="compare with pairwise-general.yaml"
+            ) from exc
         prompts[prompt.name] = prompt
     return prompts
 
 
 _EMPTY_FIELDS = dict.fromkeys(
-    ["question", "answer", "answer_a", "answer_b", "reference", "reference_section", "conversation",
-     "conversation_a", "conversation_b"], "")
+    [
+        "question",
+        "answer",
+        "answer_a",
+        "answer_b",
+        "reference",
+        "reference_section",
+        "conversation",
+        "conversation_a",
+        "conversation_b",
+    ],
+    "",
+)
 
 
 def choose_prompt(prompts: dict[str, JudgePrompt], kind: str, question: Question, turn: int) -> JudgePrompt:
     """The prompt for one judgment: reference-guided on turn 1 when a reference exists, multi-turn later."""
     if kind == "pairwise":
-        name = "pairwise-multi-turn" if turn > 1 else "pairwise-reference" if _reference(question, turn) else "pairwise-general"
+        name = (
+            "pairwise-multi-turn"
+            if turn > 1
+            else "pairwise-reference"
+            if _reference(question, turn)
+            else "pairwise-general"
+        )
     else:
         name = "single-multi-turn" if turn > 1 else "single-general"
     if name not in prompts:
-        raise HarnessError(f"judge prompt {name!r} is missing", hint=f"restore tasks/judge_prompts/{name}.yaml")
+        raise HarnessError(
+            f"judge prompt {name!r} is missing", hint=f"restore tasks/judge_prompts/{name}.yaml"
+        )
     return prompts[name]
 
 
@@ -90,23 +111,37 @@ def _conversation(question: Question, answers: Sequence[str], turn: int, who: st
     return "\n\n".join(parts)
 
 
-def render_pairwise(prompt: JudgePrompt, question: Question, turn: int, first: Sequence[str],
-                    second: Sequence[str]) -> list[dict[str, str]]:
+def render_pairwise(
+    prompt: JudgePrompt, question: Question, turn: int, first: Sequence[str], second: Sequence[str]
+) -> list[dict[str, str]]:
     """Chat messages asking to compare `first` (shown as A) and `second` (shown as B) at `turn` (1-based)."""
     user = prompt.template.format(
-        question=question.turns[turn - 1], answer_a=first[turn - 1], answer_b=second[turn - 1],
-        reference=_reference(question, turn) or "", reference_section=_reference_section(question, turn),
+        question=question.turns[turn - 1],
+        answer_a=first[turn - 1],
+        answer_b=second[turn - 1],
+        reference=_reference(question, turn) or "",
+        reference_section=_reference_section(question, turn),
         conversation_a=_conversation(question, first, turn, "Assistant A"),
         conversation_b=_conversation(question, second, turn, "Assistant B"),
-        answer="", conversation="")
+        answer="",
+        conversation="",
+    )
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
 
 
-def render_single(prompt: JudgePrompt, question: Question, turn: int, answers: Sequence[str]) -> list[dict[str, str]]:
+def render_single(
+    prompt: JudgePrompt, question: Question, turn: int, answers: Sequence[str]
+) -> list[dict[str, str]]:
     """Chat messages asking to grade `answers` at `turn` (1-based)."""
     user = prompt.template.format(
-        question=question.turns[turn - 1], answer=answers[turn - 1], reference=_reference(question, turn) or "",
+        question=question.turns[turn - 1],
+        answer=answers[turn - 1],
+        reference=_reference(question, turn) or "",
         reference_section=_reference_section(question, turn),
         conversation=_conversation(question, answers, turn, "Assistant"),
-        answer_a="", answer_b="", conversation_a="", conversation_b="")
+        answer_a="",
+        answer_b="",
+        conversation_a="",
+        conversation_b="",
+    )
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]

@@ -71,9 +71,13 @@ class PositionStats:
     bias_second: int
 
     def to_json(self) -> dict[str, Any]:
-        rate = (lambda k: k / self.n if self.n else None)
-        return {**asdict(self), "consistency": rate(self.consistent), "first_position_bias": rate(self.bias_first),
-                "second_position_bias": rate(self.bias_second)}
+        rate = lambda k: k / self.n if self.n else None
+        return {
+            **asdict(self),
+            "consistency": rate(self.consistent),
+            "first_position_bias": rate(self.bias_first),
+            "second_position_bias": rate(self.bias_second),
+        }
 
 
 def fastchat_winner(g1: str, g2: str) -> str:
@@ -81,8 +85,9 @@ def fastchat_winner(g1: str, g2: str) -> str:
     return g1 if g1 == g2 else "tie"
 
 
-def pairwise_results(battles: Iterable[Battle], baseline: str | None = None,
-                     models: list[str] | None = None) -> list[PairwiseResult]:
+def pairwise_results(
+    battles: Iterable[Battle], baseline: str | None = None, models: list[str] | None = None
+) -> list[PairwiseResult]:
     """Win/loss/tie per model, best win_rate_adjusted first; with a baseline, only its pairs, without its row."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     allowed = None if models is None else set(models) | ({baseline} if baseline else set())
@@ -147,10 +152,11 @@ def _equal(v1: str, v2: str) -> bool:
     return (_tie(v1) and _tie(v2)) or v1 == v2
 
 
-def count_agreement(votes1: dict[Key, list[str]], votes2: dict[Key, list[str]] | None,
-                    with_ties: bool) -> AgreementCount:
+def count_agreement(
+    votes1: dict[Key, list[str]], votes2: dict[Key, list[str]] | None, with_ties: bool
+) -> AgreementCount:
     """FastChat's counting; `votes2=None` compares the votes of one judge (humans) with each other."""
-    banned = (lambda v: not with_ties and _tie(v))
+    banned = lambda v: not with_ties and _tie(v)
     agree = total = 0
     for key, first in votes1.items():
         if votes2 is None:
@@ -188,22 +194,71 @@ def agreement_report(store: Store, judge: str, against: str) -> dict[str, Any]:
     turns = []
     for turn in sorted(set(v1) & set(v2)):
         other = None if same else v2[turn]
-        turns.append({"turn": turn, "with_ties": count_agreement(v1[turn], other, True).to_json(),
-                      "without_ties": count_agreement(v1[turn], other, False).to_json()})
+        turns.append(
+            {
+                "turn": turn,
+                "with_ties": count_agreement(v1[turn], other, True).to_json(),
+                "without_ties": count_agreement(v1[turn], other, False).to_json(),
+            }
+        )
     overall = {}
     for label, ties in (("with_ties", True), ("without_ties", False)):
         parts = [count_agreement(v1[t], None if same else v2[t], ties) for t in set(v1) & set(v2)]
         overall[label] = AgreementCount(sum(p.agree for p in parts), sum(p.total for p in parts)).to_json()
-    return {"judge": judge, "against": against, "turns": turns, "overall": overall,
-            "position": [position_stats(j, read_battles(store, judge=j)).to_json() for j in dict.fromkeys([judge, against])]}
+    return {
+        "judge": judge,
+        "against": against,
+        "turns": turns,
+        "overall": overall,
+        "position": [
+            position_stats(j, read_battles(store, judge=j)).to_json() for j in dict.fromkeys([judge, against])
+        ],
+    }
 
 
-def results_for_run(store: Store, judge: str, mode: str, question_set: str | None = None,
-                    models: list[str] | None = None, baseline: str | None = None) -> list[dict[str, Any]]:
+def results_for_run(
+    store: Store,
+    judge: str,
+    mode: str,
+    question_set: str | None = None,
+    models: list[str] | None = None,
+    baseline: str | None = None,
+) -> list[dict[str, Any]]:
     """Result rows (as dicts) of one judge: pairwise win rates, or mean grades for mode single."""
     if mode == "single":
-        rows = [j for j in read_judgments(store, judge=judge, mode="single")
-                if question_set is None or j.question_set == question_set]
+        rows = [
+            j
+            for j in read_judgments(store, judge=judge, mode="single")
+            if question_set is None or j.question_set == question_set
+        ]
         return [asdict(r) for r in single_results(rows, models)]
-    battles = [b for b in read_battles(store, judge=judge) if question_set is None or b.question_set == question_set]
-    return [asdict(r) for r in pairwise_results(battles, baseline if mode == "pairwise-baseline" else None, models)]
+    battles = [
+        b for b in read_battles(store, judge=judge) if question_set is None or b.question_set == question_set
+    ]
+    return [
+        asdict(r)
+        for r in pairwise_results(battles, baseline if mode == "pairwise-baseline" else None, models)
+    ]
+
+
+def results_report(
+    store: Store,
+    judge: str | None = None,
+    mode: str = "pairwise-all",
+    baseline: str | None = None,
+    question_set: str | None = None,
+) -> dict[str, Any]:
+    """`harness judge results`: result rows per judge (every judge in the store when `judge` is None)."""
+    from harness.store.judgments import judge_names
+
+    if mode == "pairwise-baseline" and not baseline:
+        from harness.errors import HarnessError
+
+        raise HarnessError("--mode pairwise-baseline needs --baseline MODEL")
+    judges = [judge] if judge else judge_names(store)
+    report = []
+    for name in judges:
+        rows = results_for_run(store, name, mode, question_set, None, baseline)
+        if rows or judge:
+            report.append({"judge": name, "results": rows})
+    return {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}

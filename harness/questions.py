@@ -48,8 +48,12 @@ class QuestionSet:
 
 def _mt_bench_row(row: dict[str, Any]) -> Question:
     refs = row.get("reference")
-    return Question(str(row["question_id"]), str(row.get("category", "")), tuple(map(str, row["turns"])),
-                    tuple(map(str, refs)) if refs else None)
+    return Question(
+        str(row["question_id"]),
+        str(row.get("category", "")),
+        tuple(map(str, row["turns"])),
+        tuple(map(str, refs)) if refs else None,
+    )
 
 
 def _vicuna_row(row: dict[str, Any]) -> Question:
@@ -57,7 +61,9 @@ def _vicuna_row(row: dict[str, Any]) -> Question:
 
 
 def _arena_hard_row(row: dict[str, Any]) -> Question:
-    return Question(str(row["uid"]), str(row.get("cluster") or row.get("category", "")), (str(row["prompt"]),))
+    return Question(
+        str(row["uid"]), str(row.get("cluster") or row.get("category", "")), (str(row["prompt"]),)
+    )
 
 
 # Format name -> (fields that identify it, row parser). Checked in this order.
@@ -78,7 +84,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             try:
                 rows.append(json.loads(line))
             except ValueError as exc:
-                raise HarnessError(f"{path}:{number} is not valid JSON ({exc})", hint="fix or remove the line") from exc
+                raise HarnessError(
+                    f"{path}:{number} is not valid JSON ({exc})", hint="fix or remove the line"
+                ) from exc
     return rows
 
 

@@ -35,19 +35,27 @@ def find_generations(store: Store, keys: list[str]) -> set[str]:
     with store.engine.connect() as conn:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            found |= set(conn.execute(sa.select(generations.c.gen_key).where(generations.c.gen_key.in_(chunk))).scalars())
+            found |= set(
+                conn.execute(
+                    sa.select(generations.c.gen_key).where(generations.c.gen_key.in_(chunk))
+                ).scalars()
+            )
     return found
 
 
-def write_generations(store: Store, items: Iterable[Generation]) -> int:
-    """Insert generations in one transaction, skipping keys already stored; returns the number inserted."""
+def write_generations(store: Store, items: Iterable[Generation], replace: bool = False) -> int:
+    """Insert generations in one transaction, skipping keys already stored (or replacing them); returns inserted."""
     rows = [asdict(g) for g in items]
     if not rows:
         return 0
-    known = find_generations(store, [r["gen_key"] for r in rows])
+    known = set() if replace else find_generations(store, [r["gen_key"] for r in rows])
     fresh = [r for r in rows if r["gen_key"] not in known]
-    if fresh:
-        with store.engine.begin() as conn:
+    with store.engine.begin() as conn:
+        if replace:
+            conn.execute(
+                sa.delete(generations).where(generations.c.gen_key.in_([r["gen_key"] for r in rows]))
+            )
+        if fresh:
             conn.execute(sa.insert(generations), fresh)
     return len(fresh)
 

@@ -68,7 +68,9 @@ def write_judgments(store: Store, items: Iterable[Judgment], new_battles: Iterab
             conn.execute(sa.insert(judgments), rows)
         bkeys = [r["battle_key"] for r in battle_rows]
         if bkeys:
-            known = set(conn.execute(sa.select(battles.c.battle_key).where(battles.c.battle_key.in_(bkeys))).scalars())
+            known = set(
+                conn.execute(sa.select(battles.c.battle_key).where(battles.c.battle_key.in_(bkeys))).scalars()
+            )
             fresh = [r for r in battle_rows if r["battle_key"] not in known]
             if fresh:
                 conn.execute(sa.insert(battles), fresh)
