@@ -1,0 +1,192 @@
+"""The leaderboard's data access: which store, opened read-only, and cached loaders keyed on its contents.
+
+Every loader takes the store URL and a `StoreStamp` (counts and high-water marks of every table), so a
+cached result is reused until the store changes and recomputed on the first render after it does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, NamedTuple
+
+import pandas as pd
+import streamlit as st
+
+from harness.errors import HarnessError
+from harness.store import Store, open_store, resolve_store_url
+from harness.store.views import (
+    StoreStamp,
+    read_battle_counts,
+    read_generations,
+    read_judgments,
+    read_models,
+    read_ratings,
+    read_runs,
+    read_sample_rows,
+    read_sample_tasks,
+    read_scores,
+    read_task_results,
+    store_stamp,
+)
+from leaderboard_app.board import Board, build_board, display_names
+
+CACHE_TTL_S = 3600  # a safety net only: the stamp already changes with every write
+FALLBACK_BOOTSTRAP = 200  # rounds when ratings are fitted on the fly (none stored yet)
+
+
+class Source(NamedTuple):
+    """The store this session reads and the stamp of its current contents."""
+
+    url: str
+    stamp: StoreStamp
+
+    @property
+    def empty(self) -> bool:
+        """True when the store holds no models (nothing to show on any page)."""
+        return self.stamp.count("models") == 0
+
+
+def store_argument(argv: list[str] | None = None) -> str | None:
+    """`--store URL` after `streamlit run app.py --`; None when absent (HARNESS_STORE or the default apply)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--store", default=None)
+    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return known.store
+
+
+@st.cache_resource(show_spinner=False)
+def _open(url: str) -> Store:
+    return open_store(url, readonly=True)
+
+
+def current_source() -> Source:
+    """Open the store named by `--store`/HARNESS_STORE read-only and stamp it (raises HarnessError)."""
+    url = resolve_store_url(store_argument())
+    return Source(url, store_stamp(_open(url)))
+
+
+def page_source() -> Source:
+    """The store for this page run, stamped afresh; a store that cannot be opened ends the run with its error."""
+    try:
+        return current_source()
+    except HarnessError as exc:
+        st.error(exc.message + (f" — {exc.hint}" if exc.hint else ""))
+        st.stop()
+        raise  # st.stop() raises; this line only tells type checkers so
+
+
+def store_of(source: Source) -> Store:
+    """The open read-only store behind `source`."""
+    return _open(source.url)
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_board(url: str, stamp: StoreStamp) -> Board:
+    """The full leaderboard (all models, all tasks) before the page's filters."""
+    store = _open(url)
+    return build_board(read_models(store), read_scores(store), read_battle_counts(store), read_ratings(store))
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_models(url: str, stamp: StoreStamp) -> pd.DataFrame:
+    """Every model with a `display` column (the name the pages show)."""
+    models = read_models(_open(url))
+    models["display"] = display_names(models).reindex(models["id"]).to_numpy()
+    return models
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_scores(url: str, stamp: StoreStamp) -> pd.DataFrame:
+    """Every score with its run's model and start time."""
+    return read_scores(_open(url))
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_runs(url: str, stamp: StoreStamp) -> pd.DataFrame:
+    """Every run, newest first, with a duration in seconds."""
+    runs = read_runs(_open(url))
+    started = pd.to_datetime(runs["started_at"], utc=True, errors="coerce")
+    finished = pd.to_datetime(runs["finished_at"], utc=True, errors="coerce")
+    runs["duration (s)"] = (finished - started).dt.total_seconds()
+    return runs
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_battle_counts(url: str, stamp: StoreStamp) -> pd.DataFrame:
+    """Battles aggregated per (model_a, model_b, winner, category)."""
+    return read_battle_counts(_open(url))
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_ratings(url: str, stamp: StoreStamp) -> pd.DataFrame:
+    """The newest stored ratings of each method; fitted on the fly when battles exist but none are stored."""
+    store = _open(url)
+    stored = read_ratings(store)
+    if not stored.empty or stamp.count("battles") == 0:
+        return stored
+    return computed_ratings(store)
+
+
+def computed_ratings(store: Store) -> pd.DataFrame:
+    """BT (with a small bootstrap) and Elo rows in the `ratings` table's shape, from `harness.arena`.
+
+    An empty frame when `harness.arena` is not installed: the Arena page then shows observed win rates.
+    """
+    columns = ["method", "model", "rating", "ci_low", "ci_high", "rank_low", "rank_high", "n_battles"]
+    try:
+        from harness.arena import ArenaConfig, compute_ratings
+    except ImportError:
+        return pd.DataFrame(columns=columns)
+    from harness.store.battles import read_battles
+
+    report = compute_ratings(read_battles(store), ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}))
+    rows: list[tuple[object, ...]] = []
+    for r in report.rows:
+        if r.bt is not None:
+            rows.append(("bt", r.model, r.bt, r.ci_low, r.ci_high, r.rank_low, r.rank_high, r.battles))
+        if r.elo is not None:
+            rows.append(("elo", r.model, r.elo, None, None, None, None, r.battles))
+    return pd.DataFrame(rows, columns=columns)
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S, max_entries=64)
+def load_samples(url: str, stamp: StoreStamp, run_id: str, task: str) -> pd.DataFrame:
+    """The per-sample records of one task of one run."""
+    return read_sample_rows(_open(url), run_id, task)
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_sample_tasks(url: str, stamp: StoreStamp, run_ids: tuple[str, ...]) -> pd.DataFrame:
+    """(run_id, task, n) for the runs given that have per-sample records."""
+    return read_sample_tasks(_open(url), run_ids)
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_task_results(url: str, stamp: StoreStamp, run_id: str) -> pd.DataFrame:
+    """The per-task rows of one run."""
+    return read_task_results(_open(url), run_id)
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_generations(url: str, stamp: StoreStamp, names: tuple[str, ...]) -> pd.DataFrame:
+    """The named models' answers to open-ended questions."""
+    return read_generations(_open(url), names)
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_judgments(url: str, stamp: StoreStamp, model_x: str, model_y: str) -> pd.DataFrame:
+    """Pairwise judgments between two models, in both seats."""
+    return read_judgments(_open(url), model_x, model_y)
+
+
+def clear_caches() -> None:
+    """Forget every cached query (the sidebar's Refresh button)."""
+    st.cache_data.clear()
+
+
+def describe(value: Any) -> str:
+    """A compact one-line JSON-ish rendering of a dict (versions, config) for table cells."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return "" if value is None else str(value)

@@ -1,0 +1,104 @@
+"""Arena page: Bradley-Terry ratings with 95% CIs (whisker plot), online Elo, battle counts, predicted and
+observed win-rate heatmaps and a per-category breakdown. Run through `leaderboard_app/app.py`.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from leaderboard_app import data
+from leaderboard_app.board import (
+    category_win_rates,
+    format_ranks,
+    pair_win_matrix,
+    predicted_win_matrix,
+    rank_ranges,
+    win_rates,
+)
+
+EMPTY = ("No battles in the store yet. Judge two models' answers with `harness judge`, or import battles, "
+         "then fit ratings with `harness arena`.")
+
+
+def ratings_table(ratings: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """BT rating, CI, rank range, Elo and battle counts per model, best first."""
+    bt = ratings[ratings["method"] == "bt"].drop_duplicates("model").set_index("model")
+    elo = ratings[ratings["method"] == "elo"].drop_duplicates("model").set_index("model")["rating"]
+    wins = win_rates(counts)
+    table = pd.DataFrame(index=wins.index.union(bt.index))
+    table["BT rating"] = bt["rating"]
+    table["CI low"], table["CI high"] = bt["ci_low"], bt["ci_high"]
+    table["Elo"] = elo
+    table["battles"] = wins["battles"]
+    table["win rate"] = wins["win_rate"]
+    if not bt.empty and bt["rank_low"].notna().all():
+        best, worst = bt["rank_low"].reindex(table.index).to_numpy(float), bt["rank_high"].reindex(
+            table.index).to_numpy(float)
+    else:
+        best, worst = rank_ranges(table["BT rating"].to_numpy(float), table["CI low"].to_numpy(float),
+                                  table["CI high"].to_numpy(float))
+    table.insert(0, "rank", format_ranks(best, worst))
+    order = "BT rating" if table["BT rating"].notna().any() else "win rate"
+    return table.sort_values(order, ascending=False).rename_axis("model").reset_index()
+
+
+def whisker_chart(table: pd.DataFrame) -> alt.Chart:
+    """Each model's BT rating as a point with its 95% CI as a rule, best at the top."""
+    rated = table.dropna(subset=["BT rating"])
+    y = alt.Y("model:N", sort=list(rated["model"]), title=None)
+    rules = alt.Chart(rated).mark_rule().encode(y=y, x=alt.X("CI low:Q", scale=alt.Scale(zero=False),
+                                                               title="BT rating (95% CI)"), x2="CI high:Q")
+    points = alt.Chart(rated).mark_point(filled=True, size=60).encode(
+        y=y, x="BT rating:Q", tooltip=["model", "rank", "BT rating", "CI low", "CI high", "battles"])
+    return (rules + points).properties(height=max(160, 22 * len(rated)))
+
+
+def heatmap(long: pd.DataFrame, names: list[str], title: str) -> alt.Chart:
+    """A row-beats-column win-rate heatmap with values printed in the cells."""
+    base = alt.Chart(long, title=title).encode(
+        x=alt.X("opponent:N", sort=names, title="opponent"), y=alt.Y("model:N", sort=names, title=None))
+    cells = base.mark_rect().encode(
+        color=alt.Color("win_rate:Q", scale=alt.Scale(domain=[0, 1], scheme="redblue"), title="win rate"),
+        tooltip=[c for c in long.columns])
+    text = base.mark_text(fontSize=10).encode(text=alt.Text("win_rate:Q", format=".2f"))
+    return (cells + text).properties(height=max(200, 28 * len(names)))
+
+
+st.title("Arena")
+source = data.page_source()
+if source.stamp.count("battles") == 0 and source.stamp.count("ratings") == 0:
+    st.info(EMPTY)
+    st.stop()
+counts = data.load_battle_counts(source.url, source.stamp)
+ratings = data.load_ratings(source.url, source.stamp)
+table = ratings_table(ratings, counts)
+total = int(counts["n"].sum())
+st.caption(f"{total:,} battles among {len(table)} models. Rank ranges come from overlapping 95% bootstrap "
+           "intervals: inside a range the order is not statistically real.")
+if ratings.empty:
+    st.warning("No ratings stored: run `harness arena` to fit Bradley-Terry and Elo. Showing observed win "
+               "rates only.")
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    c: st.column_config.NumberColumn(c, format="%.0f") for c in ("BT rating", "CI low", "CI high", "Elo")
+} | {"win rate": st.column_config.NumberColumn("win rate", format="%.3f")})
+if table["BT rating"].notna().any():
+    st.subheader("Bradley-Terry ratings with 95% CIs")
+    st.altair_chart(whisker_chart(table), width="stretch")
+top_n = st.slider("Models in the heatmaps", 2, max(2, min(40, len(table))), min(12, max(2, len(table))),
+                  key="arena_top") if len(table) > 2 else len(table)
+names = list(table["model"].head(top_n))
+left, right = st.columns(2)
+if table["BT rating"].notna().any():
+    rated = table.set_index("model")["BT rating"].reindex(names).dropna()
+    left.altair_chart(heatmap(predicted_win_matrix(rated), names, "Predicted win rate (BT)"), width="stretch")
+right.altair_chart(heatmap(pair_win_matrix(counts, names), names, "Observed win rate (ties = ½)"),
+                   width="stretch")
+by_category = category_win_rates(counts, names)
+st.subheader("Win rate by question category")
+if by_category.empty:
+    st.caption("The battles carry no question categories.")
+else:
+    st.dataframe(by_category.rename_axis("model").reset_index(), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in by_category})

@@ -1,0 +1,149 @@
+"""Compare page: two models side by side. Per-task differences with paired-test verdicts (Holm-corrected),
+their head-to-head battles, their answers to the same question beside the judge's verdicts in both orders,
+and the documents where their lm-eval answers disagree. Run through `leaderboard_app/app.py`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from leaderboard_app import data
+from leaderboard_app.board import primary_metrics, rank_board
+from leaderboard_app.compare import (
+    PairedTask,
+    align,
+    answer_turns,
+    head_to_head,
+    judged_winner,
+    metric_values,
+    paired_verdicts,
+)
+
+
+def newest_sample_runs(runs: pd.DataFrame, available: pd.DataFrame, model_id: int) -> dict[str, str]:
+    """Task → the newest run of this model that stored per-sample records for it."""
+    own = runs[runs["model_id"] == model_id]  # newest first
+    found: dict[str, str] = {}
+    for run_id in own["id"]:
+        for task in available.loc[available["run_id"] == run_id, "task"]:
+            found.setdefault(task, run_id)
+    return found
+
+
+def paired_tasks(source: data.Source, runs_a: dict[str, str], runs_b: dict[str, str]) -> list[PairedTask]:
+    """Both models' per-document values of each shared task's primary metric."""
+    primary = primary_metrics(data.load_scores(source.url, source.stamp))
+    pairs = []
+    for task in sorted(set(runs_a) & set(runs_b) & set(primary.index)):
+        metric, filt, higher = primary.loc[task, ["metric", "filter", "higher_is_better"]]
+        rows_a = data.load_samples(source.url, source.stamp, runs_a[task], task)
+        rows_b = data.load_samples(source.url, source.stamp, runs_b[task], task)
+        if (rows_a["filter"] == filt).any():
+            rows_a, rows_b = rows_a[rows_a["filter"] == filt], rows_b[rows_b["filter"] == filt]
+        pairs.append(align(task, metric, bool(pd.isna(higher) or higher), rows_a, rows_b))
+    return pairs
+
+
+def show_battles(counts: pd.DataFrame, name_a: str, name_b: str) -> None:
+    """Head-to-head battle record with the sign test's p-value."""
+    record = head_to_head(counts, name_a, name_b)
+    if record is None:
+        st.caption("These two models have not met in a battle.")
+        return
+    cols = st.columns(4)
+    cols[0].metric(f"{name_a} wins", record["wins"])
+    cols[1].metric(f"{name_b} wins", record["losses"])
+    cols[2].metric("ties", record["ties"])
+    real = "a real difference" if record["p"] < 0.05 else "not a real difference"
+    cols[3].metric(f"{name_a} win rate", f"{record['win_rate']:.2f}", help=f"sign test p = {record['p']:.3g}")
+    st.caption(f"Sign test on decisive battles: p = {record['p']:.3g} ({real} at 5%).")
+
+
+def show_answers(source: data.Source, name_a: str, name_b: str) -> None:
+    """Both models' answers to one question, then every judge verdict on the pair for it, in both orders."""
+    gens = data.load_generations(source.url, source.stamp, (name_a, name_b))
+    keys_a = set(zip(*[gens.loc[gens["model"] == name_a, c] for c in ("question_set", "question_id")]))
+    keys_b = set(zip(*[gens.loc[gens["model"] == name_b, c] for c in ("question_set", "question_id")]))
+    shared = sorted(keys_a & keys_b)
+    if not shared:
+        st.info("No open-ended question answered by both models (`harness generate` stores answers).")
+        return
+    qset, qid = st.selectbox("Question", shared, format_func=lambda k: f"{k[0]} / {k[1]}", key="cmp_question")
+    left, right = st.columns(2)
+    for column, name in ((left, name_a), (right, name_b)):
+        column.markdown(f"**{name}**")
+        for turn, text in enumerate(answer_turns(gens, name, qset, qid), start=1):
+            column.text_area(f"{name} · turn {turn}", text, height=180, disabled=True, key=f"cmp_{name}_{turn}")
+    verdicts = data.load_judgments(source.url, source.stamp, name_a, name_b)
+    verdicts = verdicts[(verdicts["question_set"] == qset) & (verdicts["question_id"] == qid)]
+    if verdicts.empty:
+        st.caption("No judge verdicts on this question for this pair yet.")
+        return
+    verdicts = verdicts.assign(shown_first=verdicts.apply(
+        lambda r: r["model_b"] if r["answer_order"] == "ba" else r["model_a"], axis=1),
+        winner=verdicts.apply(judged_winner, axis=1))
+    st.dataframe(verdicts[["judge", "turn", "answer_order", "shown_first", "verdict", "winner"]],
+                 hide_index=True, width="stretch")
+    for row in verdicts.itertuples():
+        with st.expander(f"{row.judge} · turn {row.turn} · order {row.answer_order} → {row.winner}"):
+            st.text(row.raw_output or row.error or "")
+
+
+def show_disagreements(source: data.Source, pairs: list[PairedTask], runs_a: dict[str, str],
+                       runs_b: dict[str, str], name_a: str, name_b: str) -> None:
+    """Documents of one task where the two models' metric differs, with both predictions."""
+    task = st.selectbox("Task", [p.task for p in pairs], key="cmp_task")
+    pair = next(p for p in pairs if p.task == task)
+    rows_a = data.load_samples(source.url, source.stamp, runs_a[task], task)
+    rows_b = data.load_samples(source.url, source.stamp, runs_b[task], task)
+    a = rows_a.assign(score=metric_values(rows_a, pair.metric).to_numpy())
+    b = rows_b.assign(score=metric_values(rows_b, pair.metric).to_numpy())
+    both = a.merge(b, on=["doc_id", "filter"], suffixes=(" A", " B"))
+    differ = both[both["score A"] != both["score B"]]
+    st.caption(f"{len(differ)} of {len(both)} shared documents differ on {pair.metric}.")
+    table = differ[["doc_id", "prompt A", "target A", "prediction A", "score A", "prediction B", "score B"]]
+    st.dataframe(table.rename(columns={"prompt A": "prompt", "target A": "target",
+                                       "prediction A": f"{name_a}", "prediction B": f"{name_b}",
+                                       "score A": f"{pair.metric} A", "score B": f"{pair.metric} B"}).head(500),
+                 hide_index=True, width="stretch")
+
+
+st.title("Compare")
+source = data.page_source()
+models = data.load_models(source.url, source.stamp) if not source.empty else pd.DataFrame()
+if len(models) < 2:
+    st.info("Comparing needs at least two models in the store (`harness eval` each of them).")
+    st.stop()
+names = list(models["display"])
+board = data.load_board(source.url, source.stamp)
+ranked = list(rank_board(board, board.tasks)["model"])  # default pair: the two best on the leaderboard
+left, right = st.columns(2)
+name_a = left.selectbox("Model A", names, index=names.index(ranked[0]), key="cmp_a")
+name_b = right.selectbox("Model B", names, index=names.index(ranked[1]), key="cmp_b")
+if name_a == name_b:
+    st.warning("Pick two different models.")
+    st.stop()
+id_a, id_b = (int(models.loc[models["display"] == n, "id"].iloc[0]) for n in (name_a, name_b))
+store_a, store_b = (str(models.loc[models["display"] == n, "name"].iloc[0]) for n in (name_a, name_b))
+runs = data.load_runs(source.url, source.stamp)
+available = data.load_sample_tasks(source.url, source.stamp, tuple(runs["id"]))
+runs_a, runs_b = newest_sample_runs(runs, available, id_a), newest_sample_runs(runs, available, id_b)
+st.subheader("Per-task differences (paired tests)")
+pairs = paired_tasks(source, runs_a, runs_b)
+if pairs:
+    verdicts = paired_verdicts(pairs, name_a, name_b)
+    st.dataframe(verdicts, hide_index=True, width="stretch", column_config={
+        c: st.column_config.NumberColumn(c, format="%.3f") for c in ("A", "B", "A − B", "CI low", "CI high")
+    } | {c: st.column_config.NumberColumn(c, format="%.2g") for c in ("p", "p (Holm)")})
+    st.caption("Exact McNemar for 0/1 metrics, paired bootstrap otherwise; p-values Holm-corrected across "
+               "tasks. 'no real difference' means the 95% evidence does not separate the two models.")
+else:
+    st.info("The two models share no task with per-sample records, so no paired test can be run.")
+st.subheader("Head-to-head battles")
+show_battles(data.load_battle_counts(source.url, source.stamp), store_a, store_b)
+st.subheader("Answers to the same question")
+show_answers(source, store_a, store_b)
+if pairs:
+    st.subheader("Where their answers differ")
+    show_disagreements(source, pairs, runs_a, runs_b, name_a, name_b)

@@ -1,0 +1,271 @@
+"""The Streamlit leaderboard, driven page by page with AppTest against a store each test fills."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from harness.store import open_store
+from harness.store.battles import Battle, write_battles
+from harness.store.runs import (
+    ModelRecord,
+    SampleRecord,
+    Score,
+    TaskResult,
+    create_run,
+    finish_run,
+    upsert_model,
+    write_task_result,
+)
+from harness.store.schema import generations, judgments, ratings
+
+APP = str(Path(__file__).resolve().parent.parent / "leaderboard_app" / "app.py")
+PAGES = ["pages/leaderboard.py", "pages/arena.py", "pages/model.py", "pages/compare.py", "pages/runs.py"]
+
+# name: (kind, base, recipe, n_params, {task: (value, stderr)})
+MODELS = {
+    "alpaca-full": ("full", "tiny-base", "alpaca", 960_000, {"arith_mc": (0.90, 0.01), "arith_gen": (0.80, 0.01)}),
+    "vicuna-lora": ("lora", "tiny-base", "vicuna", 960_000, {"arith_mc": (0.62, 0.02), "arith_gen": (0.58, 0.02)}),
+    "alpaca-lora": ("lora", "tiny-small", "alpaca", 310_000, {"arith_mc": (0.60, 0.02), "arith_gen": (0.56, 0.02)}),
+    "tiny-base": ("base", None, None, 960_000, {"arith_mc": (0.25, 0.01), "arith_gen": (0.05, 0.01)}),
+}
+# Per-document outcomes on arith_mc for the two models the Compare page pairs: 60 docs, A right on 54,
+# B right on 36, every B-right doc also A-right → 18 discordant pairs all for A: McNemar p = 2 * 0.5^18.
+A_RIGHT = np.array([1] * 54 + [0] * 6)
+B_RIGHT = np.array([1] * 36 + [0] * 24)
+
+
+def _task(task: str, metric: str, value: float, stderr: float, outcomes: np.ndarray | None) -> TaskResult:
+    samples = [] if outcomes is None else [
+        SampleRecord(task, doc, "none", f"h{doc}", None, None, f"What is {doc}+{doc}?", str(2 * doc),
+                     str(2 * doc if ok else 2 * doc + 1), {metric: float(ok)})
+        for doc, ok in enumerate(outcomes)]
+    return TaskResult(task, "sha256:t", f"key-{task}-{value}", 0,
+                      [Score(task, metric, "none", value, stderr, 60, True)], samples)
+
+
+def fill(url: str) -> dict[str, str]:
+    """Four models, two tasks, a failed run, battles, stored ratings, answers and judgments; returns run ids."""
+    store = open_store(url)
+    run_ids = {}
+    for name, (kind, base, recipe, size, tasks) in MODELS.items():
+        model_id = upsert_model(store, ModelRecord(name, f"ckpt/{name}", f"sha256:{name}", kind, base, recipe,
+                                                   size, {"recipe": recipe, "data": "arith"} if recipe else {}))
+        run_id = create_run(store, model_id, {"suite": "smoke", "tasks": [{"task": t} for t in tasks], "config": {},
+                                              "config_hash": "h", "backend": "hf", "chat_template": recipe,
+                                              "versions": {"lm_eval": "0.4.13"}, "git_revision": "abc"})
+        for task, (value, stderr) in tasks.items():
+            metric = "acc" if task == "arith_mc" else "exact_match"
+            outcomes = {"alpaca-full": A_RIGHT, "vicuna-lora": B_RIGHT}.get(name) if task == "arith_mc" else None
+            write_task_result(store, run_id, _task(task, metric, value, stderr, outcomes))
+        finish_run(store, run_id, "finished")
+        run_ids[name] = run_id
+    failed = create_run(store, 4, {"suite": "smoke", "tasks": [], "config": {}, "config_hash": "h", "backend": "hf",
+                                   "versions": {}})
+    finish_run(store, failed, "failed", "RunFailed: lm-eval returned no results\ntraceback")
+    run_ids["failed"] = failed
+    _fill_arena(store)
+    return run_ids
+
+
+def _fill_arena(store: object) -> None:
+    items = [Battle("alpaca-full", "vicuna-lora", "model_a", category="math")] * 6
+    items += [Battle("alpaca-full", "vicuna-lora", "model_b", category="writing")] * 2
+    items += [Battle("vicuna-lora", "tiny-base", "model_a", category="math")] * 5
+    items += [Battle("vicuna-lora", "tiny-base", "tie", category="math")] * 2
+    write_battles(store, items)
+    bt = [("alpaca-full", 1100, 1060, 1140, 1, 1), ("vicuna-lora", 1000, 960, 1040, 2, 2),
+          ("tiny-base", 900, 850, 990, 3, 3)]
+    with store.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(sa.insert(ratings), [
+            {"battle_set": "s1", "method": "bt", "model": m, "rating": r, "ci_low": lo, "ci_high": hi,
+             "rank_low": rl, "rank_high": rh, "n_battles": 8} for m, r, lo, hi, rl, rh in bt] + [
+            {"battle_set": "s1", "method": "elo", "model": m, "rating": r + 5, "ci_low": None, "ci_high": None,
+             "rank_low": None, "rank_high": None, "n_battles": 8} for m, r, *_ in bt])
+        conn.execute(sa.insert(generations), [
+            {"gen_key": f"g-{m}", "model": m, "model_fingerprint": "x", "question_set": "mt", "question_id": "q1",
+             "turns": [f"{m} says the answer is {n}"], "config": {}} for m, n in (("alpaca-full", 42),
+                                                                             ("vicuna-lora", 41))])
+        conn.execute(sa.insert(judgments), [
+            {"cache_key": f"j-{order}", "judge": "gpt-judge", "prompt_name": "pair", "prompt_hash": "p",
+             "mode": "pairwise", "question_set": "mt", "question_id": "q1", "turn": 1, "model_a": "alpaca-full",
+             "model_b": "vicuna-lora", "answer_order": order, "status": "ok", "verdict": verdict,
+             "raw_output": f"rationale {order}: the first/second answer is right [[{verdict}]]"}
+            for order, verdict in (("ab", "A"), ("ba", "B"))])
+
+
+def open_page(page: str | None = None, store: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def filled(store_url: str) -> dict[str, str]:
+    return fill(store_url)
+
+
+def table(at: AppTest, index: int = 0) -> pd.DataFrame:
+    return at.dataframe[index].value
+
+
+def test_leaderboard_rows_values_order_and_rank_ranges(filled: dict[str, str]) -> None:
+    at = open_page()
+    df = table(at)
+    assert list(df["model"]) == ["alpaca-full", "vicuna-lora", "alpaca-lora", "tiny-base"]
+    assert df.loc[0, "average"] == pytest.approx(0.85)
+    assert df.loc[0, "arith_mc"] == pytest.approx(0.90) and df.loc[0, "arith_mc ±"] == pytest.approx(0.01)
+    half = 1.959964 * np.sqrt(0.02**2 + 0.02**2) / 2
+    assert df.loc[1, "± 95%"] == pytest.approx(half)
+    # vicuna-lora (0.60) and alpaca-lora (0.58) overlap: neither order is real; the others are settled.
+    assert list(df["rank"]) == ["1", "2–3", "2–3", "4"]
+    assert df.loc[0, "arena (BT)"] == 1100 and df.loc[0, "arena rank"] == "1"
+    assert df.loc[0, "battles"] == 8 and df.loc[0, "judge win rate"] == pytest.approx(6 / 8)
+    assert pd.isna(df.loc[2, "arena (BT)"])  # alpaca-lora never battled
+
+
+def test_leaderboard_filters_search_and_sort_narrow_rows(filled: dict[str, str]) -> None:
+    at = open_page()
+    at.text_input(key="lb_search").input("lora").run()
+    assert set(table(at)["model"]) == {"vicuna-lora", "alpaca-lora"}
+    at.text_input(key="lb_search").input("").run()
+    at.multiselect(key="lb_recipe").select("alpaca").run()
+    assert set(table(at)["model"]) == {"alpaca-full", "alpaca-lora"}
+    at.multiselect(key="lb_kind").select("lora").run()
+    assert list(table(at)["model"]) == ["alpaca-lora"]
+    at.multiselect(key="lb_recipe").unselect("alpaca").run()
+    at.multiselect(key="lb_kind").unselect("lora").run()
+    at.multiselect(key="lb_base").select("tiny-small").run()
+    assert list(table(at)["model"]) == ["alpaca-lora"]
+    at.multiselect(key="lb_base").unselect("tiny-small").run()
+    at.slider[0].set_value((0.5, 0.96)).run()
+    assert "alpaca-lora" not in set(table(at)["model"]) and len(table(at)) == 3
+    at.slider[0].set_value((0.31, 0.96)).run()
+    at.selectbox(key="lb_sort").select("model").run()
+    at.toggle(key="lb_desc").set_value(False).run()
+    assert list(table(at)["model"]) == sorted(MODELS)
+
+
+def test_leaderboard_average_follows_chosen_tasks_and_stderr_toggle(filled: dict[str, str]) -> None:
+    at = open_page()
+    at.multiselect(key="lb_tasks").unselect("arith_gen").run()
+    df = table(at)
+    assert df.loc[df["model"] == "tiny-base", "average"].item() == pytest.approx(0.25)
+    at.toggle(key="lb_stderr").set_value(False).run()
+    assert "arith_mc ±" not in table(at).columns and "arith_mc" in table(at).columns
+
+
+def test_arena_page_ratings_heatmaps_and_categories(filled: dict[str, str]) -> None:
+    at = open_page("pages/arena.py")
+    ratings_df = table(at, 0)
+    assert list(ratings_df["model"]) == ["alpaca-full", "vicuna-lora", "tiny-base"]
+    assert list(ratings_df["rank"]) == ["1", "2", "3"]
+    assert list(ratings_df["Elo"]) == [1105, 1005, 905]
+    assert list(ratings_df["battles"]) == [8, 15, 7]
+    assert ratings_df.loc[2, "win rate"] == pytest.approx(1 / 7)  # two ties out of seven
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 3  # whisker plot, predicted and observed heatmaps
+    categories = table(at, 1).set_index("model")
+    assert categories.loc["alpaca-full", "math"] == 1.0 and categories.loc["alpaca-full", "writing"] == 0.0
+
+
+def test_arena_page_without_stored_ratings_falls_back(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(store_url)
+    upsert_model(store, ModelRecord("m1", "m1", "f1"))
+    write_battles(store, [Battle("m1", "m2", "model_a")] * 3 + [Battle("m1", "m2", "model_b")])
+    monkeypatch.setitem(sys.modules, "harness.arena", None)  # as if the arena module were absent
+    at = open_page("pages/arena.py")
+    assert any("No ratings stored" in w.value for w in at.warning)
+    df = table(at, 0)
+    assert list(df["model"]) == ["m1", "m2"] and df.loc[0, "win rate"] == pytest.approx(0.75)
+
+
+def test_model_page_card_scores_and_wrong_answers(filled: dict[str, str]) -> None:
+    at = open_page("pages/model.py")
+    at.selectbox(key="model_name").select("alpaca-full").run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "sha256:alpaca-full" in text and "ckpt/alpaca-full" in text
+    assert [m.value for m in at.metric][:3] == ["full", "tiny-base", "alpaca"]
+    scores = table(at, 0)
+    assert scores[["arith_mc", "arith_gen"]].iloc[0].tolist() == [0.90, 0.80]
+    at.selectbox(key="model_task").select("arith_mc").run()
+    assert len(table(at, 1)) == 60
+    at.checkbox(key="model_wrong").check().run()
+    wrong = table(at, 1)
+    assert len(wrong) == 6 and (wrong["acc"] == 0).all() and (wrong["prediction"] != wrong["target"]).all()
+    at.text_input(key="model_search").input("What is 59+").run()
+    assert list(table(at, 1)["doc_id"]) == [59]
+
+
+def test_compare_page_paired_verdicts_answers_and_judge_orders(filled: dict[str, str]) -> None:
+    at = open_page("pages/compare.py")
+    assert at.selectbox(key="cmp_a").value == "alpaca-full" and at.selectbox(key="cmp_b").value == "vicuna-lora"
+    verdicts = table(at, 0).set_index("task")
+    assert verdicts.loc["arith_mc", "test"] == "mcnemar-exact"
+    assert verdicts.loc["arith_mc", "p"] == pytest.approx(2 * 0.5**18)
+    assert verdicts.loc["arith_mc", "A − B"] == pytest.approx(0.3)
+    assert verdicts.loc["arith_mc", "verdict"] == "alpaca-full better"
+    answers = [t.value for t in at.text_area]
+    assert "alpaca-full says the answer is 42" in answers and "vicuna-lora says the answer is 41" in answers
+    judged = table(at, 1)
+    assert list(judged["answer_order"]) == ["ab", "ba"]
+    assert list(judged["shown_first"]) == ["alpaca-full", "vicuna-lora"]
+    assert list(judged["winner"]) == ["alpaca-full", "alpaca-full"]  # same winner in both orders
+    assert [m.value for m in at.metric][:3] == ["6", "2", "0"]
+    differ = table(at, 2)
+    assert len(differ) == 18 and (differ["acc A"] == 1).all()
+
+
+def test_compare_page_swapped_models_and_no_shared_samples(filled: dict[str, str]) -> None:
+    at = open_page("pages/compare.py")
+    at.selectbox(key="cmp_a").select("vicuna-lora").run()
+    at.selectbox(key="cmp_b").select("alpaca-full").run()
+    assert table(at, 0).set_index("task").loc["arith_mc", "verdict"] == "alpaca-full better"
+    at.selectbox(key="cmp_b").select("tiny-base").run()
+    assert any("no paired test" in i.value for i in at.info)
+    at.selectbox(key="cmp_b").select("vicuna-lora").run()
+    assert any("two different models" in w.value for w in at.warning)
+
+
+def test_runs_page_status_errors_and_filters(filled: dict[str, str]) -> None:
+    at = open_page("pages/runs.py")
+    df = table(at, 0)
+    assert len(df) == 5 and set(df["status"]) == {"finished", "failed"}
+    assert df.loc[df["status"] == "failed", "error"].item() == "RunFailed: lm-eval returned no results"
+    at.multiselect(key="runs_status").select("failed").run()
+    assert list(table(at, 0)["id"]) == [filled["failed"]]
+    assert any("RunFailed" in e.value for e in at.error)
+    at.multiselect(key="runs_status").unselect("failed").run()
+    at.selectbox(key="runs_pick").select(filled["alpaca-full"]).run()
+    assert list(table(at, 1)["task"]) == ["arith_mc", "arith_gen"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_empty_store_shows_empty_state(store_url: str, page: str) -> None:
+    open_store(store_url)  # migrated, no rows
+    at = open_page(page)
+    assert at.info, f"{page} shows no empty state"
+    assert not at.dataframe
+
+
+def test_missing_store_is_an_error_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_STORE", str(tmp_path / "nowhere.db"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception and "no store at" in at.error[0].value
+
+
+def test_new_rows_show_up_without_restart(filled: dict[str, str], store_url: str) -> None:
+    at = open_page()
+    assert len(table(at)) == 4
+    upsert_model(open_store(store_url), ModelRecord("newcomer", "x", "sha256:new"))
+    at.run()
+    assert "newcomer" in set(table(at)["model"])
