@@ -254,6 +254,7 @@ def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> Judge
         policy=policy,
         price=config.price_per_mtok,
         max_cost=config.max_cost,
+        timeout=config.timeout,
         max_tokens=config.max_tokens,
     )
 

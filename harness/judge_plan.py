@@ -52,6 +52,8 @@ class JudgeConfig(BaseModel):
     """USD per million prompt and completion tokens, overriding the built-in price list."""
     max_tokens: int = Field(1024, ge=16)
     """Judge output budget per call."""
+    timeout: float = Field(120.0, gt=0)
+    """Seconds before a judge call counts as timed out (and is retried)."""
 
     @property
     def offline(self) -> bool:
