@@ -39,12 +39,18 @@ def results_table(rows: list[dict[str, Any]], title: str) -> Table:
 def judge_summary(doc: dict[str, Any]) -> Group:
     """The outcome of `harness judge`: who judged, what it cost, and the results."""
     j, u = doc["judgments"], doc["usage"]
+    calls = (
+        f"judge calls: {j['planned']} planned, {j['cached']} from the store, {j['called']} made now, "
+        f"{j['errors']} errors, {j['skipped_budget']} skipped at --max-cost; battles written: {j['battles_written']}"
+    )
+    tokens = (
+        f"tokens: {u['prompt_tokens']} prompt + {u['completion_tokens']} completion, cost ${u['cost_usd']:.4f}, "
+        f"{u['retries']} retries"
+    )
     lines = [
         f"judge: {doc['judge']} ({doc['judge_label']}), mode {doc['mode']}, questions {doc['question_set']}",
-        f"judge calls: {j['planned']} planned, {j['cached']} from the store, {j['called']} made now, "
-        f"{j['errors']} errors, {j['skipped_budget']} skipped at --max-cost; battles written: {j['battles_written']}",
-        f"tokens: {u['prompt_tokens']} prompt + {u['completion_tokens']} completion, cost ${u['cost_usd']:.4f}, "
-        f"{u['retries']} retries",
+        calls,
+        tokens,
     ]
     if doc["skipped_no_reference"]:
         lines.append(

@@ -27,7 +27,9 @@ ANSWERS = {
 }
 RANK = {"GOOD": 3, "OK": 2, "BAD": 1}
 _ANSWER = re.compile(r"\[Assistant ([AB])'s answer\]\n(\w+)")
-_CONVERSATION = re.compile(r"### Assistant ([AB]):\n(\w+)[^\n]*\n*(?:\[End of conversation with assistant [AB]\])")
+_CONVERSATION = re.compile(
+    r"### Assistant ([AB]):\n(\w+)[^\n]*\n*(?:\[End of conversation with assistant [AB]\])"
+)
 
 
 def write_question_file(directory: Path) -> Path:
@@ -70,8 +72,11 @@ class ScriptedJudge:
     `faults` maps the n-th distinct request (0-based, in arrival order) to a list of failures to serve first.
     """
 
-    def __init__(self, faults: dict[int, list[Reply]] | None = None,
-                 verdict: Callable[[dict[str, Any]], str] = fair_verdict) -> None:
+    def __init__(
+        self,
+        faults: dict[int, list[Reply]] | None = None,
+        verdict: Callable[[dict[str, Any]], str] = fair_verdict,
+    ) -> None:
         self.faults = faults or {}
         self.verdict = verdict
         self.order: dict[str, int] = {}

@@ -32,19 +32,31 @@ def questions(tmp_path: Path, store_url: str) -> str:
 
 
 def _config(server_url: str, questions: str, **extra: object) -> JudgeConfig:
-    values = dict(models=["alpha", "beta", "gamma"], questions=questions, judge="judge-x",
-                  judge_base_url=server_url, judge_api_key_env="TEST_JUDGE_KEY", concurrency=8,
-                  price_per_mtok=(1000.0, 2000.0), timeout=2.0)
+    values = {
+        "models": ["alpha", "beta", "gamma"],
+        "questions": questions,
+        "judge": "judge-x",
+        "judge_base_url": server_url,
+        "judge_api_key_env": "TEST_JUDGE_KEY",
+        "concurrency": 8,
+        "price_per_mtok": (1000.0, 2000.0),
+        "timeout": 2.0,
+    }
     values.update(extra)
     return JudgeConfig(**values)
 
 
-def test_faults_are_retried_and_every_judgment_lands_once(openai_server, questions, store_url, monkeypatch, caplog):
+def test_faults_are_retried_and_every_judgment_lands_once(
+    openai_server, questions, store_url, monkeypatch, caplog
+):
     monkeypatch.setenv("TEST_JUDGE_KEY", SECRET)
     caplog.set_level(logging.DEBUG)
     faults = {
         0: [Reply({"error": {"message": "slow down"}}, status=429, headers={"Retry-After": "0.2"})],
-        1: [Reply({"error": {"message": "boom"}}, status=500), Reply({"error": {"message": "boom"}}, status=503)],
+        1: [
+            Reply({"error": {"message": "boom"}}, status=500),
+            Reply({"error": {"message": "boom"}}, status=503),
+        ],
         2: [Reply(raw="{not json")],
         3: [chat_reply("I cannot decide between them.")],
         4: [chat_reply("Both are fine: [[A]] or maybe [[B]].")],
@@ -83,7 +95,9 @@ def test_faults_are_retried_and_every_judgment_lands_once(openai_server, questio
     assert SECRET not in caplog.text
 
 
-def test_rerun_makes_zero_requests_and_battles_follow_fastchat(openai_server, questions, store_url, monkeypatch):
+def test_rerun_makes_zero_requests_and_battles_follow_fastchat(
+    openai_server, questions, store_url, monkeypatch
+):
     monkeypatch.setenv("TEST_JUDGE_KEY", SECRET)
     openai_server.responder = ScriptedJudge()
     first = run_judge(_config(openai_server.url, questions), policy=FAST)
@@ -152,7 +166,9 @@ def test_max_cost_stops_new_calls_and_rerun_finishes(openai_server, questions, s
 
 def test_fatal_refusal_keeps_finished_judgments(openai_server, questions, store_url, monkeypatch):
     monkeypatch.setenv("TEST_JUDGE_KEY", SECRET)
-    openai_server.responder = ScriptedJudge({3: [Reply({"error": {"message": "no such model"}}, status=404)] * 9})
+    openai_server.responder = ScriptedJudge(
+        {3: [Reply({"error": {"message": "no such model"}}, status=404)] * 9}
+    )
     with pytest.raises(JudgeUnavailable):
         run_judge(_config(openai_server.url, questions, concurrency=1), policy=FAST)
     kept = read_judgments(open_store(store_url))
@@ -182,7 +198,11 @@ def test_single_grades_and_missing_answers(openai_server, questions, store_url, 
 
     def grade(body: dict) -> str:
         user = body["messages"][-1]["content"]
-        last = user.rsplit("### Assistant:\n", 1)[-1] if "### Assistant:" in user else user.split("[Assistant's answer]\n")[1]
+        last = (
+            user.rsplit("### Assistant:\n", 1)[-1]
+            if "### Assistant:" in user
+            else user.split("[Assistant's answer]\n")[1]
+        )
         return "Rating: " + grades[last.split()[0]]
 
     openai_server.responder = ScriptedJudge(verdict=grade)

@@ -61,7 +61,11 @@ def test_offline_judge_matches_numbers_and_text():
     assert matches_reference("jupiter, saturn, uranus!", "Jupiter, Saturn, Uranus")
     assert judge_pair("67", "67", "12").verdict == "A" and judge_pair("67", "1", "67").verdict == "B"
     both_bad = judge_pair("67", "1", "2")
-    assert both_bad.verdict == "tie" and both_bad.winner_label == "tie (bothbad)" and "not an LLM" in both_bad.text
+    assert (
+        both_bad.verdict == "tie"
+        and both_bad.winner_label == "tie (bothbad)"
+        and "not an LLM" in both_bad.text
+    )
     assert judge_pair("67", "67", "67.0").winner_label is None
 
 
@@ -71,8 +75,12 @@ def _b(a: str, b: str, winner: str, qid: str = "1", turn: int = 1, judge: str = 
 
 def test_pairwise_results_count_like_fastchat():
     battles = [
-        _b("x", "y", "model_a"), _b("x", "y", "model_a", "2"), _b("y", "x", "model_a", "3"),
-        _b("x", "y", "tie", "4"), _b("x", "z", "model_b"), _b("y", "z", "tie (bothbad)"),
+        _b("x", "y", "model_a"),
+        _b("x", "y", "model_a", "2"),
+        _b("y", "x", "model_a", "3"),
+        _b("x", "y", "tie", "4"),
+        _b("x", "z", "model_b"),
+        _b("y", "z", "tie (bothbad)"),
     ]
     rows = {r.model: r for r in pairwise_results(battles)}
     # x: W W L T L -> 2 win, 2 loss, 1 tie; y: L L W T T -> 1, 2, 2; z: W T -> 1, 0, 1
@@ -80,18 +88,26 @@ def test_pairwise_results_count_like_fastchat():
     assert rows["x"].win_rate_adjusted == pytest.approx(2.5 / 5) and rows["x"].loss_rate == pytest.approx(0.4)
     assert (rows["y"].win, rows["y"].loss, rows["y"].tie) == (1, 2, 2)
     assert rows["z"].win_rate_adjusted == pytest.approx(0.75)
-    assert [r.model for r in pairwise_results(battles)][0] == "z"
+    assert next(r.model for r in pairwise_results(battles)) == "z"
     base = {r.model: r for r in pairwise_results(battles, baseline="y")}
     assert set(base) == {"x", "z"} and (base["x"].win, base["x"].loss, base["x"].tie) == (2, 1, 1)
 
 
 def test_agreement_counts_like_compute_agreement():
-    judge = [_b("x", "y", "model_a", "1"), _b("y", "x", "model_a", "2"), _b("x", "y", "tie", "3"),
-             _b("x", "y", "model_b", "1", turn=2)]
-    human = [_b("y", "x", "model_b", "1"), _b("x", "y", "model_a", "1"),  # both agree with judge on q1
-             _b("x", "y", "model_a", "2"),  # judge said y on q2: disagree
-             _b("x", "y", "tie (bothbad)", "3"), _b("x", "y", "model_b", "3"),  # tie==tie agrees; other not
-             _b("x", "y", "model_a", "1", turn=2)]
+    judge = [
+        _b("x", "y", "model_a", "1"),
+        _b("y", "x", "model_a", "2"),
+        _b("x", "y", "tie", "3"),
+        _b("x", "y", "model_b", "1", turn=2),
+    ]
+    human = [
+        _b("y", "x", "model_b", "1"),
+        _b("x", "y", "model_a", "1"),  # both agree with judge on q1
+        _b("x", "y", "model_a", "2"),  # judge said y on q2: disagree
+        _b("x", "y", "tie (bothbad)", "3"),
+        _b("x", "y", "model_b", "3"),  # tie==tie agrees; other not
+        _b("x", "y", "model_a", "1", turn=2),
+    ]
     j, h = votes_by_turn(judge), votes_by_turn(human)
     assert count_agreement(j[1], h[1], with_ties=True).__dict__ == {"agree": 3, "total": 5}
     assert count_agreement(j[1], h[1], with_ties=False).__dict__ == {"agree": 2, "total": 3}
@@ -102,9 +118,14 @@ def test_agreement_counts_like_compute_agreement():
 
 
 def test_position_stats():
-    battles = [_b("x", "y", "model_a", g1="model_a", g2="model_a"), _b("x", "y", "tie", g1="model_a", g2="model_b"),
-               _b("x", "y", "tie", g1="model_b", g2="model_a"), _b("x", "y", "tie", g1="tie", g2="model_a"),
-               _b("x", "y", "tie", g1="tie", g2="tie"), _b("x", "y", "model_a")]
+    battles = [
+        _b("x", "y", "model_a", g1="model_a", g2="model_a"),
+        _b("x", "y", "tie", g1="model_a", g2="model_b"),
+        _b("x", "y", "tie", g1="model_b", g2="model_a"),
+        _b("x", "y", "tie", g1="tie", g2="model_a"),
+        _b("x", "y", "tie", g1="tie", g2="tie"),
+        _b("x", "y", "model_a"),
+    ]
     stats = position_stats("j", battles).to_json()
     assert (stats["n"], stats["consistent"], stats["bias_first"], stats["bias_second"]) == (5, 2, 1, 1)
     assert stats["consistency"] == pytest.approx(0.4)
@@ -114,8 +135,21 @@ def test_single_results_drop_errors():
     from harness.store.judgments import Judgment
 
     def j(model: str, turn: int, score: float | None, status: str = "ok") -> Judgment:
-        return Judgment(f"{model}{turn}{score}", "j", "p", "h", "single", "s", "q", turn, model, None, "a", status,
-                        score=score)
+        return Judgment(
+            f"{model}{turn}{score}",
+            "j",
+            "p",
+            "h",
+            "single",
+            "s",
+            "q",
+            turn,
+            model,
+            None,
+            "a",
+            status,
+            score=score,
+        )
 
     rows = single_results([j("m", 1, 8), j("m", 1, 6), j("m", 2, 4), j("m", 2, None, "error"), j("n", 1, 10)])
     by = {r.model: r for r in rows}
@@ -127,19 +161,49 @@ def test_import_fastchat_pair_and_single(tmp_path: Path, store_url: str):
     folder = tmp_path / "mt_bench" / "model_judgment"
     folder.mkdir(parents=True)
     pair = [
-        {"question_id": 81, "model_1": "a", "model_2": "b", "g1_winner": "model_1", "g2_winner": "model_1",
-         "judge": ["gpt-4", "pair-v2"], "turn": 1},
-        {"question_id": 82, "model_1": "a", "model_2": "b", "g1_winner": "model_1", "g2_winner": "model_2",
-         "judge": ["gpt-4", "pair-v2"], "turn": 1},
-        {"question_id": 83, "model_1": "a", "model_2": "b", "g1_winner": "error", "g2_winner": "model_2",
-         "judge": ["gpt-4", "pair-v2"], "turn": 1},
-        {"question_id": 81, "model_1": "a", "model_2": "b", "g1_winner": "model_2", "g2_winner": "model_2",
-         "judge": ["gpt-4", "pair-v2-multi-turn"], "turn": 2},
+        {
+            "question_id": 81,
+            "model_1": "a",
+            "model_2": "b",
+            "g1_winner": "model_1",
+            "g2_winner": "model_1",
+            "judge": ["gpt-4", "pair-v2"],
+            "turn": 1,
+        },
+        {
+            "question_id": 82,
+            "model_1": "a",
+            "model_2": "b",
+            "g1_winner": "model_1",
+            "g2_winner": "model_2",
+            "judge": ["gpt-4", "pair-v2"],
+            "turn": 1,
+        },
+        {
+            "question_id": 83,
+            "model_1": "a",
+            "model_2": "b",
+            "g1_winner": "error",
+            "g2_winner": "model_2",
+            "judge": ["gpt-4", "pair-v2"],
+            "turn": 1,
+        },
+        {
+            "question_id": 81,
+            "model_1": "a",
+            "model_2": "b",
+            "g1_winner": "model_2",
+            "g2_winner": "model_2",
+            "judge": ["gpt-4", "pair-v2-multi-turn"],
+            "turn": 2,
+        },
     ]
     (folder / "gpt-4_pair.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pair))
-    single = [{"question_id": 81, "model": "a", "score": 9, "judge": ["gpt-4", "single-v1"], "turn": 1},
-              {"question_id": 81, "model": "a", "score": -1, "judge": ["gpt-4", "single-v1"], "turn": 2},
-              {"question_id": 81, "model": "b", "score": 4, "judge": ["gpt-4", "single-v1"], "turn": 1}]
+    single = [
+        {"question_id": 81, "model": "a", "score": 9, "judge": ["gpt-4", "single-v1"], "turn": 1},
+        {"question_id": 81, "model": "a", "score": -1, "judge": ["gpt-4", "single-v1"], "turn": 2},
+        {"question_id": 81, "model": "b", "score": 4, "judge": ["gpt-4", "single-v1"], "turn": 1},
+    ]
     (folder / "gpt-4_single.jsonl").write_text("".join(json.dumps(r) + "\n" for r in single))
     out = import_judgments(folder / "gpt-4_pair.jsonl")
     assert (out.format, out.battles_written, out.dropped, out.judges) == ("fastchat-pair", 3, 1, ["gpt-4"])
@@ -156,11 +220,46 @@ def test_import_fastchat_pair_and_single(tmp_path: Path, store_url: str):
 
 def test_import_votes_and_agreement_report(tmp_path: Path, store_url: str):
     votes = [
-        {"question_id": 1, "model_a": "x", "model_b": "y", "winner": "model_a", "judge": "expert_1", "turn": 1},
-        {"question_id": 1, "model_a": "y", "model_b": "x", "winner": "model_b", "judge": "expert_2", "turn": 1},
-        {"question_id": 1, "model_a": "x", "model_b": "y", "winner": "model_a", "judge": ["gpt-4", "pair"], "turn": 1},
-        {"question_id": 2, "model_a": "x", "model_b": "y", "winner": "tie", "judge": ["gpt-4", "pair"], "turn": 1},
-        {"question_id": 2, "model_a": "x", "model_b": "y", "winner": "model_b", "judge": "expert_1", "turn": 1},
+        {
+            "question_id": 1,
+            "model_a": "x",
+            "model_b": "y",
+            "winner": "model_a",
+            "judge": "expert_1",
+            "turn": 1,
+        },
+        {
+            "question_id": 1,
+            "model_a": "y",
+            "model_b": "x",
+            "winner": "model_b",
+            "judge": "expert_2",
+            "turn": 1,
+        },
+        {
+            "question_id": 1,
+            "model_a": "x",
+            "model_b": "y",
+            "winner": "model_a",
+            "judge": ["gpt-4", "pair"],
+            "turn": 1,
+        },
+        {
+            "question_id": 2,
+            "model_a": "x",
+            "model_b": "y",
+            "winner": "tie",
+            "judge": ["gpt-4", "pair"],
+            "turn": 1,
+        },
+        {
+            "question_id": 2,
+            "model_a": "x",
+            "model_b": "y",
+            "winner": "model_b",
+            "judge": "expert_1",
+            "turn": 1,
+        },
     ]
     path = tmp_path / "votes.json"
     path.write_text(json.dumps(votes))
@@ -191,9 +290,14 @@ def test_real_files_import(shared_data: Path, store_url: str):
     assert position["n"] == 800 and position["bias_first"] > position["bias_second"]
     ae = import_judgments(shared_data / "alpaca_eval/results/alpaca-7b/alpaca_eval_gpt4/annotations.json")
     assert ae.battles_written == 805
-    rows = {r["model"]: r for r in results_report(open_store(), judge="alpaca_eval_gpt4")["judges"][0]["results"]}
+    rows = {
+        r["model"]: r for r in results_report(open_store(), judge="alpaca_eval_gpt4")["judges"][0]["results"]
+    }
     assert (rows["alpaca-7b"]["win"], rows["alpaca-7b"]["loss"], rows["alpaca-7b"]["tie"]) == (205, 584, 16)
-    review = shared_data / "vicuna80_fastchat_eval/review/vicuna-13b_20230322-clean-lang/review_gpt35_vicuna-13b.jsonl"
+    review = (
+        shared_data
+        / "vicuna80_fastchat_eval/review/vicuna-13b_20230322-clean-lang/review_gpt35_vicuna-13b.jsonl"
+    )
     assert import_judgments(review).battles_written == 80
     llmfao = import_judgments(shared_data / "llmfao" / "gpt4-crowd-comparisons.csv")
     assert llmfao.battles_written == 2139
