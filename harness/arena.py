@@ -212,15 +212,17 @@ def battle_set_fingerprint(battles: Sequence[Battle]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def count_pairs(a: IntArray, b: IntArray, score: FloatArray, n_models: int) -> PairCounts:
-    """Aggregate battles into wins/ties per unordered pair (only pairs that met)."""
+def count_pairs(a: IntArray, b: IntArray, score: FloatArray, n_models: int,
+                weights: FloatArray | None = None) -> PairCounts:
+    """Aggregate battles (each counted `weights` times, default once) into wins/ties per unordered pair that met."""
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     key = lo * n_models + hi
     lo_won = np.where(a == lo, score, 1.0 - score)  # lo's score: 1, 0.5 or 0
     size = n_models * n_models
-    ties = np.bincount(key, weights=(score == 0.5).astype(np.float64), minlength=size)
-    wins_lo = np.bincount(key, weights=(lo_won == 1.0).astype(np.float64), minlength=size)
-    total = np.bincount(key, minlength=size).astype(np.float64)
+    w = np.ones(len(a)) if weights is None else weights
+    ties = _float(np.bincount(key, weights=w * (score == 0.5), minlength=size))
+    wins_lo = _float(np.bincount(key, weights=w * (lo_won == 1.0), minlength=size))
+    total = _float(np.bincount(key, weights=w, minlength=size))
     met = np.flatnonzero(total)
     return PairCounts(n_models, met // n_models, met % n_models, wins_lo[met],
                       total[met] - wins_lo[met] - ties[met], ties[met])
@@ -376,7 +378,7 @@ def batched_newton(x: FloatArray, objective: Callable[[FloatArray], FloatArray],
     current = objective(x)
     for _ in range(_MAX_NEWTON):
         grad, hess = derivatives(x)
-        step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
+        step = _float(np.linalg.solve(hess, grad[:, :, None])[:, :, 0])
         step[done] = 0.0
         x, current = _line_search(x, step, current, objective)
         done |= np.abs(step).max(axis=1) < _NEWTON_TOL
@@ -403,7 +405,11 @@ def scatter_rows(values: FloatArray, index: IntArray, n_models: int) -> FloatArr
     """Row-wise bincount: out[b, m] = sum of values[b, p] over pairs p with index[p] == m."""
     rows = values.shape[0]
     flat = (np.arange(rows)[:, None] * n_models + index[None, :]).ravel()
-    return np.bincount(flat, weights=values.ravel(), minlength=rows * n_models).reshape(rows, n_models)
+    return _float(np.bincount(flat, weights=values.ravel(), minlength=rows * n_models).reshape(rows, n_models))
+
+
+def _float(array: Any) -> FloatArray:
+    return np.asarray(array, dtype=np.float64)
 
 
 def percentile_interval(samples: FloatArray, ci: float) -> tuple[FloatArray, FloatArray]:
@@ -476,8 +482,8 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
 def _fit_bt(counts: PairCounts, config: ArenaConfig) -> tuple[FloatArray, FloatArray | None, list[str]]:
     fit = fit_bradley_terry(counts, config.base, config.scale, config.initial)
     notes = [] if fit.mle_exists else [
-        "the BT maximum likelihood does not exist (some models never won or never lost against the rest); "
-        f"ratings use a ridge of {FALLBACK_RIDGE} and are unreliable"]
+        ("the BT maximum likelihood does not exist (some models never won or never lost against the rest); "
+         f"ratings use a ridge of {FALLBACK_RIDGE} and are unreliable")]
     if not fit.converged:
         notes.append("the BT fit did not converge")
     samples = None

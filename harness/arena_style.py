@@ -1,7 +1,7 @@
 """Style control for arena ratings: Bradley-Terry with answer-length and markdown covariates, beside the raw fit.
 
 A battle carries FastChat's `conv_metadata` counts in `extra` (`style_metadata(answer_a, answer_b)` makes
-them from the two answers). Each covariate is (a - b) / (a + b + 1), standardised, as in the Arena's style
+them from the two answers) or the judge's `len_a/len_b/md_a/md_b`. Each covariate is (a - b) / (a + b + 1), standardised, as in the Arena's style
 control; the fit is unpenalised and its bootstrap resamples battles. Called by `harness.arena.compute_ratings`.
 """
 
@@ -14,9 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from harness.arena import (FALLBACK_RIDGE, ArenaConfig, EncodedBattles, FloatArray, batched_newton, count_pairs,
-                           mle_exists, percentile_interval, scatter_rows)
+from harness.arena import (
+    FALLBACK_RIDGE,
+    ArenaConfig,
+    EncodedBattles,
+    FloatArray,
+    PairCounts,
+    batched_newton,
+    count_pairs,
+    mle_exists,
+    percentile_interval,
+    scatter_rows,
+)
 from harness.errors import HarnessError
 from harness.store.battles import Battle
 
@@ -24,6 +35,7 @@ from harness.store.battles import Battle
 METADATA_KEYS = {"length": "sum_assistant_{}_tokens", "headers": "header_count_{}",
                  "lists": "list_count_{}", "bold": "bold_count_{}"}
 CONTROL_FEATURES = {"length": ("length",), "markdown": ("headers", "lists", "bold")}
+_MARKDOWN = CONTROL_FEATURES["markdown"]
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
 _LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s", re.MULTILINE)
@@ -59,25 +71,52 @@ def _count(value: Any) -> float:
     return float(sum(value.values()) if isinstance(value, dict) else value)
 
 
+def side_counts(extra: dict[str, Any]) -> dict[str, tuple[float, float]] | None:
+    """(a, b) style counts of one battle: length, headers, lists, bold and markdown (their sum) from FastChat's
+    `conv_metadata`, or length and markdown from the judge's flat `len_a/len_b/md_a/md_b`; None when absent."""
+    meta = extra.get("conv_metadata")
+    try:
+        if isinstance(meta, dict):
+            out = {name: (_count(meta[key.format("a")]), _count(meta[key.format("b")]))
+                   for name, key in METADATA_KEYS.items()}
+            out["markdown"] = (sum(out[k][0] for k in _MARKDOWN), sum(out[k][1] for k in _MARKDOWN))
+            return out
+        if "len_a" in extra and "len_b" in extra:
+            out = {"length": (_count(extra["len_a"]), _count(extra["len_b"]))}
+            if "md_a" in extra and "md_b" in extra:
+                out["markdown"] = (_count(extra["md_a"]), _count(extra["md_b"]))
+            return out
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return None
+
+
 def style_features(battles: Sequence[Battle], control: Sequence[str]) -> tuple[FloatArray, tuple[str, ...]]:
-    """Standardised covariates (battles x features) from each battle's `extra["conv_metadata"]`.
+    """Standardised covariates (battles x features): (a - b) / (a + b + 1) of each count, as the Arena does.
+
+    `markdown` means headers, lists and bold separately when every battle has them, else their sum.
+    Covariates that never vary are dropped (their weight is not identifiable).
 
     Raises:
-        HarnessError: a battle has no metadata for a requested covariate.
+        HarnessError: a battle has no counts for a requested covariate.
     """
-    names = tuple(name for group in control for name in CONTROL_FEATURES[group])
+    per_battle = [side_counts(b.extra) for b in battles]
+    full = all(c is not None and "headers" in c for c in per_battle)
+    names = tuple(n for group in control for n in (CONTROL_FEATURES[group] if full or group == "length"
+                                                   else ("markdown",)))
     raw = np.empty((len(battles), len(names)))
-    for row, battle in enumerate(battles):
-        meta = battle.extra.get("conv_metadata") or {}
-        try:
-            for col, name in enumerate(names):
-                x, y = (_count(meta[METADATA_KEYS[name].format(side)]) for side in ("a", "b"))
-                raw[row, col] = (x - y) / (x + y + 1.0)
-        except (KeyError, TypeError, AttributeError):
+    for row, counts in enumerate(per_battle):
+        missing = [n for n in names if counts is None or n not in counts]
+        if missing:
+            battle = battles[row]
             raise HarnessError(
-                f"battle {row} ({battle.model_a} vs {battle.model_b}) has no answer metadata for {name!r} control",
-                hint="style control needs extra.conv_metadata with the answers' token/markdown counts",
-            ) from None
+                f"battle {row} ({battle.model_a} vs {battle.model_b}) has no answer counts for {missing[0]!r} control",
+                hint="style control needs extra.conv_metadata (FastChat) or len_a/len_b/md_a/md_b (harness judge)",
+            )
+        assert counts is not None
+        for col, name in enumerate(names):
+            x, y = counts[name]
+            raw[row, col] = (x - y) / (x + y + 1.0)
     spread = raw.std(axis=0)
     keep = spread > 0
     return (raw[:, keep] - raw[:, keep].mean(axis=0)) / spread[keep], tuple(n for n, k in zip(names, keep) if k)
@@ -87,38 +126,50 @@ def fit_style_control(battles: Sequence[Battle], encoded: EncodedBattles, config
     """Ratings (mean `config.initial`) and covariate weights of BT with `config.control` covariates, with
     `config.bootstrap` battle-resampling rounds."""
     features, names = style_features(battles, config.control)
-    rounds, center = config.bootstrap, config.initial
     n_models, n = len(encoded.models), len(encoded.a)
-    counts = count_pairs(encoded.a, encoded.b, encoded.score, n_models)
-    exists = mle_exists(counts, counts.wins_i + counts.ties / 2, counts.total)
-    ridge = 0.0 if exists else FALLBACK_RIDGE
-    params, _ = _fit_weighted(encoded, features, np.ones((1, n)), ridge, np.zeros((1, n_models + len(names))))
+    exists, params = _fit_rounds(encoded, features, np.ones((1, n)), np.zeros(n_models + len(names)))
     to_elo = config.scale / math.log(config.base)
     ratings = params[0, :n_models] * to_elo
     samples = low = high = None
-    if rounds:
+    if config.bootstrap:
         rng = np.random.default_rng(config.seed)
-        chunk = max(1, min(rounds, _CELLS_PER_CHUNK // max(n, n_models ** 2)))
+        chunk = max(1, min(config.bootstrap, _CELLS_PER_CHUNK // max(n, n_models ** 2)))
         boot = []
-        for first in range(0, rounds, chunk):
-            size = min(chunk, rounds - first)
+        for first in range(0, config.bootstrap, chunk):
+            size = min(chunk, config.bootstrap - first)
             weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(size)]).astype(float)
-            fitted, _ = _fit_weighted(encoded, features, weights, ridge, np.tile(params[0], (size, 1)))
-            boot.append(fitted[:, :n_models] * to_elo)
+            boot.append(_fit_rounds(encoded, features, weights, params[0])[1][:, :n_models] * to_elo)
         samples = np.concatenate(boot)
-        samples = samples - samples.mean(axis=1, keepdims=True) + center
+        samples = samples - samples.mean(axis=1, keepdims=True) + config.initial
         low, high = percentile_interval(samples, config.ci)
-    return StyleFit(ratings - ratings.mean() + center, low, high, names, params[0, n_models:], samples, exists)
+    return StyleFit(ratings - ratings.mean() + config.initial, low, high, names, params[0, n_models:], samples,
+                    bool(exists[0]))
 
 
-def _fit_weighted(encoded: EncodedBattles, features: FloatArray, weights: FloatArray, ridge: float,
+def _fit_rounds(encoded: EncodedBattles, features: FloatArray, weights: FloatArray,
+                start: FloatArray) -> tuple[NDArray[np.bool_], FloatArray]:
+    """Fit each row of battle weights; rows whose raw BT MLE does not exist get the fallback ridge."""
+    m = len(encoded.models)
+    exists = np.array([mle_exists(*_weighted_counts(encoded, w, m)) for w in weights])
+    ridge = np.where(exists, 0.0, FALLBACK_RIDGE)
+    params, _ = _fit_weighted(encoded, features, weights, ridge, np.tile(start, (len(weights), 1)))
+    return exists, params
+
+
+def _weighted_counts(encoded: EncodedBattles, weights: FloatArray, m: int) -> tuple[PairCounts, FloatArray, FloatArray]:
+    counts = count_pairs(encoded.a, encoded.b, encoded.score, m, weights)
+    return counts, counts.wins_i + counts.ties / 2, counts.total
+
+
+def _fit_weighted(encoded: EncodedBattles, features: FloatArray, weights: FloatArray, ridge: FloatArray,
                   start: FloatArray) -> tuple[FloatArray, Any]:
     """Newton on B weighted per-battle logistic problems: logit = theta_a - theta_b + features @ beta."""
     from scipy.special import expit, log_expit
 
     a, b, y = encoded.a, encoded.b, encoded.score
     m, k = len(encoded.models), features.shape[1]
-    gauge = 0.0 if ridge else 1.0 / m
+    gauge = np.where(ridge == 0.0, 1.0 / m, 0.0)[:, None, None]
+    ridge_col = ridge[:, None]
     diag = np.arange(m)
 
     def logits(x: FloatArray) -> FloatArray:
@@ -141,7 +192,7 @@ def _fit_weighted(encoded: EncodedBattles, features: FloatArray, weights: FloatA
             cross = scatter_rows(v * features[:, col], a, m) - scatter_rows(v * features[:, col], b, m)
             hess[:, :m, m + col] = hess[:, m + col, :m] = cross
         hess[:, m:, m:] = np.einsum("bn,nk,nl->bkl", v, features, features)
-        hess[:, np.arange(m + k), np.arange(m + k)] += ridge
-        return grad - ridge * x, hess
+        hess[:, np.arange(m + k), np.arange(m + k)] += ridge_col
+        return grad - ridge_col * x, hess
 
     return batched_newton(start, objective, derivatives)

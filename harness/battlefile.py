@@ -174,8 +174,8 @@ def read_prd_ratings(folder: Path, skip_bad: bool = False) -> BattleFile:
                 collect.bad(f"{path.name} line {number}", "score is not 1, 2 or 3")
                 continue
             qid = str(row.get("question_id"))
-            pair = (answers.get((match["a"], qid)), answers.get((match["b"], qid)))
-            extra = {"conv_metadata": style_metadata(pair[0], pair[1])} if None not in pair else {}
+            first, second = answers.get((match["a"], qid)), answers.get((match["b"], qid))
+            extra = {} if first is None or second is None else {"conv_metadata": style_metadata(first, second)}
             collect.battles.append(Battle(match["a"], match["b"], _PRD_SCORE[row["score"]],
                                           source=f"import:prd-{reviewer}", question_set="vicuna80",
                                           question_id=qid, judge=reviewer, extra=extra))

@@ -395,3 +395,32 @@ def judge_agreement_command(
 
     doc = agreement_report(open_store(store), judge, against)
     print_json(doc) if as_json else stdout.print(agreement_table(doc))
+
+
+@app.command("arena")
+@handled
+def arena_command(
+    battles: Annotated[Path | None, typer.Option("--battles", help="clean_battle JSON/JSONL (or an LLMFAO .csv, "
+                                                 "a PRD ratings-*/ or Vicuna-80 fastchat_eval folder).")] = None,
+    from_store: Annotated[bool, typer.Option("--from-store", help="Rate the battles in the store.")] = False,
+    method: Annotated[str, typer.Option(help="bt | elo | both.")] = "both",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the BT CIs (0: none).")] = 1000,
+    anchor: Annotated[str | None, typer.Option(help="MODEL=RATING: pin one model's rating.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only battles of this category.")] = None,
+    control: Annotated[str | None, typer.Option(help="Style control covariates: length,markdown.")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip (and count) malformed rows.")] = False,
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rate models from battles: online Elo and Bradley-Terry with bootstrap CIs and rank ranges."""
+    from harness.arena import ArenaConfig
+    from harness.arena_run import arena_table, parse_anchor, run_arena
+
+    config = _validated(ArenaConfig, method=method, bootstrap=bootstrap, seed=seed, anchor=parse_anchor(anchor),
+                        control=tuple(c.strip() for c in (control or "").split(",") if c.strip()))
+    outcome = run_arena(config, battles, from_store, category, skip_bad, store)
+    if as_json:
+        print_json(outcome.to_json())
+    else:
+        stdout.print(arena_table(outcome.report))

@@ -57,14 +57,14 @@ def read_ratings(store: Store, battle_set: str | None = None, method: str | None
     if method is not None:
         query = query.where(ratings.c.method == method)
     query = query.order_by(ratings.c.method, ratings.c.rating.desc(), ratings.c.model)
-    names = Rating.__dataclass_fields__
     with store.engine.connect() as conn:
-        return [Rating(**{k: (r[k] if k != "params" else r[k] or {}) for k in names})
+        return [Rating(r["battle_set"], r["method"], r["model"], r["rating"], r["ci_low"], r["ci_high"],
+                       r["rank_low"], r["rank_high"], r["n_battles"], r["params"] or {})
                 for r in conn.execute(query).mappings()]
 
 
 def list_battle_sets(store: Store) -> list[dict[str, Any]]:
-    """Rated battle sets, newest first: battle_set, methods, models, n_battles (largest per-model count), written."""
+    """Rated battle sets, newest first: battle_set, models, written (last write time), methods."""
     query = (
         sa.select(
             ratings.c.battle_set,

@@ -1,0 +1,133 @@
+"""`harness arena` glue: read battles (a file or the store), rate them with `harness.arena`, store the ratings, render.
+
+`run_arena(...)` is what the CLI and the end-to-end demo call; `arena_table(report)` is the human output.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from harness.arena import ArenaConfig, ArenaReport, compute_ratings
+from harness.errors import HarnessError
+from harness.store.battles import Battle
+from harness.store.ratings import Rating
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArenaOutcome:
+    """A rated battle set: the report, where the battles came from, rows skipped as malformed, rows stored."""
+
+    report: ArenaReport
+    source: str
+    skipped: int
+    stored: int
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.report.to_json(), "source": self.source, "skipped": self.skipped, "stored": self.stored}
+
+
+def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store: bool = False,
+              category: str | None = None, skip_bad: bool = False, store: str | None = None) -> ArenaOutcome:
+    """Rate the battles of `battles_file` or of the store (exactly one), optionally one category, and store the ratings."""
+    from harness.store import open_store
+    from harness.store.battles import read_battles
+    from harness.store.ratings import write_ratings
+
+    if (battles_file is None) == (not from_store):
+        raise HarnessError("pass exactly one of --battles FILE and --from-store")
+    opened = open_store(store)
+    skipped = 0
+    if battles_file is not None:
+        from harness.battlefile import load_battles
+
+        loaded = load_battles(battles_file, skip_bad)
+        battles, source, skipped = loaded.battles, loaded.source, loaded.skipped
+        for problem in loaded.problems:
+            log.warning("skipped %s", problem)
+        if category is not None:
+            battles = [b for b in battles if b.category == category]
+    else:
+        battles, source = read_battles(opened, category=category), f"store:{opened.url}"
+    if skipped:
+        log.warning("skipped %d malformed rows", skipped)
+    report = compute_ratings(_checked(battles, category), config)
+    for note in report.warnings:
+        log.warning("%s", note)
+    stored = write_ratings(opened, ratings_from_report(report, source, category))
+    return ArenaOutcome(report, source, skipped, stored)
+
+
+def _checked(battles: list[Battle], category: str | None) -> list[Battle]:
+    if not battles and category is not None:
+        raise HarnessError(f"no battles in category {category!r}", hint="drop --category or pick another")
+    return battles
+
+
+def ratings_from_report(report: ArenaReport, source: str, category: str | None = None) -> list[Rating]:
+    """The store rows of a report: one per model and method (bt, elo, bt-controlled), keyed by its battle set."""
+    params = {**report.config.model_dump(mode="json"), "source": source, "category": category,
+              "battles": report.n_battles}
+    out: list[Rating] = []
+    for row in report.rows:
+        key = (report.battle_set, row.model, row.battles, params)
+        if row.bt is not None:
+            out.append(_rating(key, "bt", row.bt, row.ci_low, row.ci_high, (row.rank_low, row.rank_high)))
+        if row.elo is not None:
+            out.append(_rating(key, "elo", row.elo, None, None, None))
+        if row.bt_controlled is not None:
+            out.append(_rating(key, "bt-controlled", row.bt_controlled, row.controlled_ci_low,
+                               row.controlled_ci_high, None))
+    return out
+
+
+def _rating(key: tuple[str, str, int, dict[str, Any]], method: str, rating: float, low: float | None,
+            high: float | None, ranks: tuple[int, int] | None) -> Rating:
+    battle_set, model, n_battles, params = key
+    return Rating(battle_set, method, model, rating, low, high, ranks[0] if ranks else None,
+                  ranks[1] if ranks else None, n_battles, params)
+
+
+def _cell(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def arena_table(report: ArenaReport, title: str | None = None) -> Table:
+    """One row per model, best BT first: rank range, BT with its CI, Elo, controlled BT, battles."""
+    table = Table(title=title or f"arena: {report.n_battles:,} battles, {len(report.models)} models")
+    controlled = report.style is not None
+    columns = ["rank", "model", "BT", "95% CI", "Elo"] + (["BT (style ctrl)", "ctrl CI"] if controlled else [])
+    for column in columns + ["battles"]:
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in report.rows:
+        rank = str(row.rank_low) if row.rank_low == row.rank_high else f"{row.rank_low}–{row.rank_high}"
+        ci = "—" if row.ci_low is None else f"{row.ci_low:.1f} – {row.ci_high:.1f}"
+        cells = [rank, row.model, _cell(row.bt), ci, _cell(row.elo)]
+        if controlled:
+            ctrl_ci = "—" if row.controlled_ci_low is None else \
+                f"{row.controlled_ci_low:.1f} – {row.controlled_ci_high:.1f}"
+            cells += [_cell(row.bt_controlled), ctrl_ci]
+        table.add_row(*cells, f"{row.battles:,}")
+    if report.style is not None:
+        weights = ", ".join(f"{n} {c:+.3f}" for n, c in zip(report.style.features, report.style.coefficients))
+        table.caption = f"style coefficients (log-odds per SD): {weights}"
+    return table
+
+
+def parse_anchor(value: str | None) -> tuple[str, float] | None:
+    """`MODEL=RATING` -> (model, rating); None passes through."""
+    if value is None:
+        return None
+    model, sep, rating = value.rpartition("=")
+    try:
+        if not sep or not model:
+            raise ValueError
+        return model, float(rating)
+    except ValueError:
+        raise HarnessError(f"bad --anchor {value!r}", hint="use MODEL=RATING, e.g. --anchor vicuna-13b=1000") from None
