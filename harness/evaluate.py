@@ -145,7 +145,7 @@ def parse_scores(results: dict[str, Any]) -> list[Score]:
     rows = []
     sections = {**results.get("results", {}), **results.get("groups", {})}
     for task, metrics in sections.items():
-        n_samples = results.get("n-samples", {}).get(task, {}).get("effective")
+        n_samples = results.get("n-samples", {}).get(task, {}).get("effective") or metrics.get("sample_len")
         better = results.get("higher_is_better", {}).get(task, {})
         for key, value in metrics.items():
             if "," not in key or "_stderr," in key:
@@ -158,7 +158,7 @@ def parse_scores(results: dict[str, Any]) -> list[Score]:
                     filter=filt,
                     value=_number(value),
                     stderr=_number(metrics.get(f"{metric}_stderr,{filt}")),
-                    n=n_samples if n_samples is not None else _number(metrics.get("sample_len")),
+                    n=int(n_samples) if n_samples is not None else None,
                     higher_is_better=better.get(metric),
                 )
             )

@@ -86,7 +86,9 @@ def upsert_model(store: Store, model: ModelRecord) -> int:
         if found is not None:
             conn.execute(sa.update(models).where(models.c.id == found).values(**values))
             return int(found)
-        return int(conn.execute(sa.insert(models).values(**values)).inserted_primary_key[0])
+        inserted = conn.execute(sa.insert(models).values(**values)).inserted_primary_key
+        assert inserted is not None
+        return int(inserted[0])
 
 
 def create_run(store: Store, model_id: int, run: dict[str, Any]) -> str:
