@@ -11,7 +11,7 @@ import pytest
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
 os.environ.pop("OPENAI_API_KEY", None)
 
-from tests.openai_server import FakeOpenAI  # noqa: E402
+from tests.openai_server import FakeOpenAI
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

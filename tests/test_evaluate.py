@@ -96,7 +96,7 @@ def test_changed_task_config_is_not_served_from_store(tiny_model_dir: Path, monk
 
 
 def test_interrupted_run_keeps_finished_tasks_and_resumes(tiny_model_dir: Path, monkeypatch) -> None:
-    import harness.evaluate as evaluate
+    from harness import evaluate
 
     real = evaluate.evaluate_task
     calls: list[str] = []
