@@ -118,8 +118,8 @@ def test_bootstrap_means_chunks_match_one_shot(monkeypatch: pytest.MonkeyPatch) 
     whole = stats.bootstrap_means(values, n_boot=50, seed=4)
     monkeypatch.setattr(stats, "_BOOTSTRAP_CELLS", 30)  # 3 replicates per chunk
     chunked = stats.bootstrap_means(values, n_boot=50, seed=4)
-    assert chunked.shape == (50,)
-    assert abs(chunked.mean() - 4.5) < 0.5 and abs(whole.mean() - 4.5) < 0.5
+    np.testing.assert_array_equal(chunked, whole)  # chunking bounds memory without changing results
+    assert abs(whole.mean() - 4.5) < 0.5
 
 
 def test_sign_test_golden() -> None:
