@@ -236,3 +236,25 @@ def test_runs_list_and_show(tiny_model_dir: Path) -> None:
     assert code == 0 and "arith_gen" in out
     code, _, err = harness("runs", "show", "r-nope")
     assert code == 2 and "no run 'r-nope'" in err
+
+
+def test_local_completions_backend_against_a_loopback_server(openai_server) -> None:
+    from tests.openai_server import completion_reply
+
+    def answer(path: str, body: dict) -> object:
+        question = body["prompt"] if isinstance(body["prompt"], str) else body["prompt"][0]
+        a, b = question.removeprefix("What is ").rstrip("?").split("+")
+        return completion_reply(str(int(a) + int(b)) if int(a) % 2 else "0")
+
+    openai_server.responder = answer
+    code, out, err = harness("eval", "--model", "served-model", "--backend", "local-completions",
+                             "--base-url", f"{openai_server.url}/completions", "--tasks", "arith_gen",
+                             "--limit", LIMIT, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    prompts = [body["prompt"] for path, body, _ in openai_server.requests]
+    odd = sum(int(p.removeprefix("What is ").split("+")[0]) % 2 for p in prompts)
+    assert len(prompts) == int(LIMIT)
+    assert by_key(doc["scores"])[("arith_gen", "exact_match", "first_number")] == pytest.approx(odd / len(prompts))
+    run = get_run(open_store(), doc["run_id"])
+    assert run["backend"] == "local-completions"
