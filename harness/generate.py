@@ -23,7 +23,7 @@ from harness.errors import HarnessError
 from harness.fingerprint import content_hash
 from harness.questions import Question, QuestionSet, load_questions
 from harness.store import Store, open_store
-from harness.store.generations import Generation, find_generations, write_generations
+from harness.store.generations import Generation, find_by_content, find_generations, write_generations
 from harness.store.runs import ModelRecord, upsert_model
 from harness.templates import ChatTemplate, load_chat_template
 
@@ -138,8 +138,13 @@ def generation_settings(config: GenerateConfig, template: ChatTemplate | None) -
     }
 
 
-def gen_key(fingerprint: str, question_set: str, question: Question, settings: dict[str, Any]) -> str:
-    """The store key of one model's answers to one question under one generation config."""
+def gen_key(content_key: str, name: str) -> str:
+    """The store key of one named model's answers (the same checkpoint may be stored under several names)."""
+    return content_hash({"content": content_key, "name": name})
+
+
+def content_key(fingerprint: str, question_set: str, question: Question, settings: dict[str, Any]) -> str:
+    """What determines one model's answers to one question: fingerprint, question and generation config."""
     return content_hash(
         {
             "v": GEN_KEY_VERSION,
@@ -252,6 +257,50 @@ def _responder(
     return _lm_responder(load_lm(resolved, eval_config), template, config.max_new_tokens)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where one run's answers go: the store, the model's record, the question set and the content keys."""
+
+    store: Store
+    record: ModelRecord
+    qset: QuestionSet
+    settings: dict[str, Any]
+    contents: dict[str, str]  # question_id -> content key
+
+    def rows(self, questions: Sequence[Question], answers: Sequence[list[str]]) -> list[Generation]:
+        return [
+            Generation(
+                gen_key(self.contents[q.question_id], self.record.name),
+                self.contents[q.question_id],
+                self.record.name,
+                self.record.fingerprint,
+                self.qset.name,
+                q.question_id,
+                list(a),
+                {**self.settings, "source": self.qset.source},
+            )
+            for q, a in zip(questions, answers)
+        ]
+
+
+def _reuse(target: _Target, force: bool) -> tuple[list[Question], int]:
+    """Questions still to answer; answers stored under another name for the same checkpoint are copied."""
+    if force:
+        return list(target.qset.questions), 0
+    names = {
+        q.question_id: gen_key(target.contents[q.question_id], target.record.name)
+        for q in target.qset.questions
+    }
+    mine = find_generations(target.store, list(names.values()))
+    pending = [q for q in target.qset.questions if names[q.question_id] not in mine]
+    known = find_by_content(target.store, [target.contents[q.question_id] for q in pending])
+    copies = [q for q in pending if target.contents[q.question_id] in known]
+    write_generations(
+        target.store, target.rows(copies, [known[target.contents[q.question_id]] for q in copies])
+    )
+    return [q for q in pending if target.contents[q.question_id] not in known], len(copies)
+
+
 def run_generate(config: GenerateConfig, store_url: str | None = None) -> GenerateOutcome:
     """Generate the missing answers of one model on one question set and store them; see the module docstring.
 
@@ -266,33 +315,27 @@ def run_generate(config: GenerateConfig, store_url: str | None = None) -> Genera
     qset = load_questions(config.questions)
     template = _template(config, resolved)
     settings = generation_settings(config, template)
-    keys = {q.question_id: gen_key(record.fingerprint, qset.name, q, settings) for q in qset.questions}
-    stored = set() if config.force else find_generations(store, list(keys.values()))
-    todo = [q for q in qset.questions if keys[q.question_id] not in stored]
+    contents = {
+        q.question_id: content_key(record.fingerprint, qset.name, q, settings) for q in qset.questions
+    }
+    target = _Target(store, record, qset, settings, contents)
     upsert_model(store, record)
+    todo, copied = _reuse(target, config.force)
     log.info(
-        "generate %s on %s: %d questions, %d stored, %d to answer",
+        "generate %s on %s: %d questions, %d to answer, %d copied from the same checkpoint",
         record.name,
         qset.name,
         len(qset.questions),
-        len(qset.questions) - len(todo),
         len(todo),
+        copied,
     )
     if todo:
         respond = _responder(config, resolved, template)
         with progress(f"answering {qset.name}", len(todo)) as bar:
             for start in range(0, len(todo), CHUNK):
                 chunk = todo[start : start + CHUNK]
-                _store_chunk(
-                    store,
-                    record,
-                    qset,
-                    chunk,
-                    answer_turn_by_turn(chunk, respond),
-                    keys,
-                    settings,
-                    config.force,
-                )
+                rows = target.rows(chunk, answer_turn_by_turn(chunk, respond))
+                write_generations(store, rows, replace=config.force)
                 bar.advance(bar.task_ids[0], len(chunk))
     return GenerateOutcome(
         record.name,
@@ -304,28 +347,3 @@ def run_generate(config: GenerateConfig, store_url: str | None = None) -> Genera
         len(todo),
         len(qset.questions) - len(todo),
     )
-
-
-def _store_chunk(
-    store: Store,
-    record: ModelRecord,
-    qset: QuestionSet,
-    chunk: Sequence[Question],
-    answers: list[list[str]],
-    keys: dict[str, str],
-    settings: dict[str, Any],
-    replace: bool,
-) -> None:
-    rows = [
-        Generation(
-            keys[q.question_id],
-            record.name,
-            record.fingerprint,
-            qset.name,
-            q.question_id,
-            a,
-            {**settings, "source": qset.source},
-        )
-        for q, a in zip(chunk, answers)
-    ]
-    write_generations(store, rows, replace=replace)

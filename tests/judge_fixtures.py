@@ -41,7 +41,7 @@ def write_question_file(directory: Path) -> Path:
 def store_answers(store_url: str, models: list[str] | None = None, question_set: str = "mini") -> None:
     store = open_store(store_url)
     rows = [
-        Generation(f"{m}-{qid}", m, f"fp-{m}", question_set, qid, turns, {"test": True})
+        Generation(f"{m}-{qid}", f"c-{m}-{qid}", m, f"fp-{m}", question_set, qid, turns, {"test": True})
         for m, answers in ANSWERS.items()
         if models is None or m in models
         for qid, turns in answers.items()

@@ -21,6 +21,7 @@ class Generation:
     """One model's answers (one per turn) to one question under one generation config."""
 
     gen_key: str
+    content_key: str
     model: str
     model_fingerprint: str
     question_set: str
@@ -40,6 +41,19 @@ def find_generations(store: Store, keys: list[str]) -> set[str]:
                     sa.select(generations.c.gen_key).where(generations.c.gen_key.in_(chunk))
                 ).scalars()
             )
+    return found
+
+
+def find_by_content(store: Store, content_keys: list[str]) -> dict[str, list[str]]:
+    """content key -> stored answer turns (of any model name) for the keys the store has."""
+    found: dict[str, list[str]] = {}
+    with store.engine.connect() as conn:
+        for start in range(0, len(content_keys), 500):
+            chunk = content_keys[start : start + 500]
+            query = sa.select(generations.c.content_key, generations.c.turns).where(
+                generations.c.content_key.in_(chunk)
+            )
+            found.update({key: list(turns) for key, turns in conn.execute(query)})
     return found
 
 

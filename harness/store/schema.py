@@ -110,7 +110,8 @@ generations = sa.Table(
     "generations",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("gen_key", sa.String(80), nullable=False, unique=True),
+    sa.Column("gen_key", sa.String(80), nullable=False, unique=True),  # content_key + the model's name
+    sa.Column("content_key", sa.String(80), index=True),  # fingerprint + question + config: reusable across names
     sa.Column("model", sa.String(300), nullable=False, index=True),  # the name the model was given as
     sa.Column("model_fingerprint", sa.String(80), nullable=False),
     sa.Column("question_set", sa.String(200), nullable=False),
