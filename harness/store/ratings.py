@@ -79,7 +79,7 @@ def list_battle_sets(store: Store) -> list[dict[str, Any]]:
         found = [dict(r) for r in conn.execute(query).mappings()]
         for entry in found:
             entry["methods"] = sorted(conn.execute(
-                sa.select(sa.distinct(ratings.c.method)).where(ratings.c.battle_set == entry["battle_set"])
+                sa.select(ratings.c.method).distinct().where(ratings.c.battle_set == entry["battle_set"])
             ).scalars())
             entry.pop("last_id")
     return found
