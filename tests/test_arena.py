@@ -21,7 +21,6 @@ from harness.arena import (
     fit_bradley_terry,
     online_elo,
     rank_ranges,
-    win_matrices,
 )
 from harness.errors import HarnessError
 from harness.store.battles import Battle
@@ -240,7 +239,8 @@ def test_missing_mle_falls_back_to_a_ridge_with_a_warning() -> None:
     bt = {r.model: r.bt for r in report.rows}
     assert all(math.isfinite(v) for v in bt.values())  # type: ignore[arg-type]
     assert bt["a"] > bt["b"] + 400 and bt["a"] > bt["c"] + 400  # type: ignore[operator]
-    counts = count_pairs(*(lambda e: (e.a, e.b, e.score))(encode_battles(battles)), 3)
+    encoded = encode_battles(battles)
+    counts = count_pairs(encoded.a, encoded.b, encoded.score, 3)
     assert not fit_bradley_terry(counts).mle_exists
 
 

@@ -108,7 +108,7 @@ def test_cli_json_skip_bad_and_errors(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["battles"] == len(OUTCOMES) and document["skipped"] == 1
-    assert [m["model"] for m in document["models"]][0] == "a"
+    assert document["models"][0]["model"] == "a"
     assert {m["model"]: m["bt"] for m in document["models"]}["c"] == pytest.approx(900.0)
     assert set(document["models"][0]) >= {"model", "elo", "bt", "ci_low", "ci_high", "rank_low", "rank_high",
                                           "battles"}
