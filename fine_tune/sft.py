@@ -66,6 +66,17 @@ class FinetuneResult:
     cached: bool
     model_id: int | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """The `harness finetune --json` document."""
+        card = self.card
+        curve = card.get("loss_curve", [])
+        return {"out": str(self.out_dir), "name": self.name, "model_id": self.model_id, "cached": self.cached,
+                "recipe": self.recipe.name, "kind": self.recipe.method, "base_model": card.get("base_model"),
+                "config": self.recipe.model_dump(mode="json"), "steps": card.get("training", {}).get("steps"),
+                "final_loss": curve[-1]["loss"] if curve else None, "loss_curve": curve,
+                "tokens_seen": card.get("tokens_seen"), "wall_time_s": card.get("wall_time_s"),
+                "data": card.get("data")}
+
 
 @dataclass(frozen=True)
 class PreparedData:
