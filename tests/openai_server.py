@@ -44,6 +44,12 @@ def completion_reply(text: str, model: str = "fake") -> Reply:
     })
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog of 5 drops connections when 64 clients connect at once.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class FakeOpenAI:
     """Serve until `close()`; `url` is the `/v1` base URL, `requests` the (path, body, headers) seen."""
 
@@ -81,7 +87,7 @@ class FakeOpenAI:
                     server.requests.append((self.path, body, dict(self.headers)))
                 self._send(server.responder(self.path, body))
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
