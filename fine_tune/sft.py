@@ -288,7 +288,7 @@ def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbac
     started = time.perf_counter()
     bundle = load_base(base, recipe)
     prepared = prepare_examples(data, bundle.tokenizer, recipe)
-    trainer = _trainer(recipe, bundle, prepared, out, callbacks)
+    trainer = build_trainer(recipe, bundle, prepared, out, callbacks)
     train_started = time.perf_counter()
     trainer.train(resume_from_checkpoint=checkpoint)
     train_seconds = time.perf_counter() - train_started
@@ -302,7 +302,9 @@ def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbac
     return FinetuneResult(out, name, recipe, card, False, register_model(store_url, name, out, card))
 
 
-def _trainer(recipe: Recipe, bundle: BaseModelBundle, prepared: PreparedData, out: Path, callbacks: Sequence[Any]) -> Any:
+def build_trainer(recipe: Recipe, bundle: BaseModelBundle, prepared: PreparedData, out: Path,
+                  callbacks: Sequence[Any] = ()) -> Any:
+    """A TRL SFTTrainer for the recipe on prepared data (checkpoints go to out/checkpoints)."""
     import datasets
     from transformers import PrinterCallback, set_seed
     from trl import SFTTrainer
