@@ -1,0 +1,151 @@
+"""Benchmark: Bradley-Terry + a 1000-round bootstrap on 1M simulated battles over 100 models, against two peers.
+
+Run: .venv/bin/python bench/arena_bt.py [--battles 1000000] [--models 100] [--rounds 1000]
+                                        [--peer-a-rounds 2] [--peer-b-rounds 30]
+
+Peers, written plainly here, timed in this run on the same battles:
+  (a) the 2023 Arena notebook: scikit-learn LogisticRegression(fit_intercept=False, penalty=None) on a
+      per-battle design matrix (+ln10 / -ln10), battles duplicated so a tie is one win each, and a bootstrap
+      that resamples battles. Only a few rounds are timed; the 1000-round time is extrapolated (printed so).
+  (b) the 2024 FastChat rewrite: unique (model_a, model_b, outcome) rows with counts, scipy L-BFGS-B per
+      round (gtol 1e-6, maxiter 100), multinomial bootstrap over the rows, one process. Also extrapolated
+      from `--peer-b-rounds` rounds.
+Every method's point ratings are put on the Elo scale with mean 1000 and compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+from numpy.typing import NDArray
+
+from harness.arena import bootstrap_bradley_terry, count_pairs, fit_bradley_terry
+
+Floats = NDArray[np.float64]
+
+
+def simulate(n: int, m: int, seed: int) -> tuple[NDArray[np.int64], NDArray[np.int64], Floats, Floats]:
+    """Battles from BT strengths ~ N(1000, 150) with 10% ties (half a win each), Arena-like uneven pairing."""
+    rng = np.random.default_rng(seed)
+    strengths = rng.normal(1000, 150, m)
+    popularity = rng.dirichlet(np.full(m, 2.0))
+    a = rng.choice(m, n, p=popularity)
+    b = (a + 1 + rng.choice(m - 1, n)) % m
+    p = 1 / (1 + 10 ** ((strengths[b] - strengths[a]) / 400))
+    q = np.clip((p - 0.05) / 0.9, 0, 1)
+    tie = rng.random(n) < 0.1
+    score = np.where(tie, 0.5, (rng.random(n) < q).astype(float))
+    return a, b, score, strengths
+
+
+def centred(theta: Floats, to_elo: float) -> Floats:
+    elo = theta * to_elo
+    return elo - elo.mean() + 1000
+
+
+def ours(a: NDArray[np.int64], b: NDArray[np.int64], score: Floats, m: int, rounds: int) -> tuple[Floats, Floats, float]:
+    start = time.perf_counter()
+    counts = count_pairs(a, b, score, m)
+    point = fit_bradley_terry(counts).ratings
+    samples = bootstrap_bradley_terry(counts, rounds, seed=0)
+    return point, samples, time.perf_counter() - start
+
+
+def peer_a(a: NDArray[np.int64], b: NDArray[np.int64], score: Floats, m: int, rounds: int) -> tuple[Floats, float, float]:
+    """The notebook's per-battle logistic regression; returns point ratings, fit time and per-round time."""
+    from sklearn.linear_model import LogisticRegression
+
+    def fit(ia: NDArray[np.int64], ib: NDArray[np.int64], s: Floats) -> Floats:
+        n = len(ia)
+        x = np.zeros((2 * n, m))
+        rows = np.arange(2 * n)
+        x[rows, np.concatenate([ia, ia])] = math.log(10)
+        x[rows, np.concatenate([ib, ib])] = -math.log(10)
+        y = np.concatenate([s == 1.0, (s == 1.0) | (s == 0.5)]).astype(float)  # a tie: one win each
+        # C=inf is scikit-learn 1.8+'s spelling of penalty=None (the old one warns): the unpenalised fit
+        lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-6, max_iter=1000)
+        lr.fit(x, y)
+        return centred(lr.coef_[0], 400)  # +-ln10 columns: coefficients are log10 strengths
+
+    start = time.perf_counter()
+    point = fit(a, b, score)
+    fit_time = time.perf_counter() - start
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        pick = rng.integers(0, len(a), len(a))
+        fit(a[pick], b[pick], score[pick])
+    return point, fit_time, (time.perf_counter() - start) / max(rounds, 1)
+
+
+def peer_b(a: NDArray[np.int64], b: NDArray[np.int64], score: Floats, m: int,
+           rounds: int) -> tuple[Floats, Floats, float, float]:
+    """FastChat 2024: counts of unique (a, b, outcome) rows, L-BFGS-B per round, multinomial bootstrap."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    start = time.perf_counter()
+    schedule = np.column_stack([a, b, (score * 2).astype(np.int64)])
+    rows, counts = np.unique(schedule, return_counts=True, axis=0)
+    matchups, outcomes = rows[:, :2], rows[:, 2] / 2.0
+    alpha = math.log(10)
+
+    def loss_and_grad(r: Floats, weights: Floats) -> tuple[float, Floats]:
+        probs = expit(alpha * (r[matchups[:, 0]] - r[matchups[:, 1]]))
+        loss = -((np.log(probs) * outcomes + np.log(1 - probs) * (1 - outcomes)) * weights).sum()
+        g = -alpha * (outcomes - probs) * weights
+        grad = np.zeros(m)
+        np.add.at(grad, matchups[:, 0], g)
+        np.add.at(grad, matchups[:, 1], -g)
+        return float(loss), grad
+
+    def fit(weights: Floats) -> Floats:
+        res = minimize(loss_and_grad, np.zeros(m), args=(weights,), jac=True, method="L-BFGS-B",
+                       options={"maxiter": 100, "gtol": 1e-6})
+        return centred(res.x, 400)
+
+    point = fit(counts.astype(float))
+    fit_time = time.perf_counter() - start
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    draws = rng.multinomial(len(a), counts / counts.sum(), size=rounds).astype(float) / len(a)
+    samples = np.array([fit(w) for w in draws])
+    return point, samples, fit_time, (time.perf_counter() - start) / max(rounds, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--battles", type=int, default=1_000_000)
+    parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=1000)
+    parser.add_argument("--peer-a-rounds", type=int, default=2)
+    parser.add_argument("--peer-b-rounds", type=int, default=30)
+    args = parser.parse_args()
+    a, b, score, _ = simulate(args.battles, args.models, seed=0)
+    n, m, rounds = args.battles, args.models, args.rounds
+    print(f"{n:,} battles, {m} models, {rounds} bootstrap rounds (2 shared cores; other jobs may be running)")
+
+    point, samples, ours_time = ours(a, b, score, m, rounds)
+    print(f"harness   BT + {rounds} rounds: {ours_time:7.2f} s   (median bootstrap SD {np.median(samples.std(0)):.2f} Elo)")
+
+    b_point, b_samples, b_fit, b_round = peer_b(a, b, score, m, args.peer_b_rounds)
+    b_total = b_fit + b_round * rounds
+    print(f"peer (b)  counts + L-BFGS-B: fit {b_fit:.2f} s, {b_round:.3f} s/round over {args.peer_b_rounds} rounds"
+          f" -> {b_total:8.1f} s for {rounds} (extrapolated; bootstrap SD {np.median(b_samples.std(0)):.2f})")
+
+    a_point, a_fit, a_round = peer_a(a, b, score, m, args.peer_a_rounds)
+    a_total = a_fit + a_round * rounds
+    print(f"peer (a)  per-battle sklearn LR: fit {a_fit:.2f} s, {a_round:.2f} s/round over {args.peer_a_rounds}"
+          f" rounds -> {a_total:9.1f} s for {rounds} (extrapolated)")
+
+    print(f"speed-up vs (a): {a_total / ours_time:8.1f}x  (target >= 50x)")
+    print(f"speed-up vs (b): {b_total / ours_time:8.1f}x  (target >= 10x)")
+    print(f"largest point-rating difference vs (a): {np.abs(point - a_point).max():.4f} Elo, "
+          f"vs (b): {np.abs(point - b_point).max():.4f} Elo  (target < 0.5)")
+
+
+if __name__ == "__main__":
+    main()
