@@ -87,6 +87,21 @@ class GenerateOutcome:
         return dict(self.__dict__)
 
 
+def _eval_config(config: GenerateConfig) -> Any:
+    """The `harness eval` config that `backends` resolves and loads an hf or vllm model from."""
+    from harness.config import EvalConfig
+
+    backend: Literal["hf", "vllm"] = "vllm" if config.backend == "vllm" else "hf"
+    return EvalConfig(
+        model=config.model,
+        name=config.name,
+        backend=backend,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=str(config.batch_size),
+    )
+
+
 def _resolve(config: GenerateConfig) -> tuple[ModelRecord, Any]:
     """The model's store record, and the `ResolvedModel` for hf/vllm (None for an API model)."""
     if config.backend == "local-chat-completions":
@@ -97,16 +112,8 @@ def _resolve(config: GenerateConfig) -> tuple[ModelRecord, Any]:
         fp = content_hash({"api": config.base_url, "model": config.model})
         return ModelRecord(config.model_name, config.model, fp, kind="api"), None
     from harness.backends import check_backend, resolve_model
-    from harness.config import EvalConfig
 
-    eval_config = EvalConfig(
-        model=config.model,
-        name=config.name,
-        backend=config.backend,
-        device=config.device,
-        dtype=config.dtype,
-        batch_size=str(config.batch_size),
-    )
+    eval_config = _eval_config(config)
     check_backend(eval_config)
     resolved = resolve_model(eval_config)
     return resolved.record, resolved
@@ -244,17 +251,8 @@ def _responder(
     if resolved is None:
         return _chat_responder(config)
     from harness.backends import load_lm
-    from harness.config import EvalConfig
 
-    eval_config = EvalConfig(
-        model=config.model,
-        name=config.name,
-        backend=config.backend,
-        device=config.device,
-        dtype=config.dtype,
-        batch_size=str(config.batch_size),
-    )
-    return _lm_responder(load_lm(resolved, eval_config), template, config.max_new_tokens)
+    return _lm_responder(load_lm(resolved, _eval_config(config)), template, config.max_new_tokens)
 
 
 @dataclass(frozen=True)
