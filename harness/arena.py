@@ -469,10 +469,14 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
         samples = None if samples is None else _anchored(samples, anchor, config)
         warnings += notes
     style = None
-    if config.control and config.method != "elo":
+    if config.control and config.method == "elo":
+        warnings.append("style control needs the BT fit; ignored with method 'elo'")
+    elif config.control:
         from harness.arena_style import fit_style_control
 
         style = _anchored_style(fit_style_control(battles, encoded, config), anchor, config)
+        if not style.converged:
+            warnings.append("the style-controlled BT fit did not converge (a covariate may separate the outcomes)")
     rows = _rows(encoded.models, elo, bt, samples, style, n.sum(axis=1), config)
     predicted = None if bt is None else predicted_win_rates(bt, config.base, config.scale)
     return ArenaReport(battle_set_fingerprint(battles), len(battles), encoded.models, rows, samples, predicted,

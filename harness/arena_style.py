@@ -54,6 +54,7 @@ class StyleFit:
     coefficients: FloatArray
     samples: FloatArray | None  # (rounds, models)
     mle_exists: bool
+    converged: bool = True
 
 
 def style_metadata(answer_a: str, answer_b: str) -> dict[str, int]:
@@ -127,7 +128,7 @@ def fit_style_control(battles: Sequence[Battle], encoded: EncodedBattles, config
     `config.bootstrap` battle-resampling rounds."""
     features, names = style_features(battles, config.control)
     n_models, n = len(encoded.models), len(encoded.a)
-    exists, params = _fit_rounds(encoded, features, np.ones((1, n)), np.zeros(n_models + len(names)))
+    exists, params, converged = _fit_rounds(encoded, features, np.ones((1, n)), np.zeros(n_models + len(names)))
     to_elo = config.scale / math.log(config.base)
     ratings = params[0, :n_models] * to_elo
     samples = low = high = None
@@ -143,17 +144,17 @@ def fit_style_control(battles: Sequence[Battle], encoded: EncodedBattles, config
         samples = samples - samples.mean(axis=1, keepdims=True) + config.initial
         low, high = percentile_interval(samples, config.ci)
     return StyleFit(ratings - ratings.mean() + config.initial, low, high, names, params[0, n_models:], samples,
-                    bool(exists[0]))
+                    bool(exists[0]), bool(converged[0]))
 
 
 def _fit_rounds(encoded: EncodedBattles, features: FloatArray, weights: FloatArray,
-                start: FloatArray) -> tuple[NDArray[np.bool_], FloatArray]:
+                start: FloatArray) -> tuple[NDArray[np.bool_], FloatArray, NDArray[np.bool_]]:
     """Fit each row of battle weights; rows whose raw BT MLE does not exist get the fallback ridge."""
     m = len(encoded.models)
     exists = np.array([mle_exists(*_weighted_counts(encoded, w, m)) for w in weights])
     ridge = np.where(exists, 0.0, FALLBACK_RIDGE)
-    params, _ = _fit_weighted(encoded, features, weights, ridge, np.tile(start, (len(weights), 1)))
-    return exists, params
+    params, converged = _fit_weighted(encoded, features, weights, ridge, np.tile(start, (len(weights), 1)))
+    return exists, params, converged
 
 
 def _weighted_counts(encoded: EncodedBattles, weights: FloatArray, m: int) -> tuple[PairCounts, FloatArray, FloatArray]:
@@ -162,7 +163,7 @@ def _weighted_counts(encoded: EncodedBattles, weights: FloatArray, m: int) -> tu
 
 
 def _fit_weighted(encoded: EncodedBattles, features: FloatArray, weights: FloatArray, ridge: FloatArray,
-                  start: FloatArray) -> tuple[FloatArray, Any]:
+                  start: FloatArray) -> tuple[FloatArray, NDArray[np.bool_]]:
     """Newton on B weighted per-battle logistic problems: logit = theta_a - theta_b + features @ beta."""
     from scipy.special import expit, log_expit
 

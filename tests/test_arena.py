@@ -346,3 +346,31 @@ def test_real_vote_files_convert_and_fit(shared_data: Path) -> None:
     controlled = compute_ratings(reviews.battles, ArenaConfig(bootstrap=50, control=("length", "markdown")))
     assert controlled.rows[-1].model == "llama-13b:v1"
     assert controlled.style is not None and controlled.style.features[0] == "length"
+
+
+def test_fast_bootstrap_equals_exact_fits_on_the_same_draws() -> None:
+    """The chord-step solver gives each round's exact MLE: refit the same multinomial draws one by one."""
+    from harness.arena import PairCounts
+
+    battles = simulate(STRENGTHS, 300, seed=12)
+    enc = encode_battles(battles)
+    counts = count_pairs(enc.a, enc.b, enc.score, len(enc.models))
+    fast = bootstrap_bradley_terry(counts, 40, seed=5)
+    cells = np.concatenate([counts.wins_i, counts.wins_j, counts.ties])
+    draws = np.random.default_rng(5).multinomial(int(cells.sum()), cells / cells.sum(), size=40).astype(float)
+    p = len(counts.i)
+    for row, draw in zip(fast, draws):
+        resampled = PairCounts(counts.n_models, counts.i, counts.j, draw[:p], draw[p:2 * p], draw[2 * p:])
+        assert np.allclose(row, fit_bradley_terry(resampled).ratings, atol=1e-5)
+
+
+def test_style_control_with_judge_counts_anchor_and_elo_only() -> None:
+    battles = [Battle(b.model_a, b.model_b, b.winner, extra={**b.extra, "md_a": k % 3, "md_b": k % 2})
+               for k, b in enumerate(_style_battles(600, seed=13))]
+    report = compute_ratings(battles, ArenaConfig(bootstrap=20, control=("length", "markdown"), anchor=("m1", 1200.0)))
+    assert report.style is not None and report.style.features == ("length", "markdown")
+    row = report.row("m1")
+    assert row.bt_controlled == pytest.approx(1200.0) and row.controlled_ci_low == pytest.approx(1200.0)
+    assert row.bt == pytest.approx(1200.0)
+    elo_only = compute_ratings(battles, ArenaConfig(method="elo", control=("length",)))
+    assert elo_only.style is None and any("ignored" in w for w in elo_only.warnings)
