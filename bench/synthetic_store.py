@@ -80,13 +80,19 @@ def _task_names(n: int) -> list[str]:
 def _run_rows(model_rows: list[dict[str, Any]], tasks: list[str]) -> list[dict[str, Any]]:
     rows = []
     for m in model_rows:
-        started = m["created_at"] + dt.timedelta(minutes=30)
+        started = m["created_at"] + dt.timedelta(days=3)
         rows.append({"id": f"r-{m['id']:06d}", "model_id": m["id"], "suite": "synthetic",
                      "tasks": [{"task": t, "num_fewshot": None} for t in tasks], "config": {"limit": None},
                      "config_hash": "sha256:0", "backend": "hf", "chat_template": m["recipe"],
                      "versions": {"harness": "0.1.0", "lm_eval": "0.4.13"}, "git_revision": "abc1234",
                      "started_at": started, "finished_at": started + dt.timedelta(seconds=40 + m["id"] % 50),
                      "status": "finished", "error": None})
+    for m in model_rows:  # earlier runs of every model (before an lm-eval upgrade): scores over time
+        for back in (1, 2):
+            started = m["created_at"] + dt.timedelta(days=3 - back)
+            rows.append({**rows[m["id"] - 1], "id": f"r-{m['id']:06d}-{back}", "started_at": started,
+                         "finished_at": started + dt.timedelta(seconds=45),
+                         "versions": {"harness": "0.1.0", "lm_eval": f"0.4.{13 - back}"}})
     first = model_rows[0]
     rows.append({**rows[0], "id": "r-failed", "started_at": EPOCH + dt.timedelta(days=20), "status": "failed",
                  "finished_at": EPOCH + dt.timedelta(days=20, seconds=3), "model_id": first["id"],
@@ -114,6 +120,9 @@ def _task_scores(spec: Spec, skills: np.ndarray, tasks: list[str], rng: np.rando
                               "num_fewshot": 0, "n_samples": spec.docs_per_task if with_samples else 0})
             score_rows.append({"run_id": run_id, "task": task, "metric": metric, "filter": "none", "value": value,
                                "stderr": stderr, "n": spec.docs_per_task, "higher_is_better": True})
+            for back in (1, 2):  # the earlier runs: fresh draws of the same documents
+                earlier = float((rng.random(spec.docs_per_task) < p_docs).mean())
+                score_rows.append({**score_rows[-1], "run_id": f"{run_id}-{back}", "value": earlier})
             if with_samples:
                 sample_rows += _samples(run_id, task, metric, correct)
     return {"task_results": task_rows, "scores": score_rows, "samples": sample_rows}

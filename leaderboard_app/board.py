@@ -191,6 +191,11 @@ def rank_board(board: Board, tasks: Sequence[str]) -> pd.DataFrame:
     return frame.drop(columns="_order").reset_index(drop=True)
 
 
+def table_height(rows: int, most: int = 25) -> int:
+    """Pixels for a dataframe that shows up to `most` rows without scrolling (35 px a row plus the header)."""
+    return 38 + 35 * max(1, min(rows, most))
+
+
 def pair_win_matrix(counts: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """Observed (wins + ties/2) / battles of row model against column model, long form with counts."""
     tie = counts["winner"].astype(str).str.startswith("tie")

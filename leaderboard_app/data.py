@@ -186,7 +186,9 @@ def clear_caches() -> None:
 
 
 def describe(value: Any) -> str:
-    """A compact one-line JSON-ish rendering of a dict (versions, config) for table cells."""
+    """A cell as one line of text: a dict as 'key value, ...', missing values (None, NaN, NaT) as ''."""
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
-    return "" if value is None else str(value)
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return ""
+    return str(value)

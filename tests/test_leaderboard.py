@@ -214,7 +214,7 @@ def test_compare_page_paired_verdicts_answers_and_judge_orders(filled: dict[str,
     assert verdicts.loc["arith_mc", "p"] == pytest.approx(2 * 0.5**18)
     assert verdicts.loc["arith_mc", "A − B"] == pytest.approx(0.3)
     assert verdicts.loc["arith_mc", "verdict"] == "alpaca-full better"
-    answers = [t.value for t in at.text_area]
+    answers = [m.value for m in at.markdown]
     assert "alpaca-full says the answer is 42" in answers and "vicuna-lora says the answer is 41" in answers
     judged = table(at, 1)
     assert list(judged["answer_order"]) == ["ab", "ba"]

@@ -15,6 +15,7 @@ from leaderboard_app.board import (
     pair_win_matrix,
     predicted_win_matrix,
     rank_ranges,
+    table_height,
     win_rates,
 )
 
@@ -47,23 +48,24 @@ def ratings_table(ratings: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
 def whisker_chart(table: pd.DataFrame) -> alt.Chart:
     """Each model's BT rating as a point with its 95% CI as a rule, best at the top."""
     rated = table.dropna(subset=["BT rating"])
-    y = alt.Y("model:N", sort=list(rated["model"]), title=None)
+    y = alt.Y("model:N", sort=list(rated["model"]), title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
     rules = alt.Chart(rated).mark_rule().encode(y=y, x=alt.X("CI low:Q", scale=alt.Scale(zero=False),
                                                                title="BT rating (95% CI)"), x2="CI high:Q")
     points = alt.Chart(rated).mark_point(filled=True, size=60).encode(
         y=y, x="BT rating:Q", tooltip=["model", "rank", "BT rating", "CI low", "CI high", "battles"])
-    return (rules + points).properties(height=max(160, 22 * len(rated)))
+    return (rules + points).properties(height=max(160, 24 * len(rated)))
 
 
 def heatmap(long: pd.DataFrame, names: list[str], title: str) -> alt.Chart:
     """A row-beats-column win-rate heatmap with values printed in the cells."""
     base = alt.Chart(long, title=title).encode(
-        x=alt.X("opponent:N", sort=names, title="opponent"), y=alt.Y("model:N", sort=names, title=None))
+        x=alt.X("opponent:N", sort=names, title="opponent", axis=alt.Axis(labelLimit=150, labelAngle=-50, labelOverlap=False)),
+        y=alt.Y("model:N", sort=names, title=None, axis=alt.Axis(labelLimit=200, labelOverlap=False)))
     cells = base.mark_rect().encode(
         color=alt.Color("win_rate:Q", scale=alt.Scale(domain=[0, 1], scheme="redblue"), title="win rate"),
         tooltip=[c for c in long.columns])
     text = base.mark_text(fontSize=10).encode(text=alt.Text("win_rate:Q", format=".2f"))
-    return (cells + text).properties(height=max(200, 28 * len(names)))
+    return (cells + text).properties(height=180 + 30 * len(names))  # Streamlit's height includes the axes
 
 
 st.title("Arena")
@@ -80,7 +82,7 @@ st.caption(f"{total:,} battles among {len(table)} models. Rank ranges come from 
 if ratings.empty:
     st.warning("No ratings stored: run `harness arena` to fit Bradley-Terry and Elo. Showing observed win "
                "rates only.")
-st.dataframe(table, hide_index=True, width="stretch", column_config={
+st.dataframe(table, hide_index=True, width="stretch", height=table_height(len(table)), column_config={
     c: st.column_config.NumberColumn(c, format="%.0f") for c in ("BT rating", "CI low", "CI high", "Elo")
 } | {"win rate": st.column_config.NumberColumn("win rate", format="%.3f")})
 if table["BT rating"].notna().any():
@@ -101,4 +103,5 @@ if by_category.empty:
     st.caption("The battles carry no question categories.")
 else:
     st.dataframe(by_category.rename_axis("model").reset_index(), hide_index=True, width="stretch",
+                 height=table_height(len(by_category)),
                  column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in by_category})

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from leaderboard_app import data
-from leaderboard_app.board import primary_metrics, rank_board
+from leaderboard_app.board import primary_metrics, rank_board, table_height
 from leaderboard_app.compare import (
     PairedTask,
     align,
@@ -74,7 +74,9 @@ def show_answers(source: data.Source, name_a: str, name_b: str) -> None:
     for column, name in ((left, name_a), (right, name_b)):
         column.markdown(f"**{name}**")
         for turn, text in enumerate(answer_turns(gens, name, qset, qid), start=1):
-            column.text_area(f"{name} · turn {turn}", text, height=180, disabled=True, key=f"cmp_{name}_{turn}")
+            box = column.container(border=True)
+            box.caption(f"turn {turn}")
+            box.markdown(text)
     verdicts = data.load_judgments(source.url, source.stamp, name_a, name_b)
     verdicts = verdicts[(verdicts["question_set"] == qset) & (verdicts["question_id"] == qid)]
     if verdicts.empty:
@@ -133,7 +135,7 @@ st.subheader("Per-task differences (paired tests)")
 pairs = paired_tasks(source, runs_a, runs_b)
 if pairs:
     verdicts = paired_verdicts(pairs, name_a, name_b)
-    st.dataframe(verdicts, hide_index=True, width="stretch", column_config={
+    st.dataframe(verdicts, hide_index=True, width="stretch", height=table_height(len(verdicts)), column_config={
         c: st.column_config.NumberColumn(c, format="%.3f") for c in ("A", "B", "A − B", "CI low", "CI high")
     } | {c: st.column_config.NumberColumn(c, format="%.2g") for c in ("p", "p (Holm)")})
     st.caption("Exact McNemar for 0/1 metrics, paired bootstrap otherwise; p-values Holm-corrected across "

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from leaderboard_app import data
-from leaderboard_app.board import ARENA_COLUMNS, Board, Filters, apply_filters, rank_board
+from leaderboard_app.board import ARENA_COLUMNS, Board, Filters, apply_filters, rank_board, table_height
 
 EMPTY = "The store has no models yet. Evaluate one with `harness eval --model PATH --suite smoke`, then refresh."
 
@@ -96,7 +96,8 @@ st.caption(f"{len(rows)} of {len(ranked)} models · average of {len(tasks)} task
 if rows.empty:
     st.warning("No model matches these filters.")
 else:
-    st.dataframe(rows[columns], hide_index=True, column_config=column_config(board, tasks), width="stretch")
+    st.dataframe(rows[columns], hide_index=True, column_config=column_config(board, tasks), width="stretch",
+                 height=table_height(len(rows)))
 if not board.tasks:
     st.info("No task scores yet: run `harness eval` to add columns.")
 if ranked["battles"].isna().all():

@@ -11,28 +11,33 @@ import pandas as pd
 import streamlit as st
 
 from leaderboard_app import data
-from leaderboard_app.board import primary_metrics
+from leaderboard_app.board import primary_metrics, rank_board
 
 EMPTY = "The store has no models yet. Evaluate one with `harness eval --model PATH --suite smoke`."
 MAX_ROWS = 1000
 CARD_KEYS = ("recipe", "data", "dataset", "hyperparameters", "training", "lora", "steps", "seed")
 
 
+def shown(value: object) -> str:
+    """A cell as text, with '—' for missing values (None or NaN)."""
+    return "—" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
 def show_card(model: pd.Series) -> None:
     """Kind, base, recipe, size, fingerprint, source, and the training card's main fields."""
     cols = st.columns(4)
-    cols[0].metric("Type", str(model["kind"]))
-    cols[1].metric("Base model", str(model["base_model"] or "—"))
-    cols[2].metric("Recipe", str(model["recipe"] or "—"))
+    cols[0].metric("Type", shown(model["kind"]))
+    cols[1].metric("Base model", shown(model["base_model"]))
+    cols[2].metric("Recipe", shown(model["recipe"]))
     size = model["n_params"]
     cols[3].metric("Parameters", "—" if pd.isna(size) else f"{float(size) / 1e6:,.2f} M")
     st.markdown(f"**Fingerprint** `{model['fingerprint']}` · **source** `{model['source']}` · "
                 f"**added** {str(model['created_at'])[:19]}")
     card = model["card"] if isinstance(model["card"], dict) else {}
-    shown = {k: card[k] for k in CARD_KEYS if k in card}
-    if shown:
-        st.table(pd.DataFrame({"field": list(shown), "value": [json.dumps(v, default=str) if isinstance(
-            v, (dict, list)) else str(v) for v in shown.values()]}).set_index("field"))
+    fields = {k: card[k] for k in CARD_KEYS if k in card}
+    if fields:
+        st.table(pd.DataFrame({"field": list(fields), "value": [json.dumps(v, default=str) if isinstance(
+            v, (dict, list)) else str(v) for v in fields.values()]}).set_index("field"))
     with st.expander("Full model card (JSON)", expanded=False):
         st.json(card or {})
 
@@ -44,11 +49,16 @@ def show_scores(scores: pd.DataFrame) -> None:
     chosen["started"] = pd.to_datetime(chosen["started_at"], utc=True, errors="coerce")
     chosen["low"] = chosen["value"] - 1.96 * chosen["stderr"].fillna(0)
     chosen["high"] = chosen["value"] + 1.96 * chosen["stderr"].fillna(0)
-    base = alt.Chart(chosen).encode(x=alt.X("started:T", title="run started"), color="task:N")
-    chart = base.mark_line(point=True).encode(
-        y=alt.Y("value:Q", title="score"), tooltip=["task", "metric", "value", "stderr", "run_id", "started"])
-    bars = base.mark_rule().encode(y="low:Q", y2="high:Q")
-    st.altair_chart((chart + bars).properties(height=260), width="stretch")
+    tooltip = ["task", "metric", "value", "stderr", "run_id", "started"]
+    if chosen["run_id"].nunique() > 1:  # a trend over runs
+        base = alt.Chart(chosen).encode(x=alt.X("started:T", title="run started"), color="task:N")
+        marks = base.mark_line(point=True).encode(y=alt.Y("value:Q", title="score"), tooltip=tooltip)
+    else:  # one run: one bar per task
+        base = alt.Chart(chosen).encode(x=alt.X("task:N", title=None, axis=alt.Axis(labelAngle=0)))
+        marks = base.mark_bar(opacity=0.7).encode(y=alt.Y("value:Q", title="score"), color="task:N", tooltip=tooltip)
+    whiskers = base.mark_rule().encode(y="low:Q", y2="high:Q")
+    st.altair_chart((marks + whiskers).properties(height=260), width="stretch")
+    st.caption("Whiskers: 95% CI (±1.96 stderr) of each score.")
     table = chosen.pivot_table(index=["started", "run_id"], columns="task", values="value", aggfunc="last")
     st.dataframe(table.sort_index(ascending=False).reset_index(), hide_index=True, width="stretch")
 
@@ -99,7 +109,9 @@ if source.empty:
     st.stop()
 models = data.load_models(source.url, source.stamp)
 names = list(models["display"])
-wanted = st.query_params.get("model")
+board = data.load_board(source.url, source.stamp)
+top = str(rank_board(board, board.tasks)["model"].iloc[0])
+wanted = st.query_params.get("model", top)  # ?model=NAME links here; else the leaderboard's first
 name = st.selectbox("Model", names, index=names.index(wanted) if wanted in names else 0, key="model_name")
 model = models[models["display"] == name].iloc[0]
 show_card(model)

@@ -8,10 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from leaderboard_app import data
+from leaderboard_app.board import table_height
 
 EMPTY = "No runs in the store yet. `harness eval --model PATH --suite smoke` records one."
-COLUMNS = ["id", "model", "status", "suite/tasks", "backend", "chat_template", "started_at", "duration (s)",
-           "versions", "git_revision", "error"]
+COLUMNS = ["id", "model", "status", "error", "suite/tasks", "backend", "chat_template", "started_at",
+           "duration (s)", "versions", "git_revision"]
 
 
 def run_rows(runs: pd.DataFrame) -> pd.DataFrame:
@@ -42,14 +43,14 @@ if chosen_models:
 shown = runs[keep]
 counts = runs["status"].value_counts()
 st.caption(" · ".join(f"{n} {status}" for status, n in counts.items()) + f" · {len(shown)} shown")
-st.dataframe(run_rows(shown), hide_index=True, width="stretch", column_config={
+st.dataframe(run_rows(shown), hide_index=True, width="stretch", height=table_height(len(shown), 15), column_config={
     "duration (s)": st.column_config.NumberColumn("duration (s)", format="%.1f"),
     "started_at": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
 })
 if not shown.empty:
     run_id = st.selectbox("Run details", list(shown["id"]), key="runs_pick")
     run = shown[shown["id"] == run_id].iloc[0]
-    if run["error"]:
+    if data.describe(run["error"]):
         st.error(f"{run['status']}: {run['error']}")
     a, b = st.columns(2)
     with a:
@@ -58,8 +59,9 @@ if not shown.empty:
     with b:
         st.markdown("**Versions**")
         st.json(run["versions"] or {})
-        st.markdown(f"**Git revision** `{run['git_revision'] or '—'}` · **template** "
-                    f"`{run['chat_template'] or 'none'}` · **finished** {str(run['finished_at'] or '—')[:19]}")
+        st.markdown(f"**Git revision** `{data.describe(run['git_revision']) or '—'}` · **template** "
+                    f"`{data.describe(run['chat_template']) or 'none'}` · **finished** "
+                    f"{data.describe(run['finished_at'])[:19] or '—'}")
     st.markdown("**Tasks**")
     done = data.load_task_results(source.url, source.stamp, run_id)
     if done.empty:
