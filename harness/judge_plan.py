@@ -231,3 +231,19 @@ def _make_jobs(
             a[1],
         ),
     ]
+
+
+def judge_config_from_env(models: list[str], questions: str, **options: object) -> JudgeConfig:
+    """A config whose judge comes from HARNESS_JUDGE / HARNESS_JUDGE_BASE_URL (the CLI's env vars), else offline.
+
+    `harness demo` uses it: the offline reference-matching judge unless an endpoint is configured.
+    """
+    import os
+
+    values: dict[str, object] = {
+        "models": models,
+        "questions": questions,
+        "judge": os.environ.get("HARNESS_JUDGE") or None,
+        "judge_base_url": os.environ.get("HARNESS_JUDGE_BASE_URL") or None,
+    }
+    return JudgeConfig(**{**values, **options})  # type: ignore[arg-type]

@@ -249,7 +249,7 @@ def results_report(
     question_set: str | None = None,
 ) -> dict[str, Any]:
     """`harness judge results`: result rows per judge (every judge in the store when `judge` is None)."""
-    from harness.store.judgments import judge_names
+    from harness.store.judgments import judge_names, judge_usage
 
     if mode == "pairwise-baseline" and not baseline:
         from harness.errors import HarnessError
@@ -260,5 +260,5 @@ def results_report(
     for name in judges:
         rows = results_for_run(store, name, mode, question_set, None, baseline)
         if rows or judge:
-            report.append({"judge": name, "results": rows})
+            report.append({"judge": name, "results": rows, "usage": judge_usage(store, name)})
     return {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}

@@ -13,6 +13,7 @@ from harness.errors import HarnessError, JudgeUnavailable
 from harness.judge import run_judge
 from harness.judge_client import RetryPolicy
 from harness.judge_plan import JudgeConfig
+from harness.judge_results import results_report
 from harness.store import open_store
 from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments
@@ -118,6 +119,8 @@ def test_rerun_makes_zero_requests_and_battles_follow_fastchat(
     b = by_key[("q1", 1, "alpha", "gamma")]
     assert b.extra["g1"] == b.extra["g2"] == "model_a" and b.extra["len_a"] == len("GOOD 4")
     assert {"len_a", "len_b", "md_a", "md_b"} <= set(b.extra)
+    usage = results_report(open_store(store_url), judge="judge-x")["judges"][0]["usage"]
+    assert usage["judgments"] == PLANNED and usage["cost_usd"] == pytest.approx(first.usage.cost_usd)
     results = {r["model"]: r for r in again.results}
     # alpha: wins q1 x2, q2t1 x2, q2t2 x2 (vs beta BAD, vs gamma OK), q3 vs gamma; ties q3 vs beta -> 7 W, 1 T
     assert (results["alpha"]["win"], results["alpha"]["loss"], results["alpha"]["tie"]) == (7, 0, 1)

@@ -93,3 +93,23 @@ def judge_names(store: Store) -> list[str]:
         names = set(conn.execute(sa.select(judgments.c.judge).distinct()).scalars())
         names |= {n for n in conn.execute(sa.select(battles.c.judge).distinct()).scalars() if n}
     return sorted(names)
+
+
+def judge_usage(store: Store, judge: str) -> dict[str, float]:
+    """Calls, tokens and USD one judge has cost, summed over its stored judgments."""
+    query = sa.select(
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(judgments.c.attempts), 0),
+        sa.func.coalesce(sa.func.sum(judgments.c.prompt_tokens), 0),
+        sa.func.coalesce(sa.func.sum(judgments.c.completion_tokens), 0),
+        sa.func.coalesce(sa.func.sum(judgments.c.cost_usd), 0.0),
+    ).where(judgments.c.judge == judge)
+    with store.engine.connect() as conn:
+        n, attempts, prompt, completion, cost = conn.execute(query).one()
+    return {
+        "judgments": n,
+        "requests": attempts,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cost_usd": float(cost),
+    }
