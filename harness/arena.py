@@ -1,22 +1,33 @@
 """Arena ratings: online Elo and Bradley-Terry with bootstrap confidence intervals, rank ranges and win-rate matrices.
 
-Pure numpy/scipy over `Battle` records, no I/O. Bradley-Terry is the unpenalised maximum-likelihood fit on
-aggregated pair counts (ties are half a win each), solved by batched Newton steps so that a 1,000-round
-multinomial bootstrap is one vectorised computation. `harness arena` reads battles, calls `compute_ratings`.
+Pure numpy/scipy over `Battle` records, no I/O. The BT fit and its multinomial bootstrap live in
+`harness.bradley_terry` (re-exported here), style control in `harness.arena_style`.
+`harness arena` (via `harness.arena_run`) reads battles, calls `compute_ratings`, stores and renders.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
 from pydantic import Field
 
+from harness.bradley_terry import (
+    FALLBACK_RIDGE,
+    BTFit,
+    FloatArray,
+    IntArray,
+    PairCounts,
+    bootstrap_bradley_terry,
+    count_pairs,
+    fit_bradley_terry,
+    mle_exists,
+    percentile_interval,
+)
 from harness.config import Frozen
 from harness.errors import HarnessError
 from harness.store.battles import Battle
@@ -24,19 +35,16 @@ from harness.store.battles import Battle
 if TYPE_CHECKING:
     from harness.arena_style import StyleFit
 
+__all__ = [
+    "SCORE_A", "ArenaConfig", "ArenaReport", "BTFit", "EncodedBattles", "ModelRating", "PairCounts",
+    "RatingDifference", "battle_set_fingerprint", "bootstrap_bradley_terry", "compute_ratings", "count_pairs",
+    "encode_battles", "fit_bradley_terry", "mle_exists", "online_elo", "predicted_win_rates", "rank_ranges",
+    "win_matrices",
+]
+
 Method = Literal["bt", "elo", "both"]
 Control = Literal["length", "markdown"]
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
-
 SCORE_A = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
-FALLBACK_RIDGE = 1e-3  # L2 weight used only when the unpenalised MLE does not exist (a model never lost, ...)
-_MAX_NEWTON = 100
-_NEWTON_TOL = 1e-11  # largest step, natural (log-odds) units
-_MAX_CHORD = 60
-_CHORD_TOL = 1e-9  # bootstrap rounds: 2e-7 Elo points
-_CELLS_PER_CHUNK = 4_000_000  # bootstrap rounds per chunk * max(models^2, cells): ~32 MB arrays
 
 
 class ArenaConfig(Frozen):
@@ -72,31 +80,6 @@ class EncodedBattles:
     a: IntArray
     b: IntArray
     score: FloatArray
-
-
-@dataclass(frozen=True)
-class PairCounts:
-    """Outcomes aggregated per unordered pair i < j (side a/b does not matter to BT); ties count separately."""
-
-    n_models: int
-    i: IntArray
-    j: IntArray
-    wins_i: FloatArray
-    wins_j: FloatArray
-    ties: FloatArray
-
-    @property
-    def total(self) -> FloatArray:
-        return self.wins_i + self.wins_j + self.ties
-
-
-@dataclass(frozen=True)
-class BTFit:
-    """A Bradley-Terry fit on the Elo scale; `mle_exists` is False when the fallback ridge was needed."""
-
-    ratings: FloatArray
-    mle_exists: bool
-    converged: bool
 
 
 @dataclass(frozen=True)
@@ -212,22 +195,6 @@ def battle_set_fingerprint(battles: Sequence[Battle]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def count_pairs(a: IntArray, b: IntArray, score: FloatArray, n_models: int,
-                weights: FloatArray | None = None) -> PairCounts:
-    """Aggregate battles (each counted `weights` times, default once) into wins/ties per unordered pair that met."""
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    key = lo * n_models + hi
-    lo_won = np.where(a == lo, score, 1.0 - score)  # lo's score: 1, 0.5 or 0
-    size = n_models * n_models
-    w = np.ones(len(a)) if weights is None else weights
-    ties = _float(np.bincount(key, weights=w * (score == 0.5), minlength=size))
-    wins_lo = _float(np.bincount(key, weights=w * (lo_won == 1.0), minlength=size))
-    total = _float(np.bincount(key, weights=w, minlength=size))
-    met = np.flatnonzero(total)
-    return PairCounts(n_models, met // n_models, met % n_models, wins_lo[met],
-                      total[met] - wins_lo[met] - ties[met], ties[met])
-
-
 def online_elo(a: IntArray, b: IntArray, score: FloatArray, n_models: int, k: float = 4.0,
                scale: float = 400.0, base: float = 10.0, initial: float = 1000.0) -> FloatArray:
     """Online Elo in battle order (the 2023 Arena notebook): expected score 1 / (1 + base^((rb - ra)/scale))."""
@@ -238,184 +205,6 @@ def online_elo(a: IntArray, b: IntArray, score: FloatArray, n_models: int, k: fl
         ratings[ia] += update
         ratings[ib] -= update
     return np.asarray(ratings, dtype=np.float64)
-
-
-def fit_bradley_terry(counts: PairCounts, base: float = 10.0, scale: float = 400.0,
-                      center: float = 1000.0) -> BTFit:
-    """Unpenalised BT maximum likelihood on pair counts, on the Elo scale (scale * log_base strengths), mean `center`.
-
-    When the MLE does not exist (some group of models never scored against the rest), a tiny ridge
-    (`FALLBACK_RIDGE`) keeps the ratings finite and `mle_exists` is False.
-    """
-    exists = mle_exists(counts, counts.wins_i + counts.ties / 2, counts.total)
-    wins = (counts.wins_i + counts.ties / 2)[None, :]
-    ridge = np.array([0.0 if exists else FALLBACK_RIDGE])
-    theta, converged = _newton_bt(counts, wins, counts.total[None, :], ridge, np.zeros((1, counts.n_models)))
-    return BTFit(_to_elo(theta[0], base, scale, center), exists, bool(converged[0]))
-
-
-def bootstrap_bradley_terry(counts: PairCounts, rounds: int, seed: int = 0, base: float = 10.0,
-                            scale: float = 400.0, center: float = 1000.0) -> FloatArray:
-    """BT ratings on `rounds` multinomial resamples of the battles, shape (rounds, models), each round mean `center`.
-
-    Resampling battles with replacement only changes how often each (pair, outcome) cell occurs, so each
-    round draws the cell counts from one multinomial and all rounds are solved together: Newton steps with
-    the full-data Hessian (rounds start at the full-data fit), then exact Newton for any round left over.
-    """
-    cells = np.concatenate([counts.wins_i, counts.wins_j, counts.ties])
-    n_pairs, n_total = len(counts.i), int(cells.sum())
-    fit = fit_bradley_terry(counts, base, scale, center)
-    theta0 = (fit.ratings - center) * math.log(base) / scale
-    hessian = _bt_derivatives(counts, (counts.wins_i + counts.ties / 2)[None], counts.total[None],
-                              np.array([0.0 if fit.mle_exists else FALLBACK_RIDGE]))(theta0[None])[1][0]
-    inverse = np.linalg.inv(hessian)
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(rounds, _CELLS_PER_CHUNK // max(counts.n_models ** 2, len(cells))))
-    out = np.empty((rounds, counts.n_models))
-    for first in range(0, rounds, chunk):
-        size = min(chunk, rounds - first)
-        drawn = rng.multinomial(n_total, cells / n_total, size=size).astype(np.float64)
-        wins_i, wins_j, ties = drawn[:, :n_pairs], drawn[:, n_pairs:2 * n_pairs], drawn[:, 2 * n_pairs:]
-        wins, total = wins_i + ties / 2, wins_i + wins_j + ties
-        theta, done = _chord_bt(counts, wins, total, np.tile(theta0, (size, 1)), inverse)
-        if not done.all():
-            rest = ~done
-            ridge = np.array([0.0 if mle_exists(counts, w, t) else FALLBACK_RIDGE
-                              for w, t in zip(wins[rest], total[rest])])
-            theta[rest], _ = _newton_bt(counts, wins[rest], total[rest], ridge, np.tile(theta0, (rest.sum(), 1)))
-        out[first:first + size] = _to_elo(theta, base, scale, center)
-    return out
-
-
-def _chord_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: FloatArray,
-              inverse: FloatArray) -> tuple[FloatArray, BoolArray]:
-    """Fixed-Hessian Newton (chord) steps for many BT problems near one solution; cheap, linearly convergent."""
-    from scipy.special import expit
-
-    done = np.zeros(len(theta), dtype=bool)
-    live = np.arange(len(theta))
-    for _ in range(_MAX_CHORD):
-        sub = theta[live]
-        residual = wins[live] - total[live] * expit(sub[:, counts.i] - sub[:, counts.j])
-        grad = scatter_rows(residual, counts.i, counts.n_models) - scatter_rows(residual, counts.j, counts.n_models)
-        step = grad @ inverse
-        theta[live] = sub + step
-        size = np.abs(step).max(axis=1)
-        finished = size < _CHORD_TOL
-        done[live[finished]] = True
-        live = live[~finished & np.isfinite(size)]
-        if not len(live):
-            break
-    done &= np.isfinite(theta).all(axis=1)
-    return theta, done
-
-
-def _to_elo(theta: FloatArray, base: float, scale: float, center: float) -> FloatArray:
-    elo = theta * (scale / math.log(base))
-    return elo - elo.mean(axis=-1, keepdims=True) + center
-
-
-def mle_exists(counts: PairCounts, wins: FloatArray, total: FloatArray) -> bool:
-    """The BT MLE is finite iff the "scored against" digraph (i -> j when i won or tied against j) is strongly connected."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    forward, backward = wins > 0, (total - wins) > 0
-    rows = np.concatenate([counts.i[forward], counts.j[backward]])
-    cols = np.concatenate([counts.j[forward], counts.i[backward]])
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(counts.n_models,) * 2)
-    n_components, _ = connected_components(graph, directed=True, connection="strong")
-    return bool(n_components == 1)
-
-
-def _bt_objective(theta: FloatArray, counts: PairCounts, wins: FloatArray, total: FloatArray,
-                  ridge: FloatArray) -> FloatArray:
-    from scipy.special import log_expit
-
-    d = theta[:, counts.i] - theta[:, counts.j]
-    loglik = (wins * log_expit(d) + (total - wins) * log_expit(-d)).sum(axis=1)
-    return -loglik + 0.5 * ridge * (theta ** 2).sum(axis=1)
-
-
-def _bt_derivatives(counts: PairCounts, wins: FloatArray, total: FloatArray,
-                    ridge: FloatArray) -> Callable[[FloatArray], tuple[FloatArray, FloatArray]]:
-    """Gradient of the log-likelihood and the negative Hessian (a weighted graph Laplacian) for B BT problems.
-
-    The Laplacian's constant null space is closed by adding 11'/M where there is no ridge: the gradient then
-    sums to zero, so a Newton step keeps the mean.
-    """
-    from scipy.special import expit
-
-    n_models, (i, j) = counts.n_models, (counts.i, counts.j)
-    diag = np.arange(n_models)
-    gauge = np.where(ridge == 0.0, 1.0 / n_models, 0.0)[:, None, None]
-
-    def derivatives(theta: FloatArray) -> tuple[FloatArray, FloatArray]:
-        p = expit(theta[:, i] - theta[:, j])
-        residual, weight = wins - total * p, total * p * (1.0 - p)
-        grad = scatter_rows(residual, i, n_models) - scatter_rows(residual, j, n_models) - ridge[:, None] * theta
-        hess = np.zeros((len(theta), n_models, n_models)) + gauge
-        hess[:, i, j] -= weight
-        hess[:, j, i] -= weight
-        hess[:, diag, diag] += scatter_rows(weight, i, n_models) + scatter_rows(weight, j, n_models) + ridge[:, None]
-        return grad, hess
-
-    return derivatives
-
-
-def _newton_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, ridge: FloatArray,
-               theta: FloatArray) -> tuple[FloatArray, BoolArray]:
-    """Damped Newton on B BT problems sharing the pair list (rows of `wins`/`total`)."""
-    return batched_newton(theta, lambda x: _bt_objective(x, counts, wins, total, ridge),
-                          _bt_derivatives(counts, wins, total, ridge))
-
-
-def batched_newton(x: FloatArray, objective: Callable[[FloatArray], FloatArray],
-                   derivatives: Callable[[FloatArray], tuple[FloatArray, FloatArray]]) -> tuple[FloatArray, BoolArray]:
-    """Minimise B convex problems at once (rows of `x`): Newton steps H^-1 g, each halved until it does not
-    increase its problem's objective. Returns the solutions and which rows converged (step < tolerance)."""
-    done = np.zeros(len(x), dtype=bool)
-    current = objective(x)
-    for _ in range(_MAX_NEWTON):
-        grad, hess = derivatives(x)
-        step = _float(np.linalg.solve(hess, grad[:, :, None])[:, :, 0])
-        step[done] = 0.0
-        x, current = _line_search(x, step, current, objective)
-        done |= np.abs(step).max(axis=1) < _NEWTON_TOL
-        if done.all():
-            break
-    return x, done
-
-
-def _line_search(x: FloatArray, step: FloatArray, current: FloatArray,
-                 objective: Callable[[FloatArray], FloatArray]) -> tuple[FloatArray, FloatArray]:
-    t = np.ones(len(x))
-    for _ in range(40):
-        candidate = x + t[:, None] * step
-        value = objective(candidate)
-        worse = value > current + 1e-12 * (1.0 + np.abs(current))
-        if not worse.any():
-            return candidate, value
-        t[worse] /= 2
-    candidate[worse], value[worse] = x[worse], current[worse]
-    return candidate, value
-
-
-def scatter_rows(values: FloatArray, index: IntArray, n_models: int) -> FloatArray:
-    """Row-wise bincount: out[b, m] = sum of values[b, p] over pairs p with index[p] == m."""
-    rows = values.shape[0]
-    flat = (np.arange(rows)[:, None] * n_models + index[None, :]).ravel()
-    return _float(np.bincount(flat, weights=values.ravel(), minlength=rows * n_models).reshape(rows, n_models))
-
-
-def _float(array: Any) -> FloatArray:
-    return np.asarray(array, dtype=np.float64)
-
-
-def percentile_interval(samples: FloatArray, ci: float) -> tuple[FloatArray, FloatArray]:
-    tail = (1.0 - ci) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail], axis=0)
-    return low, high
 
 
 def rank_ranges(low: FloatArray, high: FloatArray) -> tuple[IntArray, IntArray]:

@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.arena import (
+from harness.arena import ArenaConfig, EncodedBattles
+from harness.bradley_terry import (
     FALLBACK_RIDGE,
-    ArenaConfig,
-    EncodedBattles,
     FloatArray,
     PairCounts,
     batched_newton,
