@@ -296,6 +296,18 @@ def generate_command(
                      f"({outcome.question_set}, template {outcome.chat_template})", markup=False)
 
 
+def _price_pair(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 2:
+        raise HarnessError(f"bad --price-per-mtok {text!r}", hint="two numbers: IN,OUT, e.g. 2.5,10")
+    return values[0], values[1]
+
+
 @judge_app.callback(invoke_without_command=True)
 @handled
 def judge_command(
@@ -324,7 +336,7 @@ def judge_command(
     if not models or not questions:
         raise HarnessError("harness judge needs --models A,B and --questions SET",
                            hint="or a subcommand: import, results, agreement (see harness judge --help)")
-    price = tuple(float(p) for p in price_per_mtok.split(",")) if price_per_mtok else None
+    price = _price_pair(price_per_mtok)
     config = _validated(JudgeConfig, models=[m.strip() for m in models.split(",") if m.strip()],
                         questions=questions, judge=judge, judge_base_url=judge_base_url,
                         judge_api_key_env=judge_api_key_env, mode=mode, baseline=baseline,

@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
@@ -54,6 +54,13 @@ class JudgeConfig(BaseModel):
     """Judge output budget per call."""
     timeout: float = Field(120.0, gt=0)
     """Seconds before a judge call counts as timed out (and is retried)."""
+
+    @field_validator("models")
+    @classmethod
+    def _distinct(cls, models: list[str]) -> list[str]:
+        if len(set(models)) != len(models):
+            raise ValueError("each model may be named once")
+        return models
 
     @property
     def offline(self) -> bool:
