@@ -76,3 +76,15 @@ def test_judge_needs_models_and_answers(store_url):
     assert result.exit_code == 2 and "harness generate" in result.output
     result = runner.invoke(app, ["judge", "--models", "a,b", "--questions", "arith", "--mode", "nope"])
     assert result.exit_code == 2 and "--mode" in result.output
+
+
+def test_offline_single_grades_and_reference_skips(openai_server, store_url):
+    openai_server.responder = _answer
+    for model in ("good", "bad"):
+        _json(["generate", "--model", model, "--questions", "arith", "--backend", "local-chat-completions",
+               "--base-url", openai_server.url, "--json"])
+    doc = _json(["judge", "--models", "good,bad", "--questions", "arith", "--mode", "single", "--json"])
+    assert {r["model"]: r["score"] for r in doc["results"]} == {"good": 10.0, "bad": 1.0}
+    single = _json(["judge", "results", "--mode", "single", "--json"])["judges"][0]
+    assert single["judge"] == "offline:reference-match" and single["usage"]["cost_usd"] == 0
+    assert {r["model"]: r["turns"]["1"] for r in single["results"]} == {"good": 10.0, "bad": 1.0}
