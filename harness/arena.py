@@ -282,7 +282,7 @@ def _fit_bt(counts: PairCounts, config: ArenaConfig) -> tuple[FloatArray, FloatA
     samples = None
     if config.bootstrap:
         samples = bootstrap_bradley_terry(counts, config.bootstrap, config.seed, config.base, config.scale,
-                                          config.initial)
+                                          config.initial, fit=fit)
     return fit.ratings, samples, notes
 
 

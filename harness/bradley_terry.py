@@ -82,16 +82,17 @@ def fit_bradley_terry(counts: PairCounts, base: float = 10.0, scale: float = 400
 
 
 def bootstrap_bradley_terry(counts: PairCounts, rounds: int, seed: int = 0, base: float = 10.0,
-                            scale: float = 400.0, center: float = 1000.0) -> FloatArray:
+                            scale: float = 400.0, center: float = 1000.0, fit: BTFit | None = None) -> FloatArray:
     """BT ratings on `rounds` multinomial resamples of the battles, shape (rounds, models), each round mean `center`.
 
     Resampling battles with replacement only changes how often each (pair, outcome) cell occurs, so each
     round draws the cell counts from one multinomial and all rounds are solved together: Newton steps with
-    the full-data Hessian (rounds start at the full-data fit), then exact Newton for any round left over.
+    the full-data Hessian (rounds start at the full-data fit, `fit` when the caller has it), then exact
+    Newton for any round left over.
     """
     cells = np.concatenate([counts.wins_i, counts.wins_j, counts.ties])
     n_pairs, n_total = len(counts.i), int(cells.sum())
-    fit = fit_bradley_terry(counts, base, scale, center)
+    fit = fit or fit_bradley_terry(counts, base, scale, center)
     theta0 = (fit.ratings - center) * math.log(base) / scale
     hessian = _bt_derivatives(counts, (counts.wins_i + counts.ties / 2)[None], counts.total[None],
                               np.array([0.0 if fit.mle_exists else FALLBACK_RIDGE]))(theta0[None])[1][0]
@@ -116,23 +117,35 @@ def bootstrap_bradley_terry(counts: PairCounts, rounds: int, seed: int = 0, base
 
 def _chord_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: FloatArray,
               inverse: FloatArray) -> tuple[FloatArray, BoolArray]:
-    """Fixed-Hessian Newton (chord) steps for many BT problems near one solution; cheap, linearly convergent."""
-    from scipy.special import expit
+    """Fixed-Hessian Newton (chord) steps for many BT problems near one solution; cheap, linearly convergent.
 
+    Works on transposed (pairs x rounds) arrays with a sparse signed incidence matrix, so each step is
+    two sparse products and one exp over the pair-round grid.
+    """
+    from scipy.sparse import csr_matrix
+
+    n_pairs = len(counts.i)
+    incidence = csr_matrix((np.r_[np.ones(n_pairs), -np.ones(n_pairs)],
+                            (np.r_[np.arange(n_pairs), np.arange(n_pairs)], np.r_[counts.i, counts.j])),
+                           shape=(n_pairs, counts.n_models))
+    incidence_t = incidence.T.tocsr()
+    wins_t, total_t, theta_t = wins.T.copy(), total.T.copy(), theta.T.copy()
     done = np.zeros(len(theta), dtype=bool)
-    live = np.arange(len(theta))
     for _ in range(_MAX_CHORD):
-        sub = theta[live]
-        residual = wins[live] - total[live] * expit(sub[:, counts.i] - sub[:, counts.j])
-        grad = scatter_rows(residual, counts.i, counts.n_models) - scatter_rows(residual, counts.j, counts.n_models)
-        step = grad @ inverse
-        theta[live] = sub + step
-        size = np.abs(step).max(axis=1)
-        finished = size < _CHORD_TOL
-        done[live[finished]] = True
-        live = live[~finished & np.isfinite(size)]
-        if not len(live):
+        z = incidence @ theta_t
+        with np.errstate(over="ignore"):
+            np.exp(np.negative(z, out=z), out=z)
+        z += 1.0
+        np.divide(total_t, z, out=z)
+        np.subtract(wins_t, z, out=z)  # observed - expected wins per pair and round
+        step = inverse @ (incidence_t @ z)
+        step[:, done] = 0.0
+        theta_t += step
+        size = np.abs(step).max(axis=0)
+        done |= size < _CHORD_TOL
+        if (done | ~np.isfinite(size)).all():
             break
+    theta = np.ascontiguousarray(theta_t.T)
     done &= np.isfinite(theta).all(axis=1)
     return theta, done
 
