@@ -23,7 +23,7 @@ _MAX_NEWTON = 100
 _NEWTON_TOL = 1e-11  # largest step, natural (log-odds) units
 _MAX_CHORD = 60
 _CHORD_TOL = 1e-9  # bootstrap rounds: 2e-7 Elo points
-_CELLS_PER_CHUNK = 4_000_000  # bootstrap rounds per chunk * max(models^2, cells): ~32 MB arrays
+_CELLS_PER_CHUNK = 4_000_000  # rounds per chunk x cells (or x models^2 for Hessians): ~32 MB arrays
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def bootstrap_bradley_terry(counts: PairCounts, rounds: int, seed: int = 0, base
                               np.array([0.0 if fit.mle_exists else FALLBACK_RIDGE]))(theta0[None])[1][0]
     inverse = np.linalg.inv(hessian)
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(rounds, _CELLS_PER_CHUNK // max(counts.n_models ** 2, len(cells))))
+    chunk = max(1, min(rounds, _CELLS_PER_CHUNK // len(cells)))
     out = np.empty((rounds, counts.n_models))
     for first in range(0, rounds, chunk):
         size = min(chunk, rounds - first)
@@ -106,13 +106,20 @@ def bootstrap_bradley_terry(counts: PairCounts, rounds: int, seed: int = 0, base
         wins_i, wins_j, ties = drawn[:, :n_pairs], drawn[:, n_pairs:2 * n_pairs], drawn[:, 2 * n_pairs:]
         wins, total = wins_i + ties / 2, wins_i + wins_j + ties
         theta, done = _chord_bt(counts, wins, total, np.tile(theta0, (size, 1)), inverse)
-        if not done.all():
-            rest = ~done
-            ridge = np.array([0.0 if mle_exists(counts, w, t) else FALLBACK_RIDGE
-                              for w, t in zip(wins[rest], total[rest])])
-            theta[rest], _ = _newton_bt(counts, wins[rest], total[rest], ridge, np.tile(theta0, (rest.sum(), 1)))
+        _exact_rounds(counts, wins, total, theta, np.flatnonzero(~done), theta0)
         out[first:first + size] = _to_elo(theta, base, scale, center)
     return out
+
+
+def _exact_rounds(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: FloatArray,
+                  rows: IntArray, theta0: FloatArray) -> None:
+    """Damped Newton (with the fallback ridge where a round's MLE does not exist) for `rows`, in place;
+    batches are sized so their Hessians stay near 32 MB."""
+    batch = max(1, _CELLS_PER_CHUNK // counts.n_models ** 2)
+    for first in range(0, len(rows), batch):
+        pick = rows[first:first + batch]
+        ridge = np.array([0.0 if mle_exists(counts, wins[k], total[k]) else FALLBACK_RIDGE for k in pick])
+        theta[pick], _ = _newton_bt(counts, wins[pick], total[pick], ridge, np.tile(theta0, (len(pick), 1)))
 
 
 def _chord_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: FloatArray,

@@ -374,3 +374,25 @@ def test_style_control_with_judge_counts_anchor_and_elo_only() -> None:
     assert row.bt == pytest.approx(1200.0)
     elo_only = compute_ratings(battles, ArenaConfig(method="elo", control=("length",)))
     assert elo_only.style is None and any("ignored" in w for w in elo_only.warnings)
+
+
+def test_bootstrap_rounds_without_an_mle_stay_finite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """a lost once in 11 games against b: rounds that do not redraw that loss have no MLE (exact Newton + ridge)."""
+    from harness import bradley_terry
+
+    exact: list[int] = []
+    original = bradley_terry._exact_rounds
+
+    def spy(*args: object) -> None:
+        exact.append(len(args[4]))  # type: ignore[arg-type]
+        original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bradley_terry, "_exact_rounds", spy)
+    battles = [Battle("a", "b", "model_a")] * 10 + [Battle("b", "a", "model_a")] + \
+        [Battle("b", "c", "model_a")] * 6 + [Battle("c", "b", "model_a")] * 4 + [Battle("a", "c", "tie")]
+    report = compute_ratings(battles, ArenaConfig(bootstrap=200))
+    assert not report.warnings  # the full data has an MLE
+    assert report.bootstrap is not None and np.isfinite(report.bootstrap).all()
+    assert 20 < sum(exact) < 100  # about e^-1 of the rounds miss the single loss
+    top = report.row("a")
+    assert top.ci_high - top.bt > 3 * (top.bt - top.ci_low)  # type: ignore[operator]
