@@ -378,3 +378,81 @@ def test_paired_gate_beats_lm_evals_unpaired_comparator() -> None:
     paired = np.mean([gate_fails([p]) for p in pairs])
     unpaired = np.mean([stats.unpaired_z_test(b, c) < 0.05 and c.mean() < b.mean() for b, c in pairs])
     assert paired > unpaired + 0.4
+
+
+# --- real lm-eval runs of a tiny model ------------------------------------------------------------------------
+
+MEMORISED = 20  # arith_mc documents the tiny model learns by heart (the first `--limit` test documents)
+
+
+def memorise_arith(src: Path, dst: Path, steps: int = 40, lr: float = 5e-3) -> None:
+    """Full-batch training on the first MEMORISED arith questions → answers, so arith_mc beats chance."""
+    import sys
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.suites import TASKS_DIR
+
+    sys.path.insert(0, str(TASKS_DIR / "arith"))
+    import build  # the task's own deterministic data builder
+
+    torch.manual_seed(0)
+    tok, model = AutoTokenizer.from_pretrained(src), AutoModelForCausalLM.from_pretrained(src)
+    ids, labels = [], []
+    for row in build.build_rows("test")[:MEMORISED]:
+        prompt, answer = tok(row["question"])["input_ids"], tok(row["answer"], add_special_tokens=False)["input_ids"]
+        ids.append(prompt + answer)
+        labels.append([-100] * len(prompt) + answer)
+    width = max(map(len, ids))
+    x = torch.tensor([i + [tok.pad_token_id] * (width - len(i)) for i in ids])
+    y = torch.tensor([lab + [-100] * (width - len(lab)) for lab in labels])
+    mask = (torch.arange(width)[None, :] < torch.tensor([len(i) for i in ids])[:, None]).long()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
+    for _ in range(steps):
+        model(input_ids=x, attention_mask=mask, labels=y).loss.backward()
+        optimiser.step()
+        optimiser.zero_grad()
+    model.save_pretrained(dst)
+    tok.save_pretrained(dst)
+
+
+def damage(src: Path, dst: Path, scale: float = 10.0) -> None:
+    """A copy whose every weight matrix has Gaussian noise of `scale` times its own spread added."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(src)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * param.std() * scale)
+    model.save_pretrained(dst)
+    AutoTokenizer.from_pretrained(src).save_pretrained(dst)
+
+
+@pytest.mark.slow
+def test_real_eval_self_passes_and_damaged_copy_fails_on_the_affected_task(tiny_model_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    good, broken = tmp_path / "good", tmp_path / "damaged"
+    memorise_arith(tiny_model_dir, good)
+    damage(good, broken)
+
+    def evaluate(model: Path, name: str, *extra: str) -> str:
+        code, out, err = harness("eval", "--model", str(model), "--name", name, "--suite", "smoke",
+                                 "--limit", str(MEMORISED), "--json", *extra)
+        assert code == 0, err
+        return json.loads(out)["run_id"]
+
+    first, second = evaluate(good, "good"), evaluate(good, "good", "--force")
+    evaluate(broken, "damaged")
+    assert first != second
+    code, doc, _ = gate_json("--candidate", second, "--baseline", first)
+    assert code == 0 and all(c["effect"] == 0 for c in doc["checks"])  # CPU evaluation is deterministic
+
+    assert harness("baseline", "set", "main", "good")[0] == 0
+    code, doc, _ = gate_json("--candidate", "damaged", "--baseline", "main")
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert checks["arith_mc"]["baseline"] >= 0.8  # the memorised model beats chance (0.25) ...
+    assert code == 1 and checks["arith_mc"]["status"] == "fail", doc["checks"]  # ... and the noise took it away
+    assert checks["arith_gen"]["status"] == "pass"  # no exact-match answers to lose: unaffected
