@@ -14,6 +14,7 @@ from rich.table import Table
 
 from harness.arena import ArenaConfig, ArenaReport, compute_ratings
 from harness.errors import HarnessError
+from harness.fingerprint import short
 from harness.store.battles import Battle
 from harness.store.ratings import Rating
 
@@ -41,7 +42,8 @@ def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store:
     from harness.store.ratings import write_ratings
 
     if (battles_file is None) == (not from_store):
-        raise HarnessError("pass exactly one of --battles FILE and --from-store")
+        raise HarnessError("pass exactly one of --battles FILE and --from-store",
+                           hint="--from-store rates the battles `harness judge` wrote")
     opened = open_store(store)
     skipped = 0
     if battles_file is not None:
@@ -95,28 +97,46 @@ def _rating(key: tuple[str, str, int, dict[str, Any]], method: str, rating: floa
 
 
 def _cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
+    return "—" if value is None else f"{value:.0f}"
+
+
+def _interval(value: float | None, low: float | None, high: float | None) -> str:
+    """An Arena-style CI: how far the bounds lie below and above the rating."""
+    if value is None or low is None or high is None:
+        return "—"
+    return f"-{value - low:.0f}/+{high - value:.0f}"
 
 
 def arena_table(report: ArenaReport, title: str | None = None) -> Table:
-    """One row per model, best BT first: rank range, BT with its CI, Elo, controlled BT, battles."""
+    """One row per model, best BT first: rank range, BT with its CI, Elo, controlled BT, battles n (whole points;
+    `--json` has full precision)."""
     table = Table(title=title or f"arena: {report.n_battles:,} battles, {len(report.models)} models")
     controlled = report.style is not None
-    columns = ["rank", "model", "BT", "95% CI", "Elo"] + (["BT (style ctrl)", "ctrl CI"] if controlled else [])
-    for column in columns + ["battles"]:
-        table.add_column(column, justify="left" if column == "model" else "right")
+    columns = ["rank", "model", "BT", f"{report.config.ci:.0%} CI", "Elo"]
+    columns += (["BT ctrl", "ctrl CI"] if controlled else []) + ["n"]
+    rows = []
     for row in report.rows:
         rank = str(row.rank_low) if row.rank_low == row.rank_high else f"{row.rank_low}–{row.rank_high}"
-        ci = "—" if row.ci_low is None else f"{row.ci_low:.1f} – {row.ci_high:.1f}"
-        cells = [rank, row.model, _cell(row.bt), ci, _cell(row.elo)]
+        cells = [rank, row.model, _cell(row.bt), _interval(row.bt, row.ci_low, row.ci_high), _cell(row.elo)]
         if controlled:
-            ctrl_ci = "—" if row.controlled_ci_low is None else \
-                f"{row.controlled_ci_low:.1f} – {row.controlled_ci_high:.1f}"
-            cells += [_cell(row.bt_controlled), ctrl_ci]
-        table.add_row(*cells, f"{row.battles:,}")
+            cells += [_cell(row.bt_controlled),
+                      _interval(row.bt_controlled, row.controlled_ci_low, row.controlled_ci_high)]
+        rows.append([*cells, f"{row.battles:,}"])
+    for k, column in enumerate(columns):
+        widest = max(len(r[k]) for r in rows)
+        if column == "model":
+            table.add_column(column, min_width=min(16, widest), overflow="fold")
+        else:
+            table.add_column(column, justify="right", min_width=widest)
+    for cells in rows:
+        table.add_row(*cells)
+    notes = [f"battle set {short(report.battle_set)}", f"{report.config.bootstrap} bootstrap rounds"]
+    if report.config.anchor is not None:
+        notes.append(f"anchor {report.config.anchor[0]} = {report.config.anchor[1]:g}")
     if report.style is not None:
         weights = ", ".join(f"{n} {c:+.3f}" for n, c in zip(report.style.features, report.style.coefficients))
-        table.caption = f"style coefficients (log-odds per SD): {weights}"
+        notes.append(f"style coefficients (log-odds per SD): {weights}")
+    table.caption = "; ".join(notes)
     return table
 
 

@@ -94,7 +94,7 @@ def test_table_shows_ranks_cis_and_controlled_columns(tmp_path: Path) -> None:
     console = Console(width=160, record=True)
     console.print(arena_table(report))
     text = console.export_text()
-    assert "95% CI" in text and "BT (style ctrl)" not in text
+    assert "95% CI" in text and "BT ctrl" not in text
     assert text.index(report.rows[0].model + " ") < text.index(report.rows[-1].model + " ")
 
 
