@@ -274,9 +274,14 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
 
 def _fit_bt(counts: PairCounts, config: ArenaConfig) -> tuple[FloatArray, FloatArray | None, list[str]]:
     fit = fit_bradley_terry(counts, config.base, config.scale, config.initial)
-    notes = [] if fit.mle_exists else [
-        ("the BT maximum likelihood does not exist (some models never won or never lost against the rest); "
-         f"ratings use a ridge of {FALLBACK_RIDGE} and are unreliable")]
+    notes = []
+    groups = comparison_groups(counts)
+    if groups > 1:
+        notes.append(f"the battles form {groups} groups of models that never met each other: "
+                     "BT ratings are not comparable across groups")
+    elif not fit.mle_exists:
+        notes.append("the BT maximum likelihood does not exist (some models never won or never lost against "
+                     f"the rest): ratings use a ridge of {FALLBACK_RIDGE} and are unreliable")
     if not fit.converged:
         notes.append("the BT fit did not converge")
     samples = None
@@ -284,6 +289,15 @@ def _fit_bt(counts: PairCounts, config: ArenaConfig) -> tuple[FloatArray, FloatA
         samples = bootstrap_bradley_terry(counts, config.bootstrap, config.seed, config.base, config.scale,
                                           config.initial, fit=fit)
     return fit.ratings, samples, notes
+
+
+def comparison_groups(counts: PairCounts) -> int:
+    """How many groups of models the battles connect (1 when every model is linked to every other)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(counts.i)), (counts.i, counts.j)), shape=(counts.n_models,) * 2)
+    return int(connected_components(graph, directed=False)[0])
 
 
 def _anchor_index(models: tuple[str, ...], config: ArenaConfig) -> int | None:

@@ -242,6 +242,9 @@ def test_missing_mle_falls_back_to_a_ridge_with_a_warning() -> None:
     encoded = encode_battles(battles)
     counts = count_pairs(encoded.a, encoded.b, encoded.score, 3)
     assert not fit_bradley_terry(counts).mle_exists
+    apart = compute_ratings([Battle("a", "b", "model_a"), Battle("b", "a", "model_a"), Battle("c", "d", "tie")],
+                            ArenaConfig(bootstrap=10))
+    assert any("2 groups of models" in w for w in apart.warnings)
 
 
 def test_compute_ratings_rejects_bad_input() -> None:
