@@ -399,3 +399,34 @@ def test_bootstrap_rounds_without_an_mle_stay_finite(monkeypatch: pytest.MonkeyP
     assert 20 < sum(exact) < 100  # about e^-1 of the rounds miss the single loss
     top = report.row("a")
     assert top.ci_high - top.bt > 3 * (top.bt - top.ci_low)  # type: ignore[operator]
+
+
+def test_style_controlled_fit_matches_a_plain_likelihood_fit() -> None:
+    """Controlled ratings and covariate weights equal scipy's minimiser of the per-battle likelihood."""
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    from harness.arena_style import style_features
+
+    battles = [Battle(b.model_a, b.model_b, "tie" if k % 7 == 0 else b.winner, extra=b.extra)
+               for k, b in enumerate(_style_battles(800, seed=14))]
+    report = compute_ratings(battles, ArenaConfig(method="bt", bootstrap=0, control=("length",)))
+    enc = encode_battles(battles)
+    x, _ = style_features(battles, ("length",))
+    m = len(enc.models)
+
+    def nll(params: np.ndarray) -> tuple[float, np.ndarray]:
+        z = params[enc.a] - params[enc.b] + x @ params[m:]
+        r = enc.score - expit(z)
+        g = np.zeros(len(params))
+        np.add.at(g, enc.a, -r)
+        np.add.at(g, enc.b, r)
+        g[m:] = -(x.T @ r)
+        return float(-(enc.score * log_expit(z) + (1 - enc.score) * log_expit(-z)).sum()), g
+
+    res = minimize(nll, np.zeros(m + 1), jac=True, method="BFGS", options={"gtol": 1e-12, "maxiter": 10000})
+    elo = res.x[:m] * 400 / LN10
+    expected = dict(zip(enc.models, elo - elo.mean() + 1000))
+    for row in report.rows:
+        assert row.bt_controlled == pytest.approx(expected[row.model], abs=1e-5)
+    assert report.style is not None and report.style.coefficients[0] == pytest.approx(res.x[m], abs=1e-7)
