@@ -116,3 +116,24 @@ def test_cli_json_skip_bad_and_errors(tmp_path: Path) -> None:
     assert human.exit_code == 0 and "Elo" in human.stdout
     bad = runner.invoke(app, ["arena", "--battles", str(path), "--control", "colour"])
     assert bad.exit_code == 2 and "control" in bad.output
+
+
+def test_cli_style_control_from_file_metadata(tmp_path: Path) -> None:
+    from harness.arena_style import style_metadata
+
+    rows = []
+    for k, (a, b, w) in enumerate(OUTCOMES * 3):
+        long_a = "word " * (40 + 7 * k % 30) + "\n- item\n**bold**"
+        rows.append({"model_a": a, "model_b": b, "winner": w,
+                     "conv_metadata": style_metadata(long_a, "short " * (10 + k % 9))})
+    path = tmp_path / "styled.json"
+    path.write_text(json.dumps(rows))
+    result = CliRunner().invoke(app, ["arena", "--battles", str(path), "--control", "length,markdown", "--json",
+                                      "--bootstrap", "25"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["style"]["features"][0] == "length"
+    assert all(m["bt_controlled"] is not None and m["controlled_ci_low"] is not None for m in document["models"])
+    stored = {r.method for r in read_ratings(open_store(), document["battle_set"])}
+    assert stored == {"bt", "elo", "bt-controlled"}
+    assert len(document["matrices"]["predicted"]) == 3
