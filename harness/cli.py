@@ -183,7 +183,7 @@ def gate_command(
 ) -> None:
     """Exit 1 when the candidate is significantly worse than the baseline, 0 when not, 2 when it cannot decide."""
     from harness.gate import GateConfig, run_gate
-    from harness.gate_report import gate_table, write_gate_files
+    from harness.gate_report import render_text, write_gate_files
 
     names = [t.strip() for value in tasks or [] for t in value.split(",") if t.strip()]
     try:
@@ -200,8 +200,7 @@ def gate_command(
     if as_json:
         print_json(report.to_json())
     else:
-        stdout.print(gate_table(report))
-        stdout.print(report.reason, markup=False, highlight=False, soft_wrap=True)
+        stdout.print(render_text(report), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(report.exit_code)
 
 
@@ -211,7 +210,7 @@ def baseline_set_command(name: Annotated[str, typer.Argument(help="Baseline name
                          ref: Annotated[str, typer.Argument(help="Run id, model name or another baseline name.")],
                          store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Pin NAME to the run REF resolves to now (a model name means its newest finished run)."""
-    from harness.gate import pin_baseline
+    from harness.store.baselines import pin_baseline
 
     pinned = pin_baseline(name, ref, store)
     if as_json:

@@ -22,14 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness import stats
 from harness.errors import HarnessError
 from harness.store import Store, open_store
-from harness.store.baselines import (
-    RunTask,
-    find_run,
-    get_baseline,
-    latest_run_with_tasks,
-    model_exists,
-    run_tasks,
-)
+from harness.store.baselines import RunRef, RunTask, resolve_ref, run_tasks
 from harness.store.battles import Battle
 from harness.store.runs import SampleRecord, Score, read_task_result
 
@@ -61,34 +54,24 @@ class GateConfig(BaseModel):
     """Gate on this suite's tasks (exclusive with `tasks`); default: every task of the baseline run."""
     tasks: list[str] = []
     """Gate on these tasks (exclusive with `suite`)."""
-    alpha: float = Field(0.05, gt=0, lt=1)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
     """Family-wise significance level (Holm across all checks)."""
-    max_drop: float = Field(0.0, ge=0)
+    max_drop: float = Field(default=0.0, ge=0)
     """Tolerated absolute drop in the metric's units (0.02 = two accuracy points); also the win-rate drop."""
-    max_rating_drop: float = Field(0.0, ge=0)
+    max_rating_drop: float = Field(default=0.0, ge=0)
     """Tolerated drop of the arena Bradley-Terry rating, in rating points."""
-    power: float = Field(0.8, gt=0, lt=1)
+    power: float = Field(default=0.8, gt=0, lt=1)
     """Power at which the minimum detectable effect is reported."""
     metric_direction_file: Path | None = None
     """YAML read into `MetricPolicy`."""
     continuous_test: Literal["bootstrap", "t"] = "bootstrap"
     """Paired test for continuous metrics: paired bootstrap (default) or paired t-test."""
-    n_bootstrap: int = Field(10_000, ge=100)
+    n_bootstrap: int = Field(default=10_000, ge=100)
     """Bootstrap replicates for continuous metrics and arena checks."""
     seed: int = 0
     """Seed of every bootstrap."""
     arena: bool = True
     """Also gate on arena battles when the store has some between the two models."""
-
-
-@dataclass(frozen=True)
-class RunRef:
-    """A REF as given and what it resolved to."""
-
-    ref: str
-    run_id: str
-    model: str
-    via: str  # run id | baseline <name> | model name
 
 
 @dataclass(frozen=True)
@@ -141,7 +124,8 @@ class GateReport:
         for c in self.checks:
             t = c.test
             checks.append({
-                "name": c.name, "kind": c.kind, "metric": c.metric, "filter": c.filter, "direction": c.direction,
+                "name": c.name, "kind": c.kind, "metric": c.metric, "filter": c.filter,
+                "direction": c.direction,
                 "method": t.method, "n": t.n, "baseline": t.baseline_mean, "candidate": t.candidate_mean,
                 "effect": t.effect, "ci": [t.ci_low, t.ci_high], "p_value": t.p_value, "p_holm": c.p_holm,
                 "drop": c.drop, "tolerance": c.tolerance, "mde": c.mde, "counts": t.counts,
@@ -165,7 +149,7 @@ class Pending:
     direction: Direction
     test: stats.PairedTest
     tolerance: float
-    mde_unit_sd: float | None  # (sd, n) → MDE once the family size is known; None: not reported
+    spread: float | None  # discordance rate (binary) or sd of the differences, for the MDE; None: no MDE
     binary: bool = False
 
 
@@ -182,33 +166,10 @@ def load_metric_policy(path: Path | None) -> MetricPolicy:
         raise HarnessError(f"cannot read metric direction file {path}: {exc.strerror}") from exc
     except (ValidationError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0]
-        raise HarnessError(f"metric direction file {path} is invalid: {first}",
-                           hint="expected keys: directions: {metric: higher|lower}, primary: {task: metric}") from exc
-
-
-def resolve_ref(store: Store, ref: str, tasks: list[str]) -> RunRef:
-    """A run id, a pinned baseline name or a model name (its newest finished run having `tasks`)."""
-    run = find_run(store, ref)
-    if run is not None:
-        if run["status"] != "finished":
-            raise HarnessError(f"run {ref} is {run['status']}, not finished", hint="gate on a finished run")
-        return RunRef(ref, ref, run["model"], "run id")
-    pinned = get_baseline(store, ref)
-    if pinned is not None:
-        run = find_run(store, pinned.run_id)
-        if run is None:
-            raise HarnessError(f"baseline {ref!r} points at run {pinned.run_id}, which is not in this store",
-                               hint=f"re-pin it with `harness baseline set {ref} RUN`")
-        return RunRef(ref, pinned.run_id, run["model"], f"baseline {ref}")
-    if not model_exists(store, ref):
-        raise HarnessError(f"unknown ref {ref!r}: not a run id, pinned baseline or model name",
-                           hint="see `harness runs list` and `harness baseline list`")
-    run_id = latest_run_with_tasks(store, ref, tasks)
-    if run_id is None:
-        wanted = f" with tasks {', '.join(tasks)}" if tasks else ""
-        raise HarnessError(f"model {ref!r} has no finished run{wanted}",
-                           hint=f"run `harness eval --model ... --name {ref}` on those tasks first")
-    return RunRef(ref, run_id, ref, "model name")
+        raise HarnessError(
+            f"metric direction file {path} is invalid: {first}",
+            hint="expected keys: directions: {metric: higher|lower}, primary: {task: metric}",
+        ) from exc
 
 
 def requested_tasks(config: GateConfig) -> list[str]:
@@ -228,22 +189,29 @@ def check_task_configs(tasks: list[str], base: dict[str, RunTask], cand: dict[st
     for side, have, ref in (("baseline", base, refs[0]), ("candidate", cand, refs[1])):
         missing = [t for t in tasks if t not in have]
         if missing:
-            raise HarnessError(f"{side} run {ref.run_id} ({ref.model}) has no results for {', '.join(missing)}",
-                               hint=f"evaluate {ref.model} on those tasks, or narrow --tasks")
+            raise HarnessError(
+                f"{side} run {ref.run_id} ({ref.model}) has no results for {', '.join(missing)}",
+                hint=f"evaluate {ref.model} on those tasks, or narrow --tasks",
+            )
     for t in tasks:
         if base[t].task_hash != cand[t].task_hash:
             raise HarnessError(
                 f"task {t} ran with different configs (task hash {base[t].task_hash[:12]} in the baseline, "
                 f"{cand[t].task_hash[:12]} in the candidate): prompts, targets or metrics differ, so the "
-                "per-sample results are not comparable", hint="re-evaluate both models with the same harness tasks")
+                "per-sample results are not comparable",
+                hint="re-evaluate both models with the same harness tasks",
+            )
         if base[t].num_fewshot != cand[t].num_fewshot:
-            raise HarnessError(f"task {t} ran {base[t].num_fewshot}-shot in the baseline and "
-                               f"{cand[t].num_fewshot}-shot in the candidate", hint="re-evaluate with one --num-fewshot")
+            raise HarnessError(
+                f"task {t} ran {base[t].num_fewshot}-shot in the baseline and "
+                f"{cand[t].num_fewshot}-shot in the candidate",
+                hint="re-evaluate with one --num-fewshot",
+            )
 
 
 def choose_metric(task: str, scores: list[Score], samples: list[SampleRecord],
                   policy: MetricPolicy) -> tuple[str, str, Direction]:
-    """The task's primary (metric, filter) and its direction: the policy's pick, else the first scored metric."""
+    """The task's primary (metric, filter) and direction: the policy's pick, else its first scored metric."""
     sampled = {(s.filter, m) for s in samples for m in s.metrics}
     candidates = [(s.metric, s.filter, s.higher_is_better) for s in scores
                   if s.task == task and s.value is not None and (s.filter, s.metric) in sampled]
@@ -255,7 +223,8 @@ def choose_metric(task: str, scores: list[Score], samples: list[SampleRecord],
             raise HarnessError(f"task {task} has no per-sample metric {policy.primary[task]!r}",
                                hint=f"its metrics: {', '.join(sorted({m for _, m in sampled}))}")
     if not candidates:
-        raise HarnessError(f"task {task} has no per-sample metrics in the baseline run", hint="re-run harness eval")
+        raise HarnessError(f"task {task} has no per-sample metrics in the baseline run",
+                           hint="re-run harness eval")
     metric, filt, higher = candidates[0]
     if metric in policy.directions:
         return metric, filt, policy.directions[metric]
@@ -265,10 +234,13 @@ def choose_metric(task: str, scores: list[Score], samples: list[SampleRecord],
     return metric, filt, "higher" if higher else "lower"
 
 
-def _keyed(samples: list[SampleRecord], filt: str, metric: str, by_hash: bool) -> dict[tuple[Any, ...], float]:
+def _keyed(samples: list[SampleRecord], filt: str, metric: str,
+           by_hash: bool) -> dict[tuple[Any, ...], float]:
+    """Metric values keyed by (task, doc hash or id, copy number) for one filter."""
     seen: Counter[tuple[Any, ...]] = Counter()
     keyed = {}
-    for s in sorted((s for s in samples if s.filter == filt and metric in s.metrics), key=lambda s: (s.task, s.doc_id)):
+    wanted = (s for s in samples if s.filter == filt and metric in s.metrics)
+    for s in sorted(wanted, key=lambda s: (s.task, s.doc_id)):
         doc = (s.task, s.doc_hash if by_hash else s.doc_id)
         keyed[(*doc, seen[doc])] = s.metrics[metric]  # the k-th copy of a duplicated document
         seen[doc] += 1
@@ -323,15 +295,16 @@ def decide(pending: list[Pending], config: GateConfig) -> list[Check]:
     per_test_alpha = config.alpha / max(len(pending), 1)  # Holm's strictest step, for the MDE
     checks = []
     for p, p_holm in zip(pending, adjusted):
-        drop = -p.test.effect if p.direction == "higher" else p.test.effect
+        drop = (-p.test.effect if p.direction == "higher" else p.test.effect) + 0.0  # no -0.0
         mde = None
-        if p.mde_unit_sd is not None:
-            mde = (stats.mcnemar_mde(p.test.n, p.mde_unit_sd, per_test_alpha, config.power) if p.binary else
-                   stats.minimum_detectable_effect(p.test.n, p.mde_unit_sd, per_test_alpha, config.power))
+        if p.spread is not None:
+            mde = (stats.mcnemar_mde(p.test.n, p.spread, per_test_alpha, config.power) if p.binary else
+                   stats.minimum_detectable_effect(p.test.n, p.spread, per_test_alpha, config.power))
         significant = p_holm < config.alpha
         failed = significant and drop > p.tolerance
         if failed:
-            reason = f"{p.metric} dropped {drop:.4g} (p_holm {p_holm:.2g} < {config.alpha:g}, above tolerance {p.tolerance:g})"
+            reason = (f"{p.metric} dropped {drop:.4g} (p_holm {p_holm:.2g} < {config.alpha:g}, "
+                      f"above tolerance {p.tolerance:g})")
         elif significant and drop > 0:
             reason = f"significant drop {drop:.4g} within tolerance {p.tolerance:g}"
         elif significant:
@@ -358,7 +331,8 @@ def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
     candidate = resolve_ref(store, config.candidate, tasks)
     check_task_configs(tasks, base_tasks, run_tasks(store, candidate.run_id), (baseline, candidate))
     if not tasks:
-        raise HarnessError(f"baseline run {baseline.run_id} has no task results", hint="pick another baseline")
+        raise HarnessError(f"baseline run {baseline.run_id} has no task results",
+                           hint="pick another baseline")
     pending, notes = [], []
     if candidate.run_id == baseline.run_id:
         notes.append(f"candidate and baseline are the same run ({candidate.run_id})")
@@ -409,8 +383,9 @@ def rating_check(battles: list[Battle], candidate: str, baseline: str, config: G
     from harness.arena import ArenaConfig, compute_ratings
 
     rounds = 1000
-    report = compute_ratings(battles, ArenaConfig(method="bt", bootstrap=rounds, seed=config.seed,
-                                                  ci=1 - config.alpha))
+    arena_config = ArenaConfig.model_validate({"method": "bt", "bootstrap": rounds, "seed": config.seed,
+                                               "ci": 1 - config.alpha})
+    report = compute_ratings(battles, arena_config)
     diff = report.difference(candidate, baseline)
     below = diff.p_not_better if diff.p_not_better is not None else 0.5
     p_value = min(1.0, 2 * (min(below, 1 - below) * rounds + 1) / (rounds + 1))
@@ -424,8 +399,9 @@ def rating_check(battles: list[Battle], candidate: str, baseline: str, config: G
                    config.max_rating_drop, None)
 
 
-def arena_checks(store: Store, candidate: str, baseline: str, config: GateConfig) -> tuple[list[Pending], list[str]]:
-    """Win-rate and rating checks when the store has battles involving both models (else none, with a note)."""
+def arena_checks(store: Store, candidate: str, baseline: str,
+                 config: GateConfig) -> tuple[list[Pending], list[str]]:
+    """Win-rate and rating checks when the store has battles of both models (else none, with a note)."""
     from harness.store.battles import read_battles
 
     if candidate == baseline:
@@ -433,22 +409,10 @@ def arena_checks(store: Store, candidate: str, baseline: str, config: GateConfig
     battles = read_battles(store)
     seen = {m for b in battles for m in (b.model_a, b.model_b)}
     if not {candidate, baseline} <= seen:
-        return [], [] if not battles else [f"arena: no battles for both {candidate} and {baseline}; not gated"]
+        note = f"arena: no battles for both {candidate} and {baseline}; not gated"
+        return [], [note] if battles else []
     direct = [b for b in battles if {b.model_a, b.model_b} == {candidate, baseline}]
     checks = [win_rate_check(direct, candidate, config)] if direct else []
     checks.append(rating_check(battles, candidate, baseline, config))
     return checks, [f"arena: {len(direct)} direct battle(s), {len(battles)} in the BT fit"]
 
-
-def pin_baseline(name: str, ref: str, store_url: str | None = None) -> RunRef:
-    """`harness baseline set NAME REF`: resolve REF now and pin NAME to that run id."""
-    from harness.store.baselines import set_baseline
-
-    if not name.strip():
-        raise HarnessError("a baseline name cannot be empty", hint="e.g. `harness baseline set main RUN`")
-    store = open_store(store_url)
-    if find_run(store, name) is not None:
-        raise HarnessError(f"baseline name {name!r} is a run id", hint="pick another name, e.g. main")
-    resolved = resolve_ref(store, ref, [])
-    set_baseline(store, name, resolved.run_id)
-    return resolved

@@ -16,6 +16,9 @@ from harness.gate import Check, GateReport
 
 _COLUMNS = ("check", "metric", "n", "baseline", "candidate", "change [CI]", "p", "p (Holm)", "MDE", "test",
             "status")
+_NUMERIC = ("n", "baseline", "candidate", "p", "p (Holm)", "MDE")
+_MDE_NOTE = ("MDE: the smallest drop this check detects with 80% power at this sample size "
+             "(a suite whose MDE exceeds the drop you care about is too small to catch it).")
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -28,16 +31,16 @@ def _p(value: float) -> str:
     return f"{value:.2g}" if value < 0.001 else f"{value:.3f}"
 
 
-def check_cells(check: Check) -> list[str]:
-    """One table row: every column of `_COLUMNS` as text."""
+def check_cells(check: Check, digits: int = 4) -> list[str]:
+    """One table row: every column of `_COLUMNS` as text (rating points with one decimal)."""
     t = check.test
-    digits = 1 if check.metric == "bt_rating" else 4
+    digits = 1 if check.metric == "bt_rating" else digits
     change = f"{t.effect:+.{digits}f} [{t.ci_low:+.{digits}f}, {t.ci_high:+.{digits}f}]"
     metric = check.metric if check.filter in ("", "none") else f"{check.metric} ({check.filter})"
     arrow = "↑" if check.direction == "higher" else "↓"
-    return [check.name, f"{metric} {arrow}", str(t.n), _num(t.baseline_mean, digits), _num(t.candidate_mean, digits),
-            change, _p(t.p_value), _p(check.p_holm), _num(check.mde), t.method,
-            "❌ fail" if check.failed else "✅ pass"]
+    return [check.name, f"{metric} {arrow}", str(t.n), _num(t.baseline_mean, digits),
+            _num(t.candidate_mean, digits), change, _p(t.p_value), _p(check.p_holm), _num(check.mde, digits),
+            t.method, "❌ fail" if check.failed else "✅ pass"]
 
 
 def _md_escape(text: str) -> str:
@@ -47,21 +50,21 @@ def _md_escape(text: str) -> str:
 def render_markdown(report: GateReport) -> str:
     """A GitHub-flavoured Markdown summary: verdict, the two runs, one table row per check, notes."""
     verdict = "❌ FAIL" if report.failed else "✅ PASS"
+    rule = (f"- alpha {report.alpha:g}, Holm-corrected across {len(report.checks)} check(s); a check fails "
+            f"when its drop is significant and larger than its tolerance (max drop {report.max_drop:g})")
     cand, base = report.candidate, report.baseline
     lines = [
         f"## harness gate: {verdict}", "",
         f"**{_md_escape(report.reason)}**", "",
         f"- candidate: `{cand.model}` run `{cand.run_id}` ({cand.via})",
         f"- baseline: `{base.model}` run `{base.run_id}` ({base.via})",
-        f"- alpha {report.alpha:g}, Holm-corrected across {len(report.checks)} check(s); a check fails when its "
-        f"drop is significant and larger than its tolerance (max drop {report.max_drop:g})", "",
+        rule,
+        "",
         "| " + " | ".join(_COLUMNS) + " |",
-        "|" + "|".join("---:" if c in ("n", "baseline", "candidate", "p", "p (Holm)", "MDE") else "---"
-                       for c in _COLUMNS) + "|",
+        "|" + "|".join("---:" if c in _NUMERIC else "---" for c in _COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(_md_escape(c) for c in check_cells(c)) + " |" for c in report.checks]
-    lines += ["", "MDE: the smallest drop this check detects with 80% power at this sample size "
-              "(a suite whose MDE exceeds the drop you care about is too small to catch it)."]
+    lines += ["", _MDE_NOTE]
     if report.notes:
         lines += ["", "Notes:"] + [f"- {_md_escape(n)}" for n in report.notes]
     return "\n".join(lines) + "\n"
@@ -95,7 +98,8 @@ def render_junit(report: GateReport) -> str:
         ET.SubElement(properties, "property", name=f"{side}_run", value=ref.run_id)
         ET.SubElement(properties, "property", name=f"{side}_model", value=ref.model)
     for check in report.checks:
-        case = ET.SubElement(suite, "testcase", classname=f"harness.gate.{check.kind}", name=check.name, time="0")
+        case = ET.SubElement(suite, "testcase", classname=f"harness.gate.{check.kind}", name=check.name,
+                             time="0")
         details = ", ".join(f"{c}={v}" for c, v in zip(_COLUMNS[1:-1], check_cells(check)[1:-1]))
         if check.failed:
             failure = ET.SubElement(case, "failure", message=check.reason, type="regression")
@@ -128,16 +132,16 @@ def write_gate_files(markdown: Path | None, junit: Path | None, outcome: GateRep
             raise HarnessError(f"cannot write {path}: {exc.strerror}", hint="pick a writable path") from exc
 
 
-def gate_table(report: GateReport) -> Any:
-    """A rich table of the checks, for the CLI's human output."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=f"gate: {report.candidate.model} ({report.candidate.run_id}) vs "
-                        f"{report.baseline.model} ({report.baseline.run_id})")
-    for column in _COLUMNS:
-        table.add_column(column, justify="right" if column in ("n", "baseline", "candidate", "p", "p (Holm)", "MDE")
-                         else "left")
+def render_text(report: GateReport) -> str:
+    """Plain text for terminals and CI logs: two lines per check (fits 80 columns), then the verdict line."""
+    lines = [f"gate: {report.candidate.model} ({report.candidate.run_id}) vs {report.baseline.model} "
+             f"({report.baseline.run_id}); alpha {report.alpha:g} Holm-corrected, max drop {report.max_drop:g}"]
     for check in report.checks:
-        table.add_row(*(Text(cell) for cell in check_cells(check)))
-    return table
+        cells = dict(zip(_COLUMNS, check_cells(check, digits=3)))
+        mark = "FAIL" if check.failed else "pass"
+        lines.append(f"  {mark}  {check.name}: {cells['metric']} {cells['baseline']} -> {cells['candidate']}, "
+                     f"change {cells['change [CI]']}")
+        lines.append(f"        p {cells['p']}, p Holm {cells['p (Holm)']}, MDE {cells['MDE']}, n {cells['n']}, "
+                     f"{cells['test']}")
+    lines += [f"  note: {n}" for n in report.notes]
+    return "\n".join(lines + [report.reason])

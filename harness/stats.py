@@ -178,7 +178,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def minimum_detectable_effect(n: int, sd_diff: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Smallest true mean difference a two-sided paired test at `alpha` detects with `power` (normal approx)."""
+    """Smallest true mean change a two-sided paired test at `alpha` detects with `power` (normal approx.)."""
     if n <= 0:
         return math.inf
     return (_z(1 - alpha / 2) + _z(power)) * sd_diff / math.sqrt(n)

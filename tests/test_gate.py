@@ -1,4 +1,4 @@
-"""`harness gate`: ref resolution, refusals (exit 2), decisions (exit 0/1), reports, and simulated error rates.
+"""`harness gate`: ref resolution, refusals (exit 2), decisions (exit 0/1), reports, simulated error rates.
 
 Most tests write synthetic runs straight into the store (fast); `test_real_eval_*` gates real lm-eval runs of
 a tiny model that memorised part of arith_mc, against a copy damaged with weight noise.
@@ -20,8 +20,16 @@ from harness.cli import app
 from harness.gate import GateConfig, Pending, compare, decide, run_gate
 from harness.store import open_store
 from harness.store.battles import Battle, write_battles
-from harness.store.runs import ModelRecord, SampleRecord, Score, TaskResult, create_run, finish_run, upsert_model
-from harness.store.runs import write_task_result
+from harness.store.runs import (
+    ModelRecord,
+    SampleRecord,
+    Score,
+    TaskResult,
+    create_run,
+    finish_run,
+    upsert_model,
+    write_task_result,
+)
 
 runner = CliRunner()
 N_DOCS = 200
@@ -63,8 +71,9 @@ def correct(n: int, wrong: list[int] | range = ()) -> np.ndarray:
 @pytest.fixture
 def two_runs() -> tuple[str, str]:
     """Baseline: 90% on task_a and task_b. Candidate: same on task_a, 40 more docs wrong on task_b."""
-    base = [task_result("task_a", correct(N_DOCS, range(20))), task_result("task_b", correct(N_DOCS, range(20)))]
-    cand = [task_result("task_a", correct(N_DOCS, range(20))), task_result("task_b", correct(N_DOCS, range(60)))]
+    same = task_result("task_a", correct(N_DOCS, range(20)))
+    base = [same, task_result("task_b", correct(N_DOCS, range(20)))]
+    cand = [same, task_result("task_b", correct(N_DOCS, range(60)))]
     return write_run("base-model", base), write_run("cand-model", cand)
 
 
@@ -107,11 +116,13 @@ def test_damaged_candidate_fails_on_affected_task_only(two_runs: tuple[str, str]
 def test_markdown_and_junit_reports(two_runs: tuple[str, str], tmp_path: Path) -> None:
     base, cand = two_runs
     md, xml = tmp_path / "out" / "summary.md", tmp_path / "gate.xml"
-    code, _, _ = harness("gate", "--candidate", cand, "--baseline", base, "--markdown", str(md), "--junit", str(xml))
+    code, _, _ = harness("gate", "--candidate", cand, "--baseline", base, "--markdown", str(md),
+                         "--junit", str(xml))
     assert code == 1
     text = md.read_text()
     assert "## harness gate: ❌ FAIL" in text
-    assert "| check | metric | n | baseline | candidate | change [CI] | p | p (Holm) | MDE | test | status |" in text
+    header = "| check | metric | n | baseline | candidate | change [CI] | p | p (Holm) | MDE | test | status |"
+    assert header in text
     assert "| task_b | acc ↑ | 200 | 0.9000 | 0.7000 |" in text and "❌ fail" in text
     root = ET.parse(xml).getroot()
     assert root.tag == "testsuites" and root.get("tests") == "2" and root.get("failures") == "1"
@@ -124,7 +135,7 @@ def test_max_drop_tolerates_a_small_significant_drop(two_runs: tuple[str, str]) 
     base, cand = two_runs
     code, doc, _ = gate_json("--candidate", cand, "--baseline", base, "--max-drop", "0.25")
     assert code == 0
-    b = [c for c in doc["checks"] if c["name"] == "task_b"][0]
+    b = next(c for c in doc["checks"] if c["name"] == "task_b")
     assert b["status"] == "pass" and "within tolerance" in b["reason"]
 
 
@@ -132,17 +143,19 @@ def test_improvement_passes(two_runs: tuple[str, str]) -> None:
     base, cand = two_runs
     code, doc, _ = gate_json("--candidate", base, "--baseline", cand)  # reversed: the candidate got better
     assert code == 0
-    assert "significantly better" in [c for c in doc["checks"] if c["name"] == "task_b"][0]["reason"]
+    assert "significantly better" in next(c for c in doc["checks"] if c["name"] == "task_b")["reason"]
 
 
 def test_lower_is_better_metric_and_direction_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     loss = rng.uniform(1.0, 2.0, N_DOCS)
     base = write_run("m1", [task_result("ppl", loss, metric="loss", higher=False)])
-    cand = write_run("m2", [task_result("ppl", loss + 0.2 + rng.normal(0, 0.05, N_DOCS), metric="loss", higher=False)])
+    worse = loss + 0.2 + rng.normal(0, 0.05, N_DOCS)
+    cand = write_run("m2", [task_result("ppl", worse, metric="loss", higher=False)])
     code, doc, _ = gate_json("--candidate", cand, "--baseline", base)
     assert code == 1 and doc["checks"][0]["method"] == "paired-bootstrap"
-    assert doc["checks"][0]["direction"] == "lower" and doc["checks"][0]["drop"] == pytest.approx(0.2, abs=0.02)
+    assert doc["checks"][0]["direction"] == "lower"
+    assert doc["checks"][0]["drop"] == pytest.approx(0.2, abs=0.02)
     flipped = tmp_path / "dirs.yaml"
     flipped.write_text("directions:\n  loss: higher\n")
     code, doc, _ = gate_json("--candidate", cand, "--baseline", base, "--metric-direction-file", str(flipped))
@@ -229,7 +242,8 @@ def test_candidate_missing_task_exit_2(two_runs: tuple[str, str]) -> None:
     only_a = write_run("x", [task_result("task_a", correct(N_DOCS))])
     code, _, err = harness("gate", "--candidate", only_a, "--baseline", two_runs[0])
     assert code == 2 and "has no results for task_b" in err
-    code, _, err = harness("gate", "--candidate", two_runs[1], "--baseline", two_runs[0], "--tasks", "task_a,task_z")
+    code, _, err = harness("gate", "--candidate", two_runs[1], "--baseline", two_runs[0],
+                           "--tasks", "task_a,task_z")
     assert code == 2 and "baseline run" in err and "task_z" in err
 
 
@@ -257,7 +271,8 @@ def test_unfinished_run_and_disjoint_documents_exit_2(two_runs: tuple[str, str])
     running = write_run("z", [task_result("task_a", correct(N_DOCS))], status="failed")
     code, _, err = harness("gate", "--candidate", running, "--baseline", two_runs[0])
     assert code == 2 and "is failed, not finished" in err
-    elsewhere = write_run("w", [task_result("task_a", correct(N_DOCS), doc_hashes=[f"x{i}" for i in range(N_DOCS)])])
+    other_docs = [f"x{i}" for i in range(N_DOCS)]
+    elsewhere = write_run("w", [task_result("task_a", correct(N_DOCS), doc_hashes=other_docs)])
     code, _, err = harness("gate", "--candidate", elsewhere, "--baseline", two_runs[0], "--tasks", "task_a")
     assert code == 2 and "share no documents" in err
 
@@ -265,10 +280,12 @@ def test_unfinished_run_and_disjoint_documents_exit_2(two_runs: tuple[str, str])
 def test_bad_options_exit_2(two_runs: tuple[str, str], tmp_path: Path) -> None:
     base, cand = two_runs
     assert harness("gate", "--candidate", cand, "--baseline", base, "--alpha", "1.5")[0] == 2
-    assert harness("gate", "--candidate", cand, "--baseline", base, "--suite", "smoke", "--tasks", "x")[0] == 2
+    both = ("--suite", "smoke", "--tasks", "x")
+    assert harness("gate", "--candidate", cand, "--baseline", base, *both)[0] == 2
     bad = tmp_path / "bad.yaml"
     bad.write_text("directions:\n  acc: sideways\n")
-    code, _, err = harness("gate", "--candidate", cand, "--baseline", base, "--metric-direction-file", str(bad))
+    code, _, err = harness("gate", "--candidate", cand, "--baseline", base,
+                           "--metric-direction-file", str(bad))
     assert code == 2 and "invalid" in err
     code, _, err = harness("gate", "--candidate", cand, "--baseline", base, "--metric-direction-file",
                            str(tmp_path / "missing.yaml"))
@@ -287,11 +304,10 @@ def test_no_store_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert code == 2 and "no store" in err
 
 
-# --- arena ---------------------------------------------------------------------------------------------------
+# --- arena -------------------------------------------------------------------------------------------
 
 def test_arena_win_rate_gated_with_tasks(two_runs: tuple[str, str]) -> None:
     base, cand = two_runs
-    pytest.importorskip("harness.arena").compute_ratings  # noqa: B018 — the rating check needs it
     battles = [Battle("cand-model", "base-model", "model_b", question_id=f"q{i}", turn=1) for i in range(30)]
     battles += [Battle("base-model", "cand-model", "model_a", question_id=f"q{i}", turn=1) for i in range(30)]
     battles += [Battle("cand-model", "other", "tie", question_id="q0", turn=1) for _ in range(5)]
@@ -299,26 +315,27 @@ def test_arena_win_rate_gated_with_tasks(two_runs: tuple[str, str]) -> None:
     report = run_gate(GateConfig(candidate=cand, baseline=base))
     checks = {c.name: c for c in report.checks}
     win = checks["arena: win rate"]
-    assert win.test.method == "question-bootstrap" and win.test.n == 30  # both orders of a question: one cluster
+    assert win.test.method == "question-bootstrap"
+    assert win.test.n == 30  # both answer orders of a question form one cluster
     assert win.test.candidate_mean == 0.0 and win.failed
     assert checks["arena: BT rating"].test.effect < 0
     assert len(report.checks) == 4 and report.exit_code == 1
 
 
 def test_arena_sign_test_when_each_question_judged_once(two_runs: tuple[str, str]) -> None:
-    pytest.importorskip("harness.arena").compute_ratings  # noqa: B018
     base, cand = two_runs
     battles = [Battle("cand-model", "base-model", "model_a" if i % 2 else "model_b") for i in range(40)]
     write_battles(open_store(), battles)
     report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"]))
-    win = [c for c in report.checks if c.name == "arena: win rate"][0]
+    win = next(c for c in report.checks if c.name == "arena: win rate")
     assert win.test.method == "sign-test" and win.test.counts == {"wins": 20, "losses": 20, "ties": 0}
     assert not win.failed and report.exit_code == 0
 
 
-# --- simulation: false-positive rate and power ---------------------------------------------------------------
+# --- simulation: false-positive rate and power -------------------------------------------------------
 
-def simulate(seed: int, n: int, acc: float, drop: float, flip_gain: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def simulate(seed: int, n: int, acc: float, drop: float,
+             flip_gain: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Paired 0/1 outcomes: the candidate keeps the baseline's answer except for random flips.
 
     Gains (wrong → right) happen at rate `flip_gain` among the baseline's misses; losses at the rate that
@@ -345,7 +362,8 @@ MARGIN = 3 * np.sqrt(0.05 * 0.95 / SEEDS)  # three binomial standard errors of t
 
 def test_false_positive_rate_at_most_alpha() -> None:
     one_task = np.mean([gate_fails([simulate(s, 500, 0.7, 0.0)]) for s in range(SEEDS)])
-    three_tasks = np.mean([gate_fails([simulate(s * 3 + k, 300, acc, 0.0) for k, acc in enumerate((0.5, 0.7, 0.9))])
+    accuracies = (0.5, 0.7, 0.9)
+    three_tasks = np.mean([gate_fails([simulate(s * 3 + k, 300, acc, 0.0) for k, acc in enumerate(accuracies)])
                            for s in range(SEEDS // 2)])
     assert one_task <= 0.05 + MARGIN
     assert three_tasks <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / (SEEDS // 2))
@@ -380,7 +398,7 @@ def test_paired_gate_beats_lm_evals_unpaired_comparator() -> None:
     assert paired > unpaired + 0.4
 
 
-# --- real lm-eval runs of a tiny model ------------------------------------------------------------------------
+# --- real lm-eval runs of a tiny model ----------------------------------------------------------------
 
 MEMORISED = 20  # arith_mc documents the tiny model learns by heart (the first `--limit` test documents)
 
@@ -401,7 +419,8 @@ def memorise_arith(src: Path, dst: Path, steps: int = 40, lr: float = 5e-3) -> N
     tok, model = AutoTokenizer.from_pretrained(src), AutoModelForCausalLM.from_pretrained(src)
     ids, labels = [], []
     for row in build.build_rows("test")[:MEMORISED]:
-        prompt, answer = tok(row["question"])["input_ids"], tok(row["answer"], add_special_tokens=False)["input_ids"]
+        prompt = tok(row["question"])["input_ids"]
+        answer = tok(row["answer"], add_special_tokens=False)["input_ids"]
         ids.append(prompt + answer)
         labels.append([-100] * len(prompt) + answer)
     width = max(map(len, ids))
@@ -454,5 +473,5 @@ def test_real_eval_self_passes_and_damaged_copy_fails_on_the_affected_task(tiny_
     code, doc, _ = gate_json("--candidate", "damaged", "--baseline", "main")
     checks = {c["name"]: c for c in doc["checks"]}
     assert checks["arith_mc"]["baseline"] >= 0.8  # the memorised model beats chance (0.25) ...
-    assert code == 1 and checks["arith_mc"]["status"] == "fail", doc["checks"]  # ... and the noise took it away
+    assert code == 1 and checks["arith_mc"]["status"] == "fail"  # ... and the noise took it away
     assert checks["arith_gen"]["status"] == "pass"  # no exact-match answers to lose: unaffected

@@ -1,7 +1,7 @@
-"""Pinned baselines and run lookup for the gate: a name (`main`) stands for one run id, set on purpose.
+"""Pinned baselines and REF resolution for the gate: a name (`main`) stands for one run id, set on purpose.
 
-`harness baseline set NAME REF` pins; `harness baseline list` shows the pins; `harness gate` resolves a REF
-through `find_run`, `get_baseline` and `latest_run_with_tasks`.
+`harness baseline set NAME REF` pins (`pin_baseline`); `harness baseline list` shows the pins; `harness gate`
+turns each REF (run id, pinned name or model name) into a run with `resolve_ref`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from harness.store import Store
+from harness.errors import HarnessError
+from harness.store import Store, open_store
 from harness.store.schema import baselines, models, runs, task_results
 
 
@@ -23,6 +24,16 @@ class Baseline:
     name: str
     run_id: str
     updated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A REF as given and what it resolved to."""
+
+    ref: str
+    run_id: str
+    model: str
+    via: str  # run id | baseline <name> | model name
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,8 @@ def set_baseline(store: Store, name: str, run_id: str) -> Baseline:
     """Pin `name` to `run_id`, replacing an earlier pin of the same name."""
     with store.engine.begin() as conn:
         conn.execute(sa.delete(baselines).where(baselines.c.name == name))
-        conn.execute(sa.insert(baselines).values(name=name, ref=run_id, updated_at=dt.datetime.now(dt.timezone.utc)))
+        now = dt.datetime.now(dt.timezone.utc)
+        conn.execute(sa.insert(baselines).values(name=name, ref=run_id, updated_at=now))
     found = get_baseline(store, name)
     assert found is not None
     return found
@@ -66,7 +78,7 @@ def list_baselines(store: Store) -> list[Baseline]:
 def find_run(store: Store, run_id: str) -> dict[str, Any] | None:
     """The run row with its model name (`model`), or None when there is no such run."""
     query = (
-        sa.select(runs.c.id, runs.c.status, runs.c.started_at, runs.c.chat_template_hash, models.c.name.label("model"))
+        sa.select(runs.c.id, runs.c.status, runs.c.started_at, models.c.name.label("model"))
         .join(models, models.c.id == runs.c.model_id)
         .where(runs.c.id == run_id)
     )
@@ -103,3 +115,39 @@ def latest_run_with_tasks(store: Store, model_name: str, tasks: list[str]) -> st
         if set(tasks) <= set(run_tasks(store, run_id)):
             return str(run_id)
     return None
+
+
+def resolve_ref(store: Store, ref: str, tasks: list[str]) -> RunRef:
+    """A run id, a pinned baseline name or a model name (its newest finished run having `tasks`)."""
+    run = find_run(store, ref)
+    if run is not None:
+        if run["status"] != "finished":
+            raise HarnessError(f"run {ref} is {run['status']}, not finished", hint="gate on a finished run")
+        return RunRef(ref, ref, run["model"], "run id")
+    pinned = get_baseline(store, ref)
+    if pinned is not None:
+        run = find_run(store, pinned.run_id)
+        if run is None:
+            raise HarnessError(f"baseline {ref!r} points at run {pinned.run_id}, which is not in this store",
+                               hint=f"re-pin it with `harness baseline set {ref} RUN`")
+        return RunRef(ref, pinned.run_id, run["model"], f"baseline {ref}")
+    if not model_exists(store, ref):
+        raise HarnessError(f"unknown ref {ref!r}: not a run id, pinned baseline or model name",
+                           hint="see `harness runs list` and `harness baseline list`")
+    run_id = latest_run_with_tasks(store, ref, tasks)
+    if run_id is None:
+        wanted = f" with tasks {', '.join(tasks)}" if tasks else ""
+        raise HarnessError(f"model {ref!r} has no finished run{wanted}",
+                           hint=f"run `harness eval --model ... --name {ref}` on those tasks first")
+    return RunRef(ref, run_id, ref, "model name")
+
+def pin_baseline(name: str, ref: str, store_url: str | None = None) -> RunRef:
+    """`harness baseline set NAME REF`: resolve REF now and pin NAME to that run id."""
+    if not name.strip():
+        raise HarnessError("a baseline name cannot be empty", hint="e.g. `harness baseline set main RUN`")
+    store = open_store(store_url)
+    if find_run(store, name) is not None:
+        raise HarnessError(f"baseline name {name!r} is a run id", hint="pick another name, e.g. main")
+    resolved = resolve_ref(store, ref, [])
+    set_baseline(store, name, resolved.run_id)
+    return resolved
