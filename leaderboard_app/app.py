@@ -27,9 +27,8 @@ PAGES = [
 
 st.set_page_config(page_title="harness leaderboard", page_icon=":material/leaderboard:", layout="wide")
 page = st.navigation(PAGES)
-source = data.page_source()
 with st.sidebar:
-    st.caption(f"store: `{source.url}` (read-only)")
+    st.caption(f"store: `{data.store_url()}` (read-only)")
     if st.button("Refresh", help="Forget cached queries and re-read the store."):
         data.clear_caches()
 page.run()

@@ -49,6 +49,13 @@ def latest_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates(["model_id", "task", "metric", "filter"], keep="last")
 
 
+def model_win_rates(wins: pd.DataFrame) -> pd.DataFrame:
+    """`read_win_counts` rows indexed by model, with win_rate = (wins + ties/2) / battles."""
+    out = wins.set_index("model")[["battles", "wins", "ties"]].astype(float)
+    out["win_rate"] = (out["wins"] + 0.5 * out["ties"]) / out["battles"]
+    return out
+
+
 def win_rates(counts: pd.DataFrame) -> pd.DataFrame:
     """Battles, wins, ties and (wins + ties/2) / battles per model, from `read_battle_counts` rows."""
     if counts.empty:
@@ -118,13 +125,12 @@ def _task_columns(scores: pd.DataFrame, primary: pd.DataFrame) -> pd.DataFrame:
     return values.join(errors).astype(float)
 
 
-def _arena_columns(names: pd.Series, ratings: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+def _arena_columns(names: pd.Series, ratings: pd.DataFrame, wins: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=names.index)
     by_name = pd.Series(names.index, index=names.to_numpy())
     by_name = by_name[~by_name.index.duplicated(keep="last")]
     bt = ratings[ratings["method"] == "bt"].drop_duplicates("model").set_index("model")
     elo = ratings[ratings["method"] == "elo"].drop_duplicates("model").set_index("model")
-    wins = win_rates(counts)
     for column, source, field in (("arena (BT)", bt, "rating"), ("arena CI low", bt, "ci_low"),
                                   ("arena CI high", bt, "ci_high"), ("Elo", elo, "rating"),
                                   ("battles", wins, "battles"), ("judge win rate", wins, "win_rate")):
@@ -148,9 +154,12 @@ def _higher(flag: object) -> bool:
     return bool(pd.isna(flag) or flag)  # type: ignore[arg-type]
 
 
-def build_board(models: pd.DataFrame, scores: pd.DataFrame, counts: pd.DataFrame,
+def build_board(models: pd.DataFrame, scores: pd.DataFrame, wins: pd.DataFrame,
                 ratings: pd.DataFrame) -> Board:
-    """Join models, their newest primary scores, stored ratings and battle win rates into one frame."""
+    """Join models, their newest primary scores, stored ratings and battle win rates into one frame.
+
+    `wins` is `read_win_counts` (per model battles, wins and ties).
+    """
     if models.empty:
         return Board(pd.DataFrame(columns=["model_id", *ID_COLUMNS, *ARENA_COLUMNS]), [], {}, {})
     primary = primary_metrics(scores) if not scores.empty else pd.DataFrame(
@@ -158,7 +167,7 @@ def build_board(models: pd.DataFrame, scores: pd.DataFrame, counts: pd.DataFrame
     frame = _model_columns(models).set_index("model_id", drop=False)
     if not scores.empty:
         frame = frame.join(_task_columns(scores, primary))
-    frame = frame.join(_arena_columns(display_names(models), ratings, counts))
+    frame = frame.join(_arena_columns(display_names(models), ratings, model_win_rates(wins)))
     tasks = sorted(primary.index)
     metrics = {t: f"{primary.at[t, 'metric']}" + ("" if primary.at[t, "filter"] == "none"
                                                   else f" ({primary.at[t, 'filter']})") for t in tasks}

@@ -27,6 +27,7 @@ from harness.store.views import (
     read_sample_tasks,
     read_scores,
     read_task_results,
+    read_win_counts,
     store_stamp,
 )
 from leaderboard_app.board import Board, build_board, display_names
@@ -44,7 +45,7 @@ class Source(NamedTuple):
     @property
     def empty(self) -> bool:
         """True when the store holds no models (nothing to show on any page)."""
-        return self.stamp.count("models") == 0
+        return not self.stamp.has("models")
 
 
 def store_argument(argv: list[str] | None = None) -> str | None:
@@ -60,9 +61,14 @@ def _open(url: str) -> Store:
     return open_store(url, readonly=True)
 
 
+def store_url() -> str:
+    """The URL of the store named by `--store`, HARNESS_STORE or the default."""
+    return resolve_store_url(store_argument())
+
+
 def current_source() -> Source:
     """Open the store named by `--store`/HARNESS_STORE read-only and stamp it (raises HarnessError)."""
-    url = resolve_store_url(store_argument())
+    url = store_url()
     return Source(url, store_stamp(_open(url)))
 
 
@@ -85,7 +91,7 @@ def store_of(source: Source) -> Store:
 def load_board(url: str, stamp: StoreStamp) -> Board:
     """The full leaderboard (all models, all tasks) before the page's filters."""
     store = _open(url)
-    return build_board(read_models(store), read_scores(store), read_battle_counts(store), read_ratings(store))
+    return build_board(read_models(store), read_scores(store), read_win_counts(store), read_ratings(store))
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
@@ -123,7 +129,7 @@ def load_ratings(url: str, stamp: StoreStamp) -> pd.DataFrame:
     """The newest stored ratings of each method; fitted on the fly when battles exist but none are stored."""
     store = _open(url)
     stored = read_ratings(store)
-    if not stored.empty or stamp.count("battles") == 0:
+    if not stored.empty or not stamp.has("battles"):
         return stored
     return computed_ratings(store)
 

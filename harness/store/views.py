@@ -31,16 +31,21 @@ _ID_TABLES = (models, task_results, scores, samples, generations, judgments, bat
 
 
 class StoreStamp(NamedTuple):
-    """Row counts and high-water marks of every table: equal stamps mean equal contents (append-only store)."""
+    """High-water marks of every table: equal stamps mean equal contents in an append-only store.
 
-    tables: tuple[tuple[str, int, int], ...]
+    `tables` holds (table, max id); `judge_errors` the judgments still in error (a resumed call rewrites
+    its row); `runs` the runs' count, latest start, latest finish and how many still run.
+    """
+
+    tables: tuple[tuple[str, int], ...]
+    judge_errors: int
     runs: tuple[int, str, str, int]
 
-    def count(self, table: str) -> int:
-        """Rows in `table` (0 when the store lacks it)."""
+    def has(self, table: str) -> bool:
+        """True when `table` holds at least one row."""
         if table == "runs":
-            return self.runs[0]
-        return next((n for name, n, _ in self.tables if name == table), 0)
+            return self.runs[0] > 0
+        return any(top > 0 for name, top in self.tables if name == table)
 
 
 def existing_tables(store: Store) -> set[str]:
@@ -49,26 +54,29 @@ def existing_tables(store: Store) -> set[str]:
 
 
 def store_stamp(store: Store) -> StoreStamp:
-    """Counts and max ids per table, plus the runs' latest start/finish and how many still run."""
+    """Max ids per table (an index lookup each, so this stays cheap on big stores), plus the runs' state."""
     present = existing_tables(store)
-    parts: list[tuple[str, int, int]] = []
+    tops: list[tuple[str, int]] = []
+    errors = 0
     run_part: tuple[int, str, str, int] = (0, "", "", 0)
     with store.engine.connect() as conn:
         for table in _ID_TABLES:
             if table.name in present:
-                n, top = conn.execute(sa.select(sa.func.count(), sa.func.max(table.c.id))).one()
-                parts.append((table.name, int(n or 0), int(top or 0)))
+                tops.append((table.name, int(conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0)))
+        if "judgments" in present:
+            errors = int(conn.execute(
+                sa.select(sa.func.count()).where(judgments.c.status == "error")).scalar() or 0)
         if "runs" in present:
             row = conn.execute(
                 sa.select(
                     sa.func.count(),
                     sa.func.max(runs.c.started_at),
                     sa.func.max(runs.c.finished_at),
-                    sa.func.count().filter(runs.c.status == "running"),
+                    sa.func.sum(sa.case((runs.c.status == "running", 1), else_=0)),
                 )
             ).one()
             run_part = (int(row[0] or 0), str(row[1] or ""), str(row[2] or ""), int(row[3] or 0))
-    return StoreStamp(tuple(parts), run_part)
+    return StoreStamp(tuple(tops), errors, run_part)
 
 
 def _frame(store: Store, query: sa.Select[Any], table: str) -> pd.DataFrame:
@@ -78,8 +86,7 @@ def _frame(store: Store, query: sa.Select[Any], table: str) -> pd.DataFrame:
     if table not in existing_tables(store):
         return pd.DataFrame(columns=[c.name for c in query.selected_columns])
     with store.engine.connect() as conn:
-        result = conn.execute(query)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return pd.read_sql(query, conn)
 
 
 def read_models(store: Store) -> pd.DataFrame:
@@ -98,17 +105,23 @@ def read_runs(store: Store) -> pd.DataFrame:
 
 
 def read_scores(store: Store) -> pd.DataFrame:
-    """Every score with its run's model id, start time and status, in the order they were written."""
+    """Every score with its run's model id, start time (UTC) and status, in the order they were written."""
+    import pandas as pd
+
+    # The start time comes back as the stored text and is parsed once, vectorised: SQLAlchemy's per-row
+    # SQLite datetime parsing was most of the cost on 100k scores.
+    started = sa.type_coerce(runs.c.started_at, sa.String).label("started_at")
     query = (
         sa.select(
             scores.c.id, scores.c.run_id, scores.c.task, scores.c.metric, scores.c.filter, scores.c.value,
-            scores.c.stderr, scores.c.n, scores.c.higher_is_better, runs.c.model_id, runs.c.started_at,
-            runs.c.status,
+            scores.c.stderr, scores.c.n, scores.c.higher_is_better, runs.c.model_id, started, runs.c.status,
         )
         .join(runs, runs.c.id == scores.c.run_id)
         .order_by(scores.c.id)
     )
-    return _frame(store, query, "scores")
+    frame = _frame(store, query, "scores")
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601", errors="coerce")
+    return frame
 
 
 def read_battle_counts(store: Store) -> pd.DataFrame:
@@ -116,6 +129,28 @@ def read_battle_counts(store: Store) -> pd.DataFrame:
     query = sa.select(
         battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category, sa.func.count().label("n")
     ).group_by(battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category)
+    return _frame(store, query, "battles")
+
+
+def read_win_counts(store: Store) -> pd.DataFrame:
+    """Per model: battles, wins and ties (either seat), aggregated in SQL so only one row per model returns."""
+    tie = battles.c.winner.like("tie%")
+    seats = [
+        sa.select(
+            seat.label("model"),
+            sa.func.count().label("battles"),
+            sa.func.sum(sa.case((battles.c.winner == won, 1), else_=0)).label("wins"),
+            sa.func.sum(sa.case((tie, 1), else_=0)).label("ties"),
+        ).group_by(seat)
+        for seat, won in ((battles.c.model_a, "model_a"), (battles.c.model_b, "model_b"))
+    ]
+    both = sa.union_all(*seats).subquery()
+    query = sa.select(
+        both.c.model,
+        sa.func.sum(both.c.battles).label("battles"),
+        sa.func.sum(both.c.wins).label("wins"),
+        sa.func.sum(both.c.ties).label("ties"),
+    ).group_by(both.c.model)
     return _frame(store, query, "battles")
 
 

@@ -70,7 +70,7 @@ def heatmap(long: pd.DataFrame, names: list[str], title: str) -> alt.Chart:
 
 st.title("Arena")
 source = data.page_source()
-if source.stamp.count("battles") == 0 and source.stamp.count("ratings") == 0:
+if not source.stamp.has("battles") and not source.stamp.has("ratings"):
     st.info(EMPTY)
     st.stop()
 counts = data.load_battle_counts(source.url, source.stamp)

@@ -102,5 +102,6 @@ if not board.tasks:
     st.info("No task scores yet: run `harness eval` to add columns.")
 if ranked["battles"].isna().all():
     st.caption("No battles in the store yet: arena columns appear after `harness judge` / `harness arena`.")
-st.download_button("Download CSV", rows[columns].to_csv(index=False).encode(), "leaderboard.csv", "text/csv",
-                   key="lb_csv")
+shown = rows[columns]
+st.download_button("Download CSV", lambda: shown.to_csv(index=False), "leaderboard.csv", "text/csv",
+                   key="lb_csv")  # the CSV is written only when the button is clicked

@@ -1,0 +1,194 @@
+"""The leaderboard's data layer without a UI: store views, the stamp, rank ranges, win rates, paired verdicts."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from harness.store import open_store
+from harness.store.battles import Battle, write_battles
+from harness.store.runs import ModelRecord, create_run, finish_run, upsert_model
+from harness.store.schema import judgments
+from harness.store.views import (
+    read_battle_counts,
+    read_models,
+    read_ratings,
+    read_scores,
+    read_win_counts,
+    store_stamp,
+)
+from leaderboard_app import streamlit_command
+from leaderboard_app.board import (
+    Filters,
+    apply_filters,
+    format_ranks,
+    model_win_rates,
+    pair_win_matrix,
+    predicted_win_matrix,
+    rank_ranges,
+    win_rates,
+)
+from leaderboard_app.compare import PairedTask, judged_winner, paired_verdicts
+from leaderboard_app.data import store_argument
+
+
+def test_rank_ranges_follow_interval_overlap() -> None:
+    mean = np.array([0.92, 0.65, 0.68, 0.25, np.nan])
+    low = np.array([0.90, 0.60, 0.66, 0.20, np.nan])
+    high = np.array([0.95, 0.70, 0.71, 0.30, np.nan])
+    best, worst = rank_ranges(mean, low, high)
+    assert format_ranks(best, worst) == ["1", "2–3", "2–3", "4", ""]
+
+
+def test_rank_ranges_without_intervals_are_plain_ranks() -> None:
+    mean = np.array([3.0, 1.0, 2.0])
+    best, worst = rank_ranges(mean, np.full(3, np.nan), np.full(3, np.nan))
+    assert format_ranks(best, worst) == ["1", "3", "2"]
+
+
+def _battles() -> list[Battle]:
+    return ([Battle("a", "b", "model_a")] * 3 + [Battle("b", "a", "model_a")] + [Battle("a", "c", "tie")] * 2
+            + [Battle("c", "b", "tie (bothbad)")] + [Battle("c", "a", "model_b", category="math")])
+
+
+def test_win_counts_in_sql_match_pandas_on_pair_counts(store_url: str) -> None:
+    store = open_store(store_url)
+    write_battles(store, _battles())
+    sql = model_win_rates(read_win_counts(store))
+    pairs = win_rates(read_battle_counts(store))
+    pd.testing.assert_frame_equal(sql.sort_index(), pairs.sort_index().astype(float), check_names=False)
+    assert sql.loc["a", "battles"] == 7 and sql.loc["a", "wins"] == 4 and sql.loc["a", "ties"] == 2
+    assert sql.loc["a", "win_rate"] == pytest.approx(5 / 7)
+
+
+def test_observed_and_predicted_win_matrices() -> None:
+    counts = pd.DataFrame({"model_a": ["a", "b", "a"], "model_b": ["b", "a", "b"], "winner": ["model_a", "model_a", "tie"],
+                           "category": [None] * 3, "n": [3, 1, 2]})
+    observed = pair_win_matrix(counts, ["a", "b"]).set_index(["model", "opponent"])
+    assert observed.loc[("a", "b"), "win_rate"] == pytest.approx(4 / 6)
+    assert observed.loc[("b", "a"), "win_rate"] == pytest.approx(2 / 6) and observed.loc[("b", "a"), "n"] == 6
+    predicted = predicted_win_matrix(pd.Series([1400.0, 1000.0], index=["a", "b"])).set_index(["model", "opponent"])
+    assert predicted.loc[("a", "b"), "win_rate"] == pytest.approx(1 / 1.1)  # 400 points = 10:1 odds
+
+
+def test_stamp_changes_with_every_kind_of_write(store_url: str) -> None:
+    store = open_store(store_url)
+    empty = store_stamp(store)
+    assert not empty.has("models") and not empty.has("runs")
+    model_id = upsert_model(store, ModelRecord("m", "m", "f"))
+    with_model = store_stamp(store)
+    assert with_model != empty and with_model.has("models")
+    run_id = create_run(store, model_id, {"tasks": [], "config": {}, "config_hash": "h", "backend": "hf",
+                                          "versions": {}})
+    running = store_stamp(store)
+    finish_run(store, run_id, "finished")
+    assert len({with_model, running, store_stamp(store)}) == 3
+    write_battles(store, [Battle("m", "n", "tie")])
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(judgments).values(
+            cache_key="k", judge="j", prompt_name="p", prompt_hash="h", mode="pairwise", question_set="s",
+            question_id="q", turn=1, model_a="m", model_b="n", answer_order="ab", status="error", error="timeout"))
+    before = store_stamp(store)
+    with store.engine.begin() as conn:  # a resumed judge call rewrites its error row in place
+        conn.execute(sa.update(judgments).values(status="ok", verdict="A", error=None))
+    assert store_stamp(store) != before
+
+
+def test_views_of_an_unmigrated_file_are_empty(tmp_path: Path) -> None:
+    path = tmp_path / "blank.db"
+    sa.create_engine(f"sqlite:///{path}").connect().close()  # an SQLite file with no tables
+    store = open_store(str(path), readonly=True)
+    assert read_models(store).empty and read_scores(store).empty and read_ratings(store).empty
+    assert "name" in read_models(store).columns
+    assert not store_stamp(store).has("models")
+
+
+def test_filters_compose() -> None:
+    frame = pd.DataFrame({
+        "model": ["Alpaca-7", "vicuna-7", "base"], "base model": ["b", "b", "base"],
+        "recipe": ["alpaca", "vicuna", "base"], "kind": ["full", "lora", "base"],
+        "params (M)": [7.0, 7.0, np.nan],
+        "created": pd.to_datetime(["2026-11-01", "2026-11-05", "2026-11-09"], utc=True)})
+    assert list(apply_filters(frame, Filters(search="ALPACA"))["model"]) == ["Alpaca-7"]
+    assert list(apply_filters(frame, Filters(kinds=("lora", "base")))["model"]) == ["vicuna-7", "base"]
+    # unknown sizes are kept by a size filter; dates are inclusive days
+    assert list(apply_filters(frame, Filters(size_m=(1.0, 5.0)))["model"]) == ["base"]
+    window = (pd.Timestamp("2026-11-01").date(), pd.Timestamp("2026-11-05").date())
+    assert list(apply_filters(frame, Filters(created=window))["model"]) == ["Alpaca-7", "vicuna-7"]
+
+
+def test_paired_verdicts_continuous_metric_direction_and_holm() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.5, 0.1, 300)
+    pairs = [
+        PairedTask("bleu", "bleu", True, base + 0.05 + rng.normal(0, 0.01, 300), base),
+        PairedTask("ppl", "word_perplexity", False, base + 0.05 + rng.normal(0, 0.01, 300), base),
+        PairedTask("same", "acc", True, np.array([1.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0])),
+        PairedTask("none", "acc", True, np.array([]), np.array([])),
+    ]
+    out = paired_verdicts(pairs, "A", "B").set_index("task")
+    assert out.loc["bleu", "test"] == "paired-bootstrap" and out.loc["bleu", "A − B"] == pytest.approx(0.05, abs=0.01)
+    assert out.loc["bleu", "verdict"] == "A better"
+    assert out.loc["ppl", "verdict"] == "B better"  # higher perplexity is worse
+    assert out.loc["same", "test"] == "mcnemar-exact" and out.loc["same", "verdict"] == "no real difference"
+    assert out.loc["none", "test"] == "no shared documents" and out.loc["none", "verdict"] == "no real difference"
+    assert (out.loc[["bleu", "ppl", "same"], "p (Holm)"] >= out.loc[["bleu", "ppl", "same"], "p"]).all()
+
+
+@pytest.mark.parametrize(("order", "verdict", "status", "winner", "expected"), [
+    ("ab", "A", "ok", None, "x"), ("ab", "B", "ok", None, "y"), ("ba", "A", "ok", None, "y"),
+    ("ba", "B", "ok", None, "x"), ("ba", "tie", "ok", None, "tie"), ("ab", None, "error", None, "error: boom"),
+    ("ba", "A", "ok", "x", "x"),
+])
+def test_judged_winner_reads_the_answer_order(order: str, verdict: str | None, status: str, winner: str | None,
+                                             expected: str) -> None:
+    row = pd.Series({"model_a": "x", "model_b": "y", "answer_order": order, "verdict": verdict, "status": status,
+                     "winner": winner, "error": "boom" if status == "error" else None})
+    assert judged_winner(row) == expected
+
+
+def test_store_argument_and_streamlit_command() -> None:
+    assert store_argument(["--store", "sqlite:///x.db", "--other"]) == "sqlite:///x.db"
+    assert store_argument([]) is None
+    assert store_argument(["--st", "x"]) is None  # no prefix matching against foreign argv (pytest's)
+    command = streamlit_command("sqlite:///s.db", 8555)
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("leaderboard_app/app.py")
+    assert command[-3:] == ["--", "--store", "sqlite:///s.db"] and "8555" in command
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+
+
+def test_cli_leaderboard_checks_the_store_then_runs_streamlit(store_url: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.cli import app
+
+    missing = CliRunner().invoke(app, ["leaderboard", "--store", str(tmp_path / "none.db")])
+    assert missing.exit_code == 2 and "no store at" in missing.output
+    open_store(store_url)
+    calls: list[list[str]] = []
+    monkeypatch.setattr("subprocess.call", lambda cmd: calls.append(cmd) or 0)
+    ran = CliRunner().invoke(app, ["leaderboard", "--port", "8600"])
+    assert ran.exit_code == 0, ran.output
+    assert calls[0][-1] == store_url and "8600" in calls[0]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("harness.arena") is None, reason="harness.arena is not present")
+def test_ratings_are_fitted_when_none_are_stored(store_url: str) -> None:
+    from leaderboard_app.data import computed_ratings
+
+    store = open_store(store_url)
+    write_battles(store, [Battle("a", "b", "model_a")] * 8 + [Battle("a", "b", "model_b")] * 2
+                  + [Battle("b", "c", "model_a")] * 8 + [Battle("b", "c", "model_b")] * 2
+                  + [Battle("a", "c", "model_a")] * 9 + [Battle("a", "c", "model_b")])
+    fitted = computed_ratings(store)
+    bt = fitted[fitted["method"] == "bt"].set_index("model")
+    assert list(bt.sort_values("rating", ascending=False).index) == ["a", "b", "c"]
+    assert (bt["ci_low"] <= bt["rating"]).all() and (bt["rating"] <= bt["ci_high"]).all()
+    assert set(fitted["method"]) == {"bt", "elo"}
+    assert "harness.arena" in sys.modules
