@@ -1,4 +1,4 @@
-"""Benchmark: Bradley-Terry + a 1000-round bootstrap on 1M simulated battles over 100 models, against two peers.
+"""Benchmark: Bradley-Terry + a 1000-round bootstrap on 1M simulated battles over 100 models, vs two peers.
 
 Run: .venv/bin/python bench/arena_bt.py [--battles 1000000] [--models 100] [--rounds 1000]
                                         [--peer-a-rounds 2] [--peer-b-rounds 30]
@@ -25,9 +25,10 @@ from numpy.typing import NDArray
 from harness.arena import bootstrap_bradley_terry, count_pairs, fit_bradley_terry
 
 Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
 
 
-def simulate(n: int, m: int, seed: int) -> tuple[NDArray[np.int64], NDArray[np.int64], Floats, Floats]:
+def simulate(n: int, m: int, seed: int) -> tuple[Ints, Ints, Floats, Floats]:
     """Battles from BT strengths ~ N(1000, 150) with 10% ties (half a win each), Arena-like uneven pairing."""
     rng = np.random.default_rng(seed)
     strengths = rng.normal(1000, 150, m)
@@ -46,7 +47,7 @@ def centred(theta: Floats, to_elo: float) -> Floats:
     return elo - elo.mean() + 1000
 
 
-def ours(a: NDArray[np.int64], b: NDArray[np.int64], score: Floats, m: int, rounds: int) -> tuple[Floats, Floats, float]:
+def ours(a: Ints, b: Ints, score: Floats, m: int, rounds: int) -> tuple[Floats, Floats, float]:
     start = time.perf_counter()
     counts = count_pairs(a, b, score, m)
     point = fit_bradley_terry(counts).ratings
@@ -54,11 +55,11 @@ def ours(a: NDArray[np.int64], b: NDArray[np.int64], score: Floats, m: int, roun
     return point, samples, time.perf_counter() - start
 
 
-def peer_a(a: NDArray[np.int64], b: NDArray[np.int64], score: Floats, m: int, rounds: int) -> tuple[Floats, float, float]:
+def peer_a(a: Ints, b: Ints, score: Floats, m: int, rounds: int) -> tuple[Floats, float, float]:
     """The notebook's per-battle logistic regression; returns point ratings, fit time and per-round time."""
     from sklearn.linear_model import LogisticRegression
 
-    def fit(ia: NDArray[np.int64], ib: NDArray[np.int64], s: Floats) -> Floats:
+    def fit(ia: Ints, ib: Ints, s: Floats) -> Floats:
         n = len(ia)
         x = np.zeros((2 * n, m))
         rows = np.arange(2 * n)
@@ -81,7 +82,7 @@ def peer_a(a: NDArray[np.int64], b: NDArray[np.int64], score: Floats, m: int, ro
     return point, fit_time, (time.perf_counter() - start) / max(rounds, 1)
 
 
-def peer_b(a: NDArray[np.int64], b: NDArray[np.int64], score: Floats, m: int,
+def peer_b(a: Ints, b: Ints, score: Floats, m: int,
            rounds: int) -> tuple[Floats, Floats, float, float]:
     """FastChat 2024: counts of unique (a, b, outcome) rows, L-BFGS-B per round, multinomial bootstrap."""
     from scipy.optimize import minimize
@@ -129,16 +130,19 @@ def main() -> None:
     print(f"{n:,} battles, {m} models, {rounds} bootstrap rounds (2 shared cores; other jobs may be running)")
 
     point, samples, ours_time = ours(a, b, score, m, rounds)
-    print(f"harness   BT + {rounds} rounds: {ours_time:7.2f} s   (median bootstrap SD {np.median(samples.std(0)):.2f} Elo)")
+    spread = np.median(samples.std(0))
+    print(f"harness   BT + {rounds} rounds: {ours_time:7.2f} s   (median bootstrap SD {spread:.2f} Elo)")
 
     b_point, b_samples, b_fit, b_round = peer_b(a, b, score, m, args.peer_b_rounds)
     b_total = b_fit + b_round * rounds
-    print(f"peer (b)  counts + L-BFGS-B: fit {b_fit:.2f} s, {b_round:.3f} s/round over {args.peer_b_rounds} rounds"
+    print(f"peer (b)  counts + L-BFGS-B: fit {b_fit:.2f} s, {b_round:.3f} s/round over {args.peer_b_rounds}"
+          " rounds"
           f" -> {b_total:8.1f} s for {rounds} (extrapolated; bootstrap SD {np.median(b_samples.std(0)):.2f})")
 
     a_point, a_fit, a_round = peer_a(a, b, score, m, args.peer_a_rounds)
     a_total = a_fit + a_round * rounds
-    print(f"peer (a)  per-battle sklearn LR: fit {a_fit:.2f} s, {a_round:.2f} s/round over {args.peer_a_rounds}"
+    print(f"peer (a)  per-battle sklearn LR: fit {a_fit:.2f} s, {a_round:.2f} s/round over"
+          f" {args.peer_a_rounds}"
           f" rounds -> {a_total:9.1f} s for {rounds} (extrapolated)")
 
     print(f"speed-up vs (a): {a_total / ours_time:8.1f}x  (target >= 50x)")

@@ -1,4 +1,4 @@
-"""Arena ratings: online Elo and Bradley-Terry with bootstrap confidence intervals, rank ranges and win-rate matrices.
+"""Arena ratings: online Elo and Bradley-Terry with bootstrap CIs, rank ranges and win-rate matrices.
 
 Pure numpy/scipy over `Battle` records, no I/O. The BT fit and its multinomial bootstrap live in
 `harness.bradley_terry` (re-exported here), style control in `harness.arena_style`.
@@ -197,7 +197,8 @@ def battle_set_fingerprint(battles: Sequence[Battle]) -> str:
 
 def online_elo(a: IntArray, b: IntArray, score: FloatArray, n_models: int, k: float = 4.0,
                scale: float = 400.0, base: float = 10.0, initial: float = 1000.0) -> FloatArray:
-    """Online Elo in battle order (the 2023 Arena notebook): expected score 1 / (1 + base^((rb - ra)/scale))."""
+    """Online Elo in battle order (the 2023 Arena notebook); a's expected score is
+    1 / (1 + base^((rb - ra) / scale)) and both ratings move by k times the surprise."""
     ratings = [initial] * n_models
     for ia, ib, s in zip(a.tolist(), b.tolist(), score.tolist()):
         expected = 1.0 / (1.0 + base ** ((ratings[ib] - ratings[ia]) / scale))
@@ -208,14 +209,15 @@ def online_elo(a: IntArray, b: IntArray, score: FloatArray, n_models: int, k: fl
 
 
 def rank_ranges(low: FloatArray, high: FloatArray) -> tuple[IntArray, IntArray]:
-    """Best rank = 1 + models whose lower bound exceeds this upper bound; worst = M - models whose upper bound is below this lower bound."""
+    """Rank ranges from CIs (the Arena's "rank (UB)"): best = 1 + models whose lower bound exceeds this
+    model's upper bound; worst = M - models whose upper bound is below this model's lower bound."""
     best = 1 + (low[None, :] > high[:, None]).sum(axis=1)
     worst = len(low) - (high[None, :] < low[:, None]).sum(axis=1)
     return best.astype(np.int64), worst.astype(np.int64)
 
 
 def win_matrices(counts: PairCounts) -> tuple[FloatArray, FloatArray]:
-    """Battle-count matrix and observed win-rate matrix (wins + ties / 2 over battles), NaN where pairs never met."""
+    """Battle counts and observed win rates ((wins + ties / 2) / battles, NaN where a pair never met)."""
     m = counts.n_models
     n = np.zeros((m, m))
     won = np.zeros((m, m))
@@ -265,11 +267,12 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
 
         style = _anchored_style(fit_style_control(battles, encoded, config), anchor, config)
         if not style.converged:
-            warnings.append("the style-controlled BT fit did not converge (a covariate may separate the outcomes)")
+            warnings.append("the style-controlled BT fit did not converge (a covariate may separate "
+                            "the outcomes)")
     rows = _rows(encoded.models, elo, bt, samples, style, n.sum(axis=1), config)
     predicted = None if bt is None else predicted_win_rates(bt, config.base, config.scale)
-    return ArenaReport(battle_set_fingerprint(battles), len(battles), encoded.models, rows, samples, predicted,
-                       observed, n, style, config, tuple(warnings))
+    return ArenaReport(battle_set_fingerprint(battles), len(battles), encoded.models, rows, samples,
+                       predicted, observed, n, style, config, tuple(warnings))
 
 
 def _fit_bt(counts: PairCounts, config: ArenaConfig) -> tuple[FloatArray, FloatArray | None, list[str]]:

@@ -1,4 +1,4 @@
-"""`harness arena` glue: read battles (a file or the store), rate them with `harness.arena`, store the ratings, render.
+"""`harness arena` glue: read battles (a file or the store), rate them, store the ratings, render the table.
 
 `run_arena(...)` is what the CLI and the end-to-end demo call; `arena_table(report)` is the human output.
 """
@@ -31,12 +31,14 @@ class ArenaOutcome:
     stored: int
 
     def to_json(self) -> dict[str, object]:
-        return {**self.report.to_json(), "source": self.source, "skipped": self.skipped, "stored": self.stored}
+        extra = {"source": self.source, "skipped": self.skipped, "stored": self.stored}
+        return {**self.report.to_json(), **extra}
 
 
 def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store: bool = False,
               category: str | None = None, skip_bad: bool = False, store: str | None = None) -> ArenaOutcome:
-    """Rate the battles of `battles_file` or of the store (exactly one), optionally one category, and store the ratings."""
+    """Rate the battles of `battles_file` or of the store (exactly one), optionally of one category, and
+    store the ratings under the battle set's fingerprint."""
     from harness.store import open_store
     from harness.store.battles import read_battles
     from harness.store.ratings import write_ratings
@@ -73,7 +75,7 @@ def _checked(battles: list[Battle], category: str | None) -> list[Battle]:
 
 
 def ratings_from_report(report: ArenaReport, source: str, category: str | None = None) -> list[Rating]:
-    """The store rows of a report: one per model and method (bt, elo, bt-controlled), keyed by its battle set."""
+    """The store rows of a report: one per model and method (bt, elo, bt-controlled), keyed by battle set."""
     params = {**report.config.model_dump(mode="json"), "source": source, "category": category,
               "battles": report.n_battles}
     out: list[Rating] = []
@@ -108,8 +110,9 @@ def _interval(value: float | None, low: float | None, high: float | None) -> str
 
 
 def arena_table(report: ArenaReport, title: str | None = None) -> Table:
-    """One row per model, best BT first: rank range, BT with its CI, Elo, controlled BT, battles n (whole points;
-    `--json` has full precision)."""
+    """One row per model, best BT first: rank range, BT with its CI, Elo, controlled BT and CI, battles.
+
+    Whole rating points; `--json` has full precision."""
     table = Table(title=title or f"arena: {report.n_battles:,} battles, {len(report.models)} models")
     controlled = report.style is not None
     columns = ["rank", "model", "BT", f"{report.config.ci:.0%} CI", "Elo"]
@@ -150,4 +153,5 @@ def parse_anchor(value: str | None) -> tuple[str, float] | None:
             raise ValueError
         return model, float(rating)
     except ValueError:
-        raise HarnessError(f"bad --anchor {value!r}", hint="use MODEL=RATING, e.g. --anchor vicuna-13b=1000") from None
+        raise HarnessError(f"bad --anchor {value!r}",
+                           hint="use MODEL=RATING, e.g. --anchor vicuna-13b=1000") from None

@@ -1,8 +1,9 @@
-"""Style control for arena ratings: Bradley-Terry with answer-length and markdown covariates, beside the raw fit.
+"""Style control for arena ratings: Bradley-Terry with answer-length and markdown covariates.
 
 A battle carries FastChat's `conv_metadata` counts in `extra` (`style_metadata(answer_a, answer_b)` makes
-them from the two answers) or the judge's `len_a/len_b/md_a/md_b`. Each covariate is (a - b) / (a + b + 1), standardised, as in the Arena's style
-control; the fit is unpenalised and its bootstrap resamples battles. Called by `harness.arena.compute_ratings`.
+them from the two answers) or the judge's `len_a/len_b/md_a/md_b`. Each covariate is (a - b) / (a + b + 1),
+standardised, as in the Arena's style control; the fit is unpenalised and its bootstrap resamples battles.
+Called by `harness.arena.compute_ratings`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ _CELLS_PER_CHUNK = 4_000_000
 
 @dataclass(frozen=True)
 class StyleFit:
-    """Style-controlled BT ratings (Elo scale, `models` order) and the standardised covariates' log-odds weights."""
+    """Style-controlled BT ratings (Elo scale, `models` order) and the covariates' log-odds weights."""
 
     ratings: FloatArray
     ci_low: FloatArray | None
@@ -57,7 +58,8 @@ class StyleFit:
 
 
 def style_metadata(answer_a: str, answer_b: str) -> dict[str, int]:
-    """FastChat-style `conv_metadata` for two answers: word/punctuation tokens, markdown headers, list items, bold spans."""
+    """FastChat-style `conv_metadata` for two answers: word/punctuation tokens, markdown headers, list
+    items and bold spans."""
     out: dict[str, int] = {}
     for side, text in (("a", answer_a), ("b", answer_b)):
         out[METADATA_KEYS["length"].format(side)] = len(_TOKEN.findall(text))
@@ -72,8 +74,9 @@ def _count(value: Any) -> float:
 
 
 def side_counts(extra: dict[str, Any]) -> dict[str, tuple[float, float]] | None:
-    """(a, b) style counts of one battle: length, headers, lists, bold and markdown (their sum) from FastChat's
-    `conv_metadata`, or length and markdown from the judge's flat `len_a/len_b/md_a/md_b`; None when absent."""
+    """(a, b) style counts of one battle: length, headers, lists, bold and markdown (their sum) from
+    FastChat's `conv_metadata`, or length and markdown from the judge's `len_a/len_b/md_a/md_b`; None
+    when absent."""
     meta = extra.get("conv_metadata")
     try:
         if isinstance(meta, dict):
@@ -110,8 +113,9 @@ def style_features(battles: Sequence[Battle], control: Sequence[str]) -> tuple[F
         if missing:
             battle = battles[row]
             raise HarnessError(
-                f"battle {row} ({battle.model_a} vs {battle.model_b}) has no answer counts for {missing[0]!r} control",
-                hint="style control needs extra.conv_metadata (FastChat) or len_a/len_b/md_a/md_b (harness judge)",
+                f"battle {row} ({battle.model_a} vs {battle.model_b}) has no answer counts for "
+                f"{missing[0]!r} control",
+                hint="style control needs extra.conv_metadata (FastChat) or len_a/len_b/md_a/md_b (judge)",
             )
         assert counts is not None
         for col, name in enumerate(names):
@@ -119,7 +123,8 @@ def style_features(battles: Sequence[Battle], control: Sequence[str]) -> tuple[F
             raw[row, col] = (x - y) / (x + y + 1.0)
     spread = raw.std(axis=0)
     keep = spread > 0
-    return (raw[:, keep] - raw[:, keep].mean(axis=0)) / spread[keep], tuple(n for n, k in zip(names, keep) if k)
+    standardised = (raw[:, keep] - raw[:, keep].mean(axis=0)) / spread[keep]
+    return standardised, tuple(n for n, k in zip(names, keep) if k)
 
 
 def fit_style_control(battles: Sequence[Battle], encoded: EncodedBattles, config: ArenaConfig) -> StyleFit:
@@ -127,7 +132,8 @@ def fit_style_control(battles: Sequence[Battle], encoded: EncodedBattles, config
     `config.bootstrap` battle-resampling rounds."""
     features, names = style_features(battles, config.control)
     n_models, n = len(encoded.models), len(encoded.a)
-    exists, params, converged = _fit_rounds(encoded, features, np.ones((1, n)), np.zeros(n_models + len(names)))
+    start = np.zeros(n_models + len(names))
+    exists, params, converged = _fit_rounds(encoded, features, np.ones((1, n)), start)
     to_elo = config.scale / math.log(config.base)
     ratings = params[0, :n_models] * to_elo
     samples = low = high = None
@@ -137,13 +143,14 @@ def fit_style_control(battles: Sequence[Battle], encoded: EncodedBattles, config
         boot = []
         for first in range(0, config.bootstrap, chunk):
             size = min(chunk, config.bootstrap - first)
-            weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(size)]).astype(float)
+            draws = [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(size)]
+            weights = np.stack(draws).astype(np.float64)
             boot.append(_fit_rounds(encoded, features, weights, params[0])[1][:, :n_models] * to_elo)
         samples = np.concatenate(boot)
         samples = samples - samples.mean(axis=1, keepdims=True) + config.initial
         low, high = percentile_interval(samples, config.ci)
-    return StyleFit(ratings - ratings.mean() + config.initial, low, high, names, params[0, n_models:], samples,
-                    bool(exists[0]), bool(converged[0]))
+    return StyleFit(ratings - ratings.mean() + config.initial, low, high, names, params[0, n_models:],
+                    samples, bool(exists[0]), bool(converged[0]))
 
 
 def _fit_rounds(encoded: EncodedBattles, features: FloatArray, weights: FloatArray,
@@ -156,7 +163,8 @@ def _fit_rounds(encoded: EncodedBattles, features: FloatArray, weights: FloatArr
     return exists, params, converged
 
 
-def _weighted_counts(encoded: EncodedBattles, weights: FloatArray, m: int) -> tuple[PairCounts, FloatArray, FloatArray]:
+def _weighted_counts(encoded: EncodedBattles, weights: FloatArray,
+                     m: int) -> tuple[PairCounts, FloatArray, FloatArray]:
     counts = count_pairs(encoded.a, encoded.b, encoded.score, m, weights)
     return counts, counts.wins_i + counts.ties / 2, counts.total
 
@@ -183,7 +191,8 @@ def _fit_weighted(encoded: EncodedBattles, features: FloatArray, weights: FloatA
     def derivatives(x: FloatArray) -> tuple[FloatArray, FloatArray]:
         p = expit(logits(x))
         residual, v = weights * (y - p), weights * p * (1.0 - p)
-        grad = np.concatenate([scatter_rows(residual, a, m) - scatter_rows(residual, b, m), residual @ features], axis=1)
+        rating_grad = scatter_rows(residual, a, m) - scatter_rows(residual, b, m)
+        grad = np.concatenate([rating_grad, residual @ features], axis=1)
         hess = np.zeros((len(x), m + k, m + k))
         pair = scatter_rows(v, a * m + b, m * m).reshape(len(x), m, m)
         hess[:, :m, :m] = gauge - pair - pair.transpose(0, 2, 1)

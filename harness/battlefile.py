@@ -1,4 +1,4 @@
-"""Battle files: Chatbot Arena `clean_battle` JSON lists or JSONL, and converters for the real vote files in shared data.
+"""Battle files: Chatbot Arena `clean_battle` JSON lists or JSONL, and converters for real vote files.
 
 `load_battles(path, skip_bad)` picks the reader from the path: a `.json`/`.jsonl` clean_battle file, an
 LLMFAO comparisons `.csv`, a PRD `ratings-<reviewer>/` folder or the Vicuna-80 `fastchat_eval` folder.
@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from harness.arena_style import style_metadata
 from harness.errors import HarnessError
@@ -26,7 +26,7 @@ _LLMFAO_WINNER = {"left": "model_a", "right": "model_b", "tie": "tie"}
 
 @dataclass(frozen=True)
 class BattleFile:
-    """What a battle source held: the battles, how many rows were skipped as malformed, and the first reasons."""
+    """What a battle source held: the battles, how many malformed rows were skipped, the first reasons."""
 
     battles: list[Battle]
     source: str
@@ -64,15 +64,15 @@ def load_battles(path: Path, skip_bad: bool = False) -> BattleFile:
             return read_vicuna80_reviews(path, skip_bad)
         if path.name.startswith("ratings-"):
             return read_prd_ratings(path, skip_bad)
-        raise HarnessError(f"{path} is a folder but not a PRD ratings-<reviewer>/ or Vicuna-80 fastchat_eval folder",
-                           hint="pass a .json/.jsonl clean_battle file")
+        raise HarnessError(f"{path} is a folder but not a PRD ratings-<reviewer>/ or a Vicuna-80 "
+                           "fastchat_eval folder", hint="pass a .json/.jsonl clean_battle file")
     if path.suffix == ".csv":
         return read_llmfao_csv(path, skip_bad)
     return read_clean_battles(path, skip_bad)
 
 
 def read_clean_battles(path: Path, skip_bad: bool = False) -> BattleFile:
-    """A JSON list or JSONL of clean_battle objects (model_a, model_b, winner; other fields kept in `extra`)."""
+    """A JSON list or JSONL of clean_battle objects (model_a, model_b, winner; the rest kept in `extra`)."""
     collect = _Collector(path, skip_bad)
     for where, row in _json_rows(path, collect):
         battle = _clean_battle(row, f"import:{path.name}")
@@ -89,7 +89,8 @@ def _json_rows(path: Path, collect: _Collector) -> Iterator[tuple[str, Any]]:
         try:
             rows = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise HarnessError(f"{path} is not valid JSON: {exc}", hint="a JSON list or one object per line") from None
+            raise HarnessError(f"{path} is not valid JSON: {exc}",
+                               hint="a JSON list or one object per line") from None
         yield from ((f"row {k + 1}", row) for k, row in enumerate(rows))
         return
     for number, line in enumerate(text.splitlines(), start=1):
@@ -123,7 +124,8 @@ def _clean_battle(row: Any, source: str) -> Battle | str:
 
 
 def read_llmfao_csv(path: Path, skip_bad: bool = False) -> BattleFile:
-    """LLMFAO comparisons (crowd or GPT judge): left/right/tie votes; style metadata from pairs-crowd.jsonl beside it."""
+    """LLMFAO comparisons (crowd or GPT judge): left/right/tie votes; style metadata from the
+    pairs-crowd.jsonl beside the file."""
     collect = _Collector(path, skip_bad)
     answers = _llmfao_answers(path.parent / "pairs-crowd.jsonl")
     judge = path.stem.removesuffix("-crowd-comparisons")  # gpt4-crowd-comparisons.csv: judged by gpt4
@@ -153,7 +155,8 @@ def _llmfao_answers(path: Path) -> dict[str, tuple[str, str]]:
 
 
 def read_prd_ratings(folder: Path, skip_bad: bool = False) -> BattleFile:
-    """PRD `ratings-<reviewer>/answer_<A>-vs-answer_<B>-<reviewer>-reviewer*.jsonl`: score 1 = A, 2 = B, 3 = tie.
+    """PRD `ratings-<reviewer>/answer_<A>-vs-answer_<B>-<reviewer>-reviewer*.jsonl`: score 1 = A, 2 = B,
+    3 = tie.
 
     When a reviewer has two files for the same ordered pair (a re-run), the underscore-named one is used.
     Style metadata comes from `../generations/answer_<model>.jsonl` when both answers are there.
@@ -175,7 +178,8 @@ def read_prd_ratings(folder: Path, skip_bad: bool = False) -> BattleFile:
                 continue
             qid = str(row.get("question_id"))
             first, second = answers.get((match["a"], qid)), answers.get((match["b"], qid))
-            extra = {} if first is None or second is None else {"conv_metadata": style_metadata(first, second)}
+            extra = {} if first is None or second is None else {
+                "conv_metadata": style_metadata(first, second)}
             collect.battles.append(Battle(match["a"], match["b"], _PRD_SCORE[row["score"]],
                                           source=f"import:prd-{reviewer}", question_set="vicuna80",
                                           question_id=qid, judge=reviewer, extra=extra))
@@ -195,7 +199,8 @@ def _prd_answers(folder: Path) -> dict[tuple[str, str], str]:
 
 
 def read_vicuna80_reviews(folder: Path, skip_bad: bool = False) -> BattleFile:
-    """FastChat's March-2023 Vicuna-80 GPT-4 reviews: score [s1, s2] -> the higher-scored answer wins, equal is a tie.
+    """FastChat's March-2023 Vicuna-80 GPT-4 reviews: score [s1, s2]; the higher-scored answer wins, equal
+    scores tie.
 
     Models are named by their answer files' `model_id` (three Vicuna checkpoints appear).
     """
@@ -211,11 +216,16 @@ def read_vicuna80_reviews(folder: Path, skip_bad: bool = False) -> BattleFile:
             row = json.loads(line) if line.strip() else {}
             first, second = answers.get(row.get("answer1_id", "")), answers.get(row.get("answer2_id", ""))
             score = row.get("score")
-            if first is None or second is None or not isinstance(score, list) or len(score) != 2 or min(score) < 0:
+            if first is None or second is None or not _review_score(score):
                 collect.bad(f"{path.name} line {number}", "unknown answer ids or score is not [s1, s2] >= 0")
                 continue
             winner = "model_a" if score[0] > score[1] else "model_b" if score[1] > score[0] else "tie"
+            extra = {"score": score, "conv_metadata": style_metadata(first[2], second[2])}
             collect.battles.append(Battle(first[0], second[0], winner, source="import:vicuna80-gpt4-review",
                                           question_set="vicuna80", question_id=first[1], judge="gpt-4",
-                                          extra={"score": score, "conv_metadata": style_metadata(first[2], second[2])}))
+                                          extra=extra))
     return collect.result("import:vicuna80-gpt4-review")
+
+
+def _review_score(score: Any) -> TypeGuard[list[float]]:
+    return isinstance(score, list) and len(score) == 2 and min(score) >= 0

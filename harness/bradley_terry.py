@@ -28,7 +28,7 @@ _CELLS_PER_CHUNK = 4_000_000  # rounds per chunk x cells (or x models^2 for Hess
 
 @dataclass(frozen=True)
 class PairCounts:
-    """Outcomes aggregated per unordered pair i < j (side a/b does not matter to BT); ties count separately."""
+    """Outcomes per unordered pair i < j (the side, a or b, does not matter to BT); ties kept apart."""
 
     n_models: int
     i: IntArray
@@ -53,7 +53,7 @@ class BTFit:
 
 def count_pairs(a: IntArray, b: IntArray, score: FloatArray, n_models: int,
                 weights: FloatArray | None = None) -> PairCounts:
-    """Aggregate battles (each counted `weights` times, default once) into wins/ties per unordered pair that met."""
+    """Aggregate battles (each counted `weights` times, default once) per unordered pair that met."""
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     key = lo * n_models + hi
     lo_won = np.where(a == lo, score, 1.0 - score)  # lo's score: 1, 0.5 or 0
@@ -69,7 +69,8 @@ def count_pairs(a: IntArray, b: IntArray, score: FloatArray, n_models: int,
 
 def fit_bradley_terry(counts: PairCounts, base: float = 10.0, scale: float = 400.0,
                       center: float = 1000.0) -> BTFit:
-    """Unpenalised BT maximum likelihood on pair counts, on the Elo scale (scale * log_base strengths), mean `center`.
+    """Unpenalised BT maximum likelihood on pair counts, on the Elo scale (scale * log_base strengths),
+    with mean `center`.
 
     When the MLE does not exist (some group of models never scored against the rest), a tiny ridge
     (`FALLBACK_RIDGE`) keeps the ratings finite and `mle_exists` is False.
@@ -82,8 +83,9 @@ def fit_bradley_terry(counts: PairCounts, base: float = 10.0, scale: float = 400
 
 
 def bootstrap_bradley_terry(counts: PairCounts, rounds: int, seed: int = 0, base: float = 10.0,
-                            scale: float = 400.0, center: float = 1000.0, fit: BTFit | None = None) -> FloatArray:
-    """BT ratings on `rounds` multinomial resamples of the battles, shape (rounds, models), each round mean `center`.
+                            scale: float = 400.0, center: float = 1000.0,
+                            fit: BTFit | None = None) -> FloatArray:
+    """BT ratings on `rounds` multinomial resamples of the battles, (rounds, models), each with mean `center`.
 
     Resampling battles with replacement only changes how often each (pair, outcome) cell occurs, so each
     round draws the cell counts from one multinomial and all rounds are solved together: Newton steps with
@@ -163,7 +165,8 @@ def _to_elo(theta: FloatArray, base: float, scale: float, center: float) -> Floa
 
 
 def mle_exists(counts: PairCounts, wins: FloatArray, total: FloatArray) -> bool:
-    """The BT MLE is finite iff the "scored against" digraph (i -> j when i won or tied against j) is strongly connected."""
+    """Whether the BT MLE is finite: the "scored against" digraph (i -> j when i won or tied against j)
+    must be strongly connected."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -200,11 +203,13 @@ def _bt_derivatives(counts: PairCounts, wins: FloatArray, total: FloatArray,
     def derivatives(theta: FloatArray) -> tuple[FloatArray, FloatArray]:
         p = expit(theta[:, i] - theta[:, j])
         residual, weight = wins - total * p, total * p * (1.0 - p)
-        grad = scatter_rows(residual, i, n_models) - scatter_rows(residual, j, n_models) - ridge[:, None] * theta
+        grad = scatter_rows(residual, i, n_models) - scatter_rows(residual, j, n_models)
+        grad -= ridge[:, None] * theta
         hess = np.zeros((len(theta), n_models, n_models)) + gauge
         hess[:, i, j] -= weight
         hess[:, j, i] -= weight
-        hess[:, diag, diag] += scatter_rows(weight, i, n_models) + scatter_rows(weight, j, n_models) + ridge[:, None]
+        degree = scatter_rows(weight, i, n_models) + scatter_rows(weight, j, n_models)
+        hess[:, diag, diag] += degree + ridge[:, None]
         return grad, hess
 
     return derivatives
@@ -217,8 +222,11 @@ def _newton_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, ridge: F
                           _bt_derivatives(counts, wins, total, ridge))
 
 
+Derivatives = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
+
+
 def batched_newton(x: FloatArray, objective: Callable[[FloatArray], FloatArray],
-                   derivatives: Callable[[FloatArray], tuple[FloatArray, FloatArray]]) -> tuple[FloatArray, BoolArray]:
+                   derivatives: Derivatives) -> tuple[FloatArray, BoolArray]:
     """Minimise B convex problems at once (rows of `x`): Newton steps H^-1 g, each halved until it does not
     increase its problem's objective. Returns the solutions and which rows converged (step < tolerance)."""
     done = np.zeros(len(x), dtype=bool)
@@ -252,7 +260,8 @@ def scatter_rows(values: FloatArray, index: IntArray, n_models: int) -> FloatArr
     """Row-wise bincount: out[b, m] = sum of values[b, p] over pairs p with index[p] == m."""
     rows = values.shape[0]
     flat = (np.arange(rows)[:, None] * n_models + index[None, :]).ravel()
-    return _float(np.bincount(flat, weights=values.ravel(), minlength=rows * n_models).reshape(rows, n_models))
+    summed = np.bincount(flat, weights=values.ravel(), minlength=rows * n_models)
+    return _float(summed.reshape(rows, n_models))
 
 
 def _float(array: Any) -> FloatArray:

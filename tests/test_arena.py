@@ -30,7 +30,7 @@ LN10 = math.log(10)
 
 def simulate(strengths: np.ndarray, n: int, seed: int, tie_rate: float = 0.1) -> list[Battle]:
     """Battles from a BT model with Elo-scale `strengths`, names m0, m1, ... A tie (either kind) happens with
-    prob `tie_rate` and decided games are tilted so that model_a's expected score is still the BT probability."""
+    prob `tie_rate`; decided games are tilted so that model_a's expected score is still the BT probability."""
     rng = np.random.default_rng(seed)
     m = len(strengths)
     a = rng.integers(0, m, n)
@@ -76,7 +76,8 @@ def bt_reference(battles: list[Battle]) -> dict[str, float]:
         np.add.at(g, bb, r)
         return float(-(y * log_expit(d) + (1 - y) * log_expit(-d)).sum()), g
 
-    res = minimize(nll, np.zeros(len(models)), jac=True, method="BFGS", options={"gtol": 1e-12, "maxiter": 10000})
+    res = minimize(nll, np.zeros(len(models)), jac=True, method="BFGS",
+                   options={"gtol": 1e-12, "maxiter": 10000})
     elo = res.x * 400 / LN10
     return dict(zip(models, elo - elo.mean() + 1000))
 
@@ -194,12 +195,14 @@ def test_matrices_are_consistent() -> None:
     assert report.models == ("a", "b", "c")
     assert report.counts.tolist() == [[0, 3, 1], [3, 0, 0], [1, 0, 0]]
     assert report.observed[0, 1] == pytest.approx(1.5 / 3) and report.observed[1, 0] == pytest.approx(1.5 / 3)
-    assert report.observed[2, 0] == 1.0 and math.isnan(report.observed[1, 2]) and math.isnan(report.observed[0, 0])
+    assert report.observed[2, 0] == 1.0
+    assert math.isnan(report.observed[1, 2]) and math.isnan(report.observed[0, 0])
     assert report.predicted is not None
     off = ~np.eye(3, dtype=bool)
     assert np.allclose((report.predicted + report.predicted.T)[off], 1.0)
     bt = {r.model: r.bt for r in report.rows}
-    assert report.predicted[2, 1] == pytest.approx(1 / (1 + 10 ** ((bt["b"] - bt["c"]) / 400)))  # type: ignore[operator]
+    expected = 1 / (1 + 10 ** ((bt["b"] - bt["c"]) / 400))  # type: ignore[operator]
+    assert report.predicted[2, 1] == pytest.approx(expected)
     assert {r.model: r.battles for r in report.rows} == {"a": 4, "b": 3, "c": 1}
 
 
@@ -208,7 +211,8 @@ def test_anchor_pins_one_model_and_keeps_differences() -> None:
     free = compute_ratings(battles, ArenaConfig(bootstrap=100))
     pinned = compute_ratings(battles, ArenaConfig(bootstrap=100, anchor=("m3", 1114.0)))
     assert pinned.row("m3").bt == pytest.approx(1114.0) and pinned.row("m3").elo == pytest.approx(1114.0)
-    assert pinned.row("m3").ci_low == pytest.approx(1114.0) and pinned.row("m3").ci_high == pytest.approx(1114.0)
+    assert pinned.row("m3").ci_low == pytest.approx(1114.0)
+    assert pinned.row("m3").ci_high == pytest.approx(1114.0)
     for model in ("m0", "m5"):
         shift = pinned.row(model).bt - free.row(model).bt  # type: ignore[operator]
         assert shift == pytest.approx(1114.0 - free.row("m3").bt)  # type: ignore[operator]
@@ -220,7 +224,8 @@ def test_difference_has_a_bootstrap_ci_for_the_gate() -> None:
     battles = simulate(STRENGTHS, 3000, seed=7)
     report = compute_ratings(battles, ArenaConfig(method="bt", bootstrap=300))
     strong = report.difference("m0", "m5")
-    assert strong.difference == pytest.approx(report.row("m0").bt - report.row("m5").bt)  # type: ignore[operator]
+    point = report.row("m0").bt - report.row("m5").bt  # type: ignore[operator]
+    assert strong.difference == pytest.approx(point)
     assert strong.ci_low is not None and strong.ci_high is not None
     assert 0 < strong.ci_low < strong.difference < strong.ci_high
     assert strong.p_not_better == 0.0
@@ -242,8 +247,8 @@ def test_missing_mle_falls_back_to_a_ridge_with_a_warning() -> None:
     encoded = encode_battles(battles)
     counts = count_pairs(encoded.a, encoded.b, encoded.score, 3)
     assert not fit_bradley_terry(counts).mle_exists
-    apart = compute_ratings([Battle("a", "b", "model_a"), Battle("b", "a", "model_a"), Battle("c", "d", "tie")],
-                            ArenaConfig(bootstrap=10))
+    two_groups = [Battle("a", "b", "model_a"), Battle("b", "a", "model_a"), Battle("c", "d", "tie")]
+    apart = compute_ratings(two_groups, ArenaConfig(bootstrap=10))
     assert any("2 groups of models" in w for w in apart.warnings)
 
 
@@ -285,7 +290,8 @@ def _style_battles(n: int, seed: int) -> list[Battle]:
         la, lb = (max(1, int(rng.normal(mean_len[k], 60))) for k in (i, j))
         p = 1 / (1 + math.exp(-3.0 * (la - lb) / (la + lb + 1)))
         winner = "model_a" if rng.random() < p else "model_b"
-        battles.append(Battle(f"m{i}", f"m{j}", winner, extra={"len_a": la, "len_b": lb, "md_a": 0, "md_b": 0}))
+        extra = {"len_a": la, "len_b": lb, "md_a": 0, "md_b": 0}
+        battles.append(Battle(f"m{i}", f"m{j}", winner, extra=extra))
     return battles
 
 
@@ -299,7 +305,8 @@ def test_length_control_removes_a_length_bias() -> None:
     assert report.style is not None and report.style.features == ("length",)
     assert report.style.coefficients[0] > 0.5
     low, high = report.row("m0").controlled_ci_low, report.row("m0").controlled_ci_high
-    assert low is not None and high is not None and low < report.row("m0").bt_controlled < high  # type: ignore[operator]
+    assert low is not None and high is not None
+    assert low < report.row("m0").bt_controlled < high  # type: ignore[operator]
 
 
 def test_style_control_uses_fastchat_conv_metadata_and_requires_it() -> None:
@@ -308,7 +315,8 @@ def test_style_control_uses_fastchat_conv_metadata_and_requires_it() -> None:
     meta = style_metadata("# Title\n- one\n- two\n**bold** text", "plain answer")
     assert meta["header_count_a"] == 1 and meta["list_count_a"] == 2 and meta["bold_count_a"] == 1
     assert meta["header_count_b"] == 0 and meta["sum_assistant_b_tokens"] == 2
-    battles = [Battle("x", "y", "model_a", extra={"conv_metadata": style_metadata("a " * k, "b **c** " * (5 - k))})
+    battles = [Battle("x", "y", "model_a",
+                      extra={"conv_metadata": style_metadata("a " * k, "b **c** " * (5 - k))})
                for k in range(5)]
     features, names = style_features(battles, ("length", "markdown"))
     assert names == ("length", "bold")  # headers and lists never vary: dropped
@@ -318,7 +326,8 @@ def test_style_control_uses_fastchat_conv_metadata_and_requires_it() -> None:
 
 
 def test_evalica_golden_elo_and_bt_on_llmfao(shared_data: Path) -> None:
-    """evalica's published expected scores on the LLMFAO crowd votes (Elo in file order; BT strengths sum to 1)."""
+    """evalica's published expected scores on the LLMFAO crowd votes (Elo in file order; BT strengths
+    normalised to sum 1)."""
     from harness.battlefile import load_battles
 
     battles = load_battles(shared_data / "llmfao" / "crowd-comparisons.csv").battles
@@ -370,7 +379,8 @@ def test_fast_bootstrap_equals_exact_fits_on_the_same_draws() -> None:
 def test_style_control_with_judge_counts_anchor_and_elo_only() -> None:
     battles = [Battle(b.model_a, b.model_b, b.winner, extra={**b.extra, "md_a": k % 3, "md_b": k % 2})
                for k, b in enumerate(_style_battles(600, seed=13))]
-    report = compute_ratings(battles, ArenaConfig(bootstrap=20, control=("length", "markdown"), anchor=("m1", 1200.0)))
+    config = ArenaConfig(bootstrap=20, control=("length", "markdown"), anchor=("m1", 1200.0))
+    report = compute_ratings(battles, config)
     assert report.style is not None and report.style.features == ("length", "markdown")
     row = report.row("m1")
     assert row.bt_controlled == pytest.approx(1200.0) and row.controlled_ci_low == pytest.approx(1200.0)
@@ -380,7 +390,8 @@ def test_style_control_with_judge_counts_anchor_and_elo_only() -> None:
 
 
 def test_bootstrap_rounds_without_an_mle_stay_finite(monkeypatch: pytest.MonkeyPatch) -> None:
-    """a lost once in 11 games against b: rounds that do not redraw that loss have no MLE (exact Newton + ridge)."""
+    """a lost once in 11 games against b: rounds that do not redraw that loss have no MLE (exact Newton
+    with the ridge)."""
     from harness import bradley_terry
 
     exact: list[int] = []

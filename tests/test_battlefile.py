@@ -1,4 +1,4 @@
-"""Battle files: clean_battle JSON/JSONL parsing, malformed rows (named, or skipped and counted), real converters."""
+"""Battle files: clean_battle JSON/JSONL, malformed rows (named, or skipped and counted), real converters."""
 
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ def test_prd_folder_maps_scores_and_prefers_underscore_files(tmp_path: Path) -> 
 def test_shared_real_files_convert(shared_data: Path) -> None:
     crowd = load_battles(shared_data / "llmfao" / "crowd-comparisons.csv")
     assert len(crowd.battles) == 8931 and crowd.skipped == 0
-    assert sum(b.winner == "tie" for b in crowd.battles) == 3471  # PROVENANCE: left 2,911 / right 2,549 / tie 3,471
+    # PROVENANCE.md: left 2,911 / right 2,549 / tie 3,471
+    assert sum(b.winner == "tie" for b in crowd.battles) == 3471
     assert sum(b.winner == "model_a" for b in crowd.battles) == 2911
     assert all("conv_metadata" in b.extra for b in crowd.battles)
     gpt4 = load_battles(shared_data / "llmfao" / "gpt4-crowd-comparisons.csv")

@@ -20,7 +20,7 @@ METHODS = ("bt", "elo", "bt-controlled")
 
 @dataclass(frozen=True)
 class Rating:
-    """One model's rating under one method for one battle set; CIs and rank ranges are None without a bootstrap."""
+    """One model's rating under one method for one battle set; CIs and ranks are None without a bootstrap."""
 
     battle_set: str
     method: str  # one of METHODS
@@ -40,7 +40,8 @@ def write_ratings(store: Store, items: Sequence[Rating]) -> int:
     groups = {(r["battle_set"], r["method"]) for r in rows}
     with store.engine.begin() as conn:
         for battle_set, method in groups:
-            conn.execute(sa.delete(ratings).where(ratings.c.battle_set == battle_set, ratings.c.method == method))
+            stale = sa.and_(ratings.c.battle_set == battle_set, ratings.c.method == method)
+            conn.execute(sa.delete(ratings).where(stale))
         if rows:
             conn.execute(sa.insert(ratings), rows)
     return len(rows)
