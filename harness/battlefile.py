@@ -84,7 +84,7 @@ def read_clean_battles(path: Path, skip_bad: bool = False) -> BattleFile:
 
 
 def _json_rows(path: Path, collect: _Collector) -> Iterator[tuple[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
     if text.lstrip().startswith("["):
         try:
             rows = json.loads(text)

@@ -51,6 +51,12 @@ def test_a_malformed_row_is_named(tmp_path: Path, row: object, reason: str) -> N
     assert skipped.problems and reason.split("'")[0] in skipped.problems[0]
 
 
+def test_a_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(json.dumps(r) for r in ROWS).encode())
+    assert len(load_battles(path).battles) == 3
+
+
 def test_jsonl_names_the_line_of_invalid_json(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(ROWS[0]) + "\n\n{not json\n" + json.dumps(ROWS[1]) + "\n")
