@@ -228,13 +228,17 @@ def predicted_win_matrix(ratings: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "opponent", "win_rate"])
 
 
-def category_win_rates(counts: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Win rate per model and question category (rows: models, columns: categories)."""
-    known = counts[counts["category"].notna()]
-    parts = {str(cat): win_rates(group)["win_rate"] for cat, group in known.groupby("category")}
-    if not parts:
+def category_win_rates(wins: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Win rate per model and question category (rows: `names` that battled, columns: categories).
+
+    `wins` is `read_win_counts(by_category=True)`; battles without a category are left out.
+    """
+    known = wins[wins["category"].notna()]
+    if known.empty:
         return pd.DataFrame()
-    table = pd.DataFrame(parts)
+    rate = (known["wins"] + 0.5 * known["ties"]) / known["battles"]
+    table = known.assign(win_rate=rate).pivot(index="model", columns="category", values="win_rate")
+    table.columns = [str(c) for c in table.columns]
     return table.reindex([n for n in names if n in table.index])
 
 

@@ -119,9 +119,15 @@ def load_runs(url: str, stamp: StoreStamp) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
-def load_battle_counts(url: str, stamp: StoreStamp) -> pd.DataFrame:
-    """Battles aggregated per (model_a, model_b, winner, category)."""
-    return read_battle_counts(_open(url))
+def load_battle_counts(url: str, stamp: StoreStamp, among: tuple[str, ...]) -> pd.DataFrame:
+    """Battles among these models, aggregated per (model_a, model_b, winner, category)."""
+    return read_battle_counts(_open(url), among)
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_win_counts(url: str, stamp: StoreStamp, by_category: bool = False) -> pd.DataFrame:
+    """Battles, wins and ties per model (and category)."""
+    return read_win_counts(_open(url), by_category)
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)

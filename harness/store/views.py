@@ -124,33 +124,44 @@ def read_scores(store: Store) -> pd.DataFrame:
     return frame
 
 
-def read_battle_counts(store: Store) -> pd.DataFrame:
-    """Battles aggregated in SQL: one row per (model_a, model_b, winner, category) with its count `n`."""
+def read_battle_counts(store: Store, among: Sequence[str] | None = None) -> pd.DataFrame:
+    """Battles aggregated in SQL: one row per (model_a, model_b, winner, category) with its count `n`.
+
+    With `among`, only battles whose two models are both in it (a heatmap's models, a compared pair).
+    """
     query = sa.select(
         battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category, sa.func.count().label("n")
     ).group_by(battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category)
+    if among is not None:
+        query = query.where(battles.c.model_a.in_(list(among)), battles.c.model_b.in_(list(among)))
     return _frame(store, query, "battles")
 
 
-def read_win_counts(store: Store) -> pd.DataFrame:
-    """Per model: battles, wins and ties (either seat), aggregated in SQL so only one row per model returns."""
+def read_win_counts(store: Store, by_category: bool = False) -> pd.DataFrame:
+    """Per model (and category): battles, wins and ties in either seat, aggregated in SQL.
+
+    Only one row per model (per category) comes back, however many battles there are.
+    """
     tie = battles.c.winner.like("tie%")
+    keys = [battles.c.category] if by_category else []
     seats = [
         sa.select(
             seat.label("model"),
+            *keys,
             sa.func.count().label("battles"),
             sa.func.sum(sa.case((battles.c.winner == won, 1), else_=0)).label("wins"),
             sa.func.sum(sa.case((tie, 1), else_=0)).label("ties"),
-        ).group_by(seat)
+        ).group_by(seat, *keys)
         for seat, won in ((battles.c.model_a, "model_a"), (battles.c.model_b, "model_b"))
     ]
     both = sa.union_all(*seats).subquery()
+    groups = [both.c.model, *([both.c.category] if by_category else [])]
     query = sa.select(
-        both.c.model,
+        *groups,
         sa.func.sum(both.c.battles).label("battles"),
         sa.func.sum(both.c.wins).label("wins"),
         sa.func.sum(both.c.ties).label("ties"),
-    ).group_by(both.c.model)
+    ).group_by(*groups)
     return _frame(store, query, "battles")
 
 

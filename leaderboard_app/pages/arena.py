@@ -12,22 +12,21 @@ from leaderboard_app import data
 from leaderboard_app.board import (
     category_win_rates,
     format_ranks,
+    model_win_rates,
     pair_win_matrix,
     predicted_win_matrix,
     rank_ranges,
     table_height,
-    win_rates,
 )
 
 EMPTY = ("No battles in the store yet. Judge two models' answers with `harness judge`, or import battles, "
          "then fit ratings with `harness arena`.")
 
 
-def ratings_table(ratings: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
-    """BT rating, CI, rank range, Elo and battle counts per model, best first."""
+def ratings_table(ratings: pd.DataFrame, wins: pd.DataFrame) -> pd.DataFrame:
+    """BT rating, CI, rank range, Elo and battle counts per model, best first (`wins`: per-model counts)."""
     bt = ratings[ratings["method"] == "bt"].drop_duplicates("model").set_index("model")
     elo = ratings[ratings["method"] == "elo"].drop_duplicates("model").set_index("model")["rating"]
-    wins = win_rates(counts)
     table = pd.DataFrame(index=wins.index.union(bt.index))
     table["BT rating"] = bt["rating"]
     table["CI low"], table["CI high"] = bt["ci_low"], bt["ci_high"]
@@ -73,10 +72,10 @@ source = data.page_source()
 if not source.stamp.has("battles") and not source.stamp.has("ratings"):
     st.info(EMPTY)
     st.stop()
-counts = data.load_battle_counts(source.url, source.stamp)
+wins = model_win_rates(data.load_win_counts(source.url, source.stamp))
 ratings = data.load_ratings(source.url, source.stamp)
-table = ratings_table(ratings, counts)
-total = int(counts["n"].sum())
+table = ratings_table(ratings, wins)
+total = int(wins["battles"].sum() // 2)  # every battle counts once for each of its two models
 st.caption(f"{total:,} battles among {len(table)} models. Rank ranges come from overlapping 95% bootstrap "
            "intervals: inside a range the order is not statistically real.")
 if ratings.empty:
@@ -95,9 +94,10 @@ left, right = st.columns(2)
 if table["BT rating"].notna().any():
     rated = table.set_index("model")["BT rating"].reindex(names).dropna()
     left.altair_chart(heatmap(predicted_win_matrix(rated), names, "Predicted win rate (BT)"), width="stretch")
+counts = data.load_battle_counts(source.url, source.stamp, tuple(names))
 right.altair_chart(heatmap(pair_win_matrix(counts, names), names, "Observed win rate (ties = ½)"),
                    width="stretch")
-by_category = category_win_rates(counts, names)
+by_category = category_win_rates(data.load_win_counts(source.url, source.stamp, by_category=True), names)
 st.subheader("Win rate by question category")
 if by_category.empty:
     st.caption("The battles carry no question categories.")

@@ -143,7 +143,7 @@ if pairs:
 else:
     st.info("The two models share no task with per-sample records, so no paired test can be run.")
 st.subheader("Head-to-head battles")
-show_battles(data.load_battle_counts(source.url, source.stamp), store_a, store_b)
+show_battles(data.load_battle_counts(source.url, source.stamp, (store_a, store_b)), store_a, store_b)
 st.subheader("Answers to the same question")
 show_answers(source, store_a, store_b)
 if pairs:
