@@ -150,8 +150,8 @@ def _llmfao_answers(path: Path) -> dict[str, tuple[str, str]]:
     """pair id -> (left answer, right answer); left is model_x in the comparisons file."""
     if not path.exists():
         return {}
-    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {str(r["id"]): (r["result_x"] or "", r["result_y"] or "") for r in rows}
+    rows = (row for _, row in _object_lines(path) if row and "id" in row)
+    return {str(r["id"]): (r.get("result_x") or "", r.get("result_y") or "") for r in rows}
 
 
 def read_prd_ratings(folder: Path, skip_bad: bool = False) -> BattleFile:
@@ -171,10 +171,9 @@ def read_prd_ratings(folder: Path, skip_bad: bool = False) -> BattleFile:
         if match is None or (match["a"], match["b"]) in seen:
             continue
         seen.add((match["a"], match["b"]))
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            row = json.loads(line) if line.strip() else None
+        for number, row in _object_lines(path):
             if row is None or row.get("score") not in _PRD_SCORE:
-                collect.bad(f"{path.name} line {number}", "score is not 1, 2 or 3")
+                collect.bad(f"{path.name} line {number}", "not a JSON object with score 1, 2 or 3")
                 continue
             qid = str(row.get("question_id"))
             first, second = answers.get((match["a"], qid)), answers.get((match["b"], qid))
@@ -191,9 +190,8 @@ def _prd_answers(folder: Path) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for path in sorted(folder.glob("answer_*.jsonl")) if folder.is_dir() else []:
         model = path.stem.removeprefix("answer_")
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
+        for _, row in _object_lines(path):
+            if row and "question_id" in row:
                 found[(model, str(row["question_id"]))] = row.get("text") or ""
     return found
 
@@ -206,14 +204,13 @@ def read_vicuna80_reviews(folder: Path, skip_bad: bool = False) -> BattleFile:
     """
     answers: dict[str, tuple[str, str, str]] = {}  # answer_id -> (model, question id, text)
     for path in sorted((folder / "answer").glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
+        for _, row in _object_lines(path):
+            if row and {"answer_id", "model_id", "question_id"} <= set(row):
                 answers[row["answer_id"]] = (row["model_id"], str(row["question_id"]), row.get("text") or "")
     collect = _Collector(folder, skip_bad)
     for path in sorted((folder / "review").glob("*/*.jsonl")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            row = json.loads(line) if line.strip() else {}
+        for number, parsed in _object_lines(path):
+            row = parsed or {}
             first, second = answers.get(row.get("answer1_id", "")), answers.get(row.get("answer2_id", ""))
             score = row.get("score")
             if first is None or second is None or not _review_score(score):
@@ -229,3 +226,15 @@ def read_vicuna80_reviews(folder: Path, skip_bad: bool = False) -> BattleFile:
 
 def _review_score(score: Any) -> TypeGuard[list[float]]:
     return isinstance(score, list) and len(score) == 2 and min(score) >= 0
+
+
+def _object_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """(line number, the line's JSON object, or None when it is not one) for each non-blank line."""
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        yield number, row if isinstance(row, dict) else None

@@ -97,14 +97,18 @@ def test_prd_folder_maps_scores_and_prefers_underscore_files(tmp_path: Path) -> 
     folder = tmp_path / "ratings-gpt35"
     folder.mkdir()
     (folder / "answer_bard-vs-answer_vicuna-13b-gpt35-reviewer_threeclass.jsonl").write_text(
-        "".join(json.dumps({"question_id": q, "score": s}) + "\n" for q, s in [(1, 1), (2, 2), (3, 3)]))
+        "".join(json.dumps({"question_id": q, "score": s}) + "\n" for q, s in [(1, 1), (2, 2), (3, 3)])
+        + "\n{broken\n" + json.dumps({"question_id": 4, "score": 5}) + "\n")
     (folder / "answer-bard-vs-answer-vicuna-13b-gpt35-reviewer-threeclass.jsonl").write_text(
         json.dumps({"question_id": 1, "score": 2}) + "\n")
     (tmp_path / "generations").mkdir()
     for model in ("bard", "vicuna-13b"):
         (tmp_path / "generations" / f"answer_{model}.jsonl").write_text(
             json.dumps({"question_id": 1, "text": f"{model} says **hi**"}) + "\n")
-    loaded = load_battles(folder)
+    with pytest.raises(HarnessError, match="threeclass.jsonl line 5 .*not a JSON object with score"):
+        load_battles(folder)
+    loaded = load_battles(folder, skip_bad=True)
+    assert loaded.skipped == 2  # the broken line and score 5; the blank line is not a row
     assert [(b.model_a, b.model_b, b.winner) for b in loaded.battles] == \
         [("bard", "vicuna-13b", "model_a"), ("bard", "vicuna-13b", "model_b"), ("bard", "vicuna-13b", "tie")]
     assert loaded.battles[0].extra["conv_metadata"]["bold_count_b"] == 1 and loaded.battles[1].extra == {}
