@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness import stats
 from harness.errors import HarnessError
 from harness.store import Store, open_store
-from harness.store.baselines import RunRef, RunTask, resolve_ref, run_tasks
+from harness.store.baselines import RunRef, RunTask, read_entry, resolve_ref, run_tasks
 from harness.store.battles import Battle
-from harness.store.runs import SampleRecord, Score, read_task_result
+from harness.store.runs import SampleRecord, Score
 
 log = logging.getLogger(__name__)
 Direction = Literal["higher", "lower"]
@@ -213,8 +213,10 @@ def choose_metric(task: str, scores: list[Score], samples: list[SampleRecord],
                   policy: MetricPolicy) -> tuple[str, str, Direction]:
     """The task's primary (metric, filter) and direction: the policy's pick, else its first scored metric."""
     sampled = {(s.filter, m) for s in samples for m in s.metrics}
-    candidates = [(s.metric, s.filter, s.higher_is_better) for s in scores
-                  if s.task == task and s.value is not None and (s.filter, s.metric) in sampled]
+    subtasks = {s.task for s in samples}  # a group's samples carry its subtasks' names
+    usable = [s for s in scores if s.value is not None and (s.filter, s.metric) in sampled]
+    candidates = [(s.metric, s.filter, s.higher_is_better) for s in usable if s.task == task]
+    candidates += [(s.metric, s.filter, s.higher_is_better) for s in usable if s.task in subtasks - {task}]
     candidates += [(m, f, None) for f, m in sorted(sampled)]
     if task in policy.primary:
         metric, _, filt = policy.primary[task].partition(",")
@@ -272,13 +274,13 @@ def compare(base: np.ndarray, cand: np.ndarray, config: GateConfig) -> stats.Pai
     return stats.paired_bootstrap(base, cand, config.alpha, config.n_bootstrap, config.seed)
 
 
-def task_check(store: Store, task: str, refs: tuple[RunRef, RunRef], config: GateConfig,
-               policy: MetricPolicy) -> tuple[Pending, list[str]]:
+def task_check(store: Store, task: str, refs: tuple[RunRef, RunRef], entries: tuple[list[str], list[str]],
+               config: GateConfig, policy: MetricPolicy) -> tuple[Pending, list[str]]:
     """Load one task of both runs, join the documents and run the paired test."""
-    base_result = read_task_result(store, refs[0].run_id, task)
-    cand_result = read_task_result(store, refs[1].run_id, task)
-    metric, filt, direction = choose_metric(task, base_result.scores, base_result.samples, policy)
-    base, cand, notes = join_samples(base_result.samples, cand_result.samples, metric, filt)
+    base_scores, base_samples = read_entry(store, refs[0].run_id, task, entries[0])
+    _, cand_samples = read_entry(store, refs[1].run_id, task, entries[1])
+    metric, filt, direction = choose_metric(task, base_scores, base_samples, policy)
+    base, cand, notes = join_samples(base_samples, cand_samples, metric, filt)
     if base.size == 0:
         raise HarnessError(f"task {task}: the runs share no documents with metric {metric} ({filt})",
                            hint="were they evaluated on the same data?")
@@ -329,15 +331,20 @@ def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
     base_tasks = run_tasks(store, baseline.run_id)
     tasks = tasks or list(base_tasks)
     candidate = resolve_ref(store, config.candidate, tasks)
-    check_task_configs(tasks, base_tasks, run_tasks(store, candidate.run_id), (baseline, candidate))
+    cand_tasks = run_tasks(store, candidate.run_id)
+    check_task_configs(tasks, base_tasks, cand_tasks, (baseline, candidate))
     if not tasks:
         raise HarnessError(f"baseline run {baseline.run_id} has no task results",
                            hint="pick another baseline")
     pending, notes = [], []
     if candidate.run_id == baseline.run_id:
         notes.append(f"candidate and baseline are the same run ({candidate.run_id})")
+    if candidate.chat_template != baseline.chat_template:
+        notes.append(f"prompts differ: chat template {baseline.chat_template or 'none'} in the baseline, "
+                     f"{candidate.chat_template or 'none'} in the candidate")
     for task in tasks:
-        check, task_notes = task_check(store, task, (baseline, candidate), config, policy)
+        entries = (list(base_tasks), list(cand_tasks))
+        check, task_notes = task_check(store, task, (baseline, candidate), entries, config, policy)
         pending.append(check)
         notes += task_notes
     if config.arena:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 from harness.errors import HarnessError
 from harness.gate import Check, GateReport
@@ -134,14 +133,14 @@ def write_gate_files(markdown: Path | None, junit: Path | None, outcome: GateRep
 
 def render_text(report: GateReport) -> str:
     """Plain text for terminals and CI logs: two lines per check (fits 80 columns), then the verdict line."""
-    lines = [f"gate: {report.candidate.model} ({report.candidate.run_id}) vs {report.baseline.model} "
-             f"({report.baseline.run_id}); alpha {report.alpha:g} Holm-corrected, max drop {report.max_drop:g}"]
+    cand, base = report.candidate, report.baseline
+    lines = [(f"gate: {cand.model} ({cand.run_id}) vs {base.model} ({base.run_id}); "
+             f"alpha {report.alpha:g} Holm-corrected, max drop {report.max_drop:g}")]
     for check in report.checks:
-        cells = dict(zip(_COLUMNS, check_cells(check, digits=3)))
+        c = dict(zip(_COLUMNS, check_cells(check, digits=3)))
         mark = "FAIL" if check.failed else "pass"
-        lines.append(f"  {mark}  {check.name}: {cells['metric']} {cells['baseline']} -> {cells['candidate']}, "
-                     f"change {cells['change [CI]']}")
-        lines.append(f"        p {cells['p']}, p Holm {cells['p (Holm)']}, MDE {cells['MDE']}, n {cells['n']}, "
-                     f"{cells['test']}")
+        lines.append(f"  {mark}  {check.name}: {c['metric']} {c['baseline']} -> {c['candidate']}, "
+                     f"change {c['change [CI]']}")
+        lines.append(f"        p {c['p']}, p Holm {c['p (Holm)']}, MDE {c['MDE']}, n {c['n']}, {c['test']}")
     lines += [f"  note: {n}" for n in report.notes]
     return "\n".join(lines + [report.reason])

@@ -194,6 +194,49 @@ def test_partial_overlap_is_noted() -> None:
     assert any("compared on the 50 documents both runs have" in n for n in doc["notes"])
 
 
+def test_group_task_pairs_subtask_samples_and_uses_subtask_directions() -> None:
+    """A group's samples are logged under its subtasks; the group may have no aggregate score of its own."""
+    def group(values: np.ndarray) -> TaskResult:
+        half = len(values) // 2
+        parts = [task_result(f"grp_{k}", part) for k, part in enumerate((values[:half], values[half:]))]
+        return TaskResult("grp", "h-grp", "key-grp", 0, parts[0].scores + parts[1].scores,
+                          parts[0].samples + parts[1].samples)
+
+    plain = task_result("other", correct(N_DOCS, range(10)))
+    base = write_run("m1", [group(correct(N_DOCS)), plain])
+    cand = write_run("m2", [group(correct(N_DOCS, range(0, N_DOCS, 4))), plain])  # a quarter of grp lost
+    code, doc, _ = gate_json("--candidate", cand, "--baseline", base)
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert code == 1 and set(checks) == {"grp", "other"}
+    assert checks["grp"]["n"] == N_DOCS and checks["grp"]["status"] == "fail"
+    assert checks["grp"]["counts"] == {"losses": N_DOCS // 4, "wins": 0, "ties": N_DOCS - N_DOCS // 4}
+    assert checks["other"]["n"] == N_DOCS and checks["other"]["status"] == "pass"
+
+
+def test_repeated_tasks_option_and_text_output(two_runs: tuple[str, str]) -> None:
+    base, cand = two_runs
+    code, out, _ = harness("gate", "--candidate", cand, "--baseline", base, "--tasks", "task_b", "--tasks", "task_a")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"gate: cand-model ({cand}) vs base-model ({base})")
+    assert lines[1].startswith("  FAIL  task_b: acc ↑ 0.900 -> 0.700, change -0.200 [")
+    assert lines[3].startswith("  pass  task_a: acc ↑ 0.900 -> 0.900")
+    assert lines[-1].startswith("FAIL: task_b: acc dropped 0.2 (p_holm ")
+
+
+def test_chat_template_difference_is_noted(two_runs: tuple[str, str]) -> None:
+    import sqlalchemy as sa
+
+    from harness.store.schema import runs
+
+    base, cand = two_runs
+    with open_store().engine.begin() as conn:
+        conn.execute(sa.update(runs).where(runs.c.id == cand).values(chat_template="alpaca"))
+    code, doc, _ = gate_json("--candidate", cand, "--baseline", base)
+    assert code == 1 and doc["candidate"]["chat_template"] == "alpaca"
+    assert "prompts differ: chat template none in the baseline, alpaca in the candidate" in doc["notes"]
+
+
 # --- refs and refusals (exit 2) ----------------------------------------------------------------------------
 
 def test_model_name_resolves_to_latest_finished_run_with_the_tasks(two_runs: tuple[str, str]) -> None:
@@ -217,7 +260,7 @@ def test_pinned_baseline(two_runs: tuple[str, str]) -> None:
     assert [(b["name"], b["run_id"]) for b in json.loads(out)["baselines"]] == [("main", base)]
     code, doc, _ = gate_json("--candidate", cand, "--baseline", "main")
     assert code == 1 and doc["baseline"] == {"ref": "main", "run_id": base, "model": "base-model",
-                                             "via": "baseline main"}
+                                             "via": "baseline main", "chat_template": None}
     assert harness("baseline", "set", "main", cand)[0] == 0  # re-pinning moves it
     assert gate_json("--candidate", cand, "--baseline", "main")[0] == 0
     assert "main" in harness("baseline", "list")[1]

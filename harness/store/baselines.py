@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from harness.errors import HarnessError
 from harness.store import Store, open_store
-from harness.store.schema import baselines, models, runs, task_results
+from harness.store.runs import SampleRecord, Score
+from harness.store.schema import baselines, models, runs, samples, scores, task_results
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class RunRef:
     run_id: str
     model: str
     via: str  # run id | baseline <name> | model name
+    chat_template: str | None = None  # the template the run's prompts went through; None: raw prompts
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def list_baselines(store: Store) -> list[Baseline]:
 def find_run(store: Store, run_id: str) -> dict[str, Any] | None:
     """The run row with its model name (`model`), or None when there is no such run."""
     query = (
-        sa.select(runs.c.id, runs.c.status, runs.c.started_at, models.c.name.label("model"))
+        sa.select(runs.c.id, runs.c.status, runs.c.chat_template, models.c.name.label("model"))
         .join(models, models.c.id == runs.c.model_id)
         .where(runs.c.id == run_id)
     )
@@ -93,6 +95,39 @@ def run_tasks(store: Store, run_id: str) -> dict[str, RunTask]:
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
     return {r.task: RunTask(r.task, r.task_hash, r.num_fewshot, r.n_samples) for r in rows}
+
+
+def _members(names: set[str], task: str, entries: list[str]) -> set[str]:
+    """The stored task names that belong to entry `task`: itself, and a group's subtasks (longest prefix)."""
+    if len(entries) == 1:
+        return names
+    owned = {task} & names
+    for name in names - set(entries):
+        owners = [e for e in entries if name.startswith(e)]
+        if owners and max(owners, key=len) == task:
+            owned.add(name)
+    return owned
+
+
+def read_entry(store: Store, run_id: str, task: str,
+               entries: list[str]) -> tuple[list[Score], list[SampleRecord]]:
+    """Scores and samples of one suite entry of a run, a group's subtasks included.
+
+    lm-eval logs a group's samples under its subtasks' names, which the run does not map back to the group;
+    a subtask belongs to the run's only entry, else to the entry whose name is its longest prefix.
+    """
+    in_run = (samples.c.run_id == run_id, scores.c.run_id == run_id)
+    with store.engine.connect() as conn:
+        names = set(conn.execute(sa.select(samples.c.task).where(in_run[0]).distinct()).scalars())
+        names |= set(conn.execute(sa.select(scores.c.task).where(in_run[1]).distinct()).scalars())
+        members = _members(names, task, entries)
+        score_query = sa.select(scores).where(in_run[1], scores.c.task.in_(members)).order_by(scores.c.id)
+        sample_query = sa.select(samples).where(in_run[0], samples.c.task.in_(members)).order_by(samples.c.id)
+        found_scores = [Score(**{k: r[k] for k in Score.__dataclass_fields__})
+                        for r in conn.execute(score_query).mappings()]
+        found_samples = [SampleRecord(**{k: r[k] for k in SampleRecord.__dataclass_fields__})
+                         for r in conn.execute(sample_query).mappings()]
+    return found_scores, found_samples
 
 
 def model_exists(store: Store, name: str) -> bool:
@@ -123,14 +158,14 @@ def resolve_ref(store: Store, ref: str, tasks: list[str]) -> RunRef:
     if run is not None:
         if run["status"] != "finished":
             raise HarnessError(f"run {ref} is {run['status']}, not finished", hint="gate on a finished run")
-        return RunRef(ref, ref, run["model"], "run id")
+        return RunRef(ref, ref, run["model"], "run id", run["chat_template"])
     pinned = get_baseline(store, ref)
     if pinned is not None:
         run = find_run(store, pinned.run_id)
         if run is None:
             raise HarnessError(f"baseline {ref!r} points at run {pinned.run_id}, which is not in this store",
                                hint=f"re-pin it with `harness baseline set {ref} RUN`")
-        return RunRef(ref, pinned.run_id, run["model"], f"baseline {ref}")
+        return RunRef(ref, pinned.run_id, run["model"], f"baseline {ref}", run["chat_template"])
     if not model_exists(store, ref):
         raise HarnessError(f"unknown ref {ref!r}: not a run id, pinned baseline or model name",
                            hint="see `harness runs list` and `harness baseline list`")
@@ -139,7 +174,10 @@ def resolve_ref(store: Store, ref: str, tasks: list[str]) -> RunRef:
         wanted = f" with tasks {', '.join(tasks)}" if tasks else ""
         raise HarnessError(f"model {ref!r} has no finished run{wanted}",
                            hint=f"run `harness eval --model ... --name {ref}` on those tasks first")
-    return RunRef(ref, run_id, ref, "model name")
+    run = find_run(store, run_id)
+    assert run is not None
+    return RunRef(ref, run_id, ref, "model name", run["chat_template"])
+
 
 def pin_baseline(name: str, ref: str, store_url: str | None = None) -> RunRef:
     """`harness baseline set NAME REF`: resolve REF now and pin NAME to that run id."""
