@@ -493,7 +493,25 @@ def damage(src: Path, dst: Path, scale: float = 10.0) -> None:
     AutoTokenizer.from_pretrained(src).save_pretrained(dst)
 
 
-@pytest.mark.slow
+@pytest.fixture
+def local_task_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give lm-eval's fallback TaskManager only the project's tasks.
+
+    `harness eval` hands `simple_evaluate` already loaded task objects but no `task_manager`, so lm-eval builds
+    a default one per task and indexes its ~14k bundled YAMLs (6-15 s each on this machine) without using it.
+    """
+    from lm_eval import evaluator
+    from lm_eval.tasks import TaskManager
+
+    from harness.suites import TASKS_DIR
+
+    def local(*args: object, **kwargs: object) -> TaskManager:
+        return TaskManager(include_path=str(TASKS_DIR), include_defaults=False, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(evaluator, "TaskManager", local)
+
+
+@pytest.mark.usefixtures("local_task_index")
 def test_real_eval_self_passes_and_damaged_copy_fails_on_the_affected_task(tiny_model_dir: Path,
                                                                           tmp_path: Path) -> None:
     good, broken = tmp_path / "good", tmp_path / "damaged"
