@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.errors import HarnessError, JudgeUnavailable
+from harness.errors import JudgeUnavailable
 from harness.fingerprint import content_hash
 from harness.judge_client import BudgetExceeded, Completion, JudgeClient, RetryPolicy, Usage
 from harness.judge_offline import OFFLINE_JUDGE, grade_answer, judge_pair
@@ -205,8 +205,8 @@ async def _ask(client: JudgeClient, judge: str, job: Job) -> Judgment:
     )
 
 
-def _write(store: Store, items: list[tuple[Judgment, list[Battle]]]) -> None:
-    write_judgments(store, [j for j, _ in items], [b for _, bs in items for b in bs])
+def _write(store: Store, items: list[tuple[Judgment, list[Battle]]]) -> int:
+    return write_judgments(store, [j for j, _ in items], [b for _, bs in items for b in bs])
 
 
 async def _writer(store: Store, queue: asyncio.Queue[Any], stats: RunStats) -> None:
@@ -217,8 +217,7 @@ async def _writer(store: Store, queue: asyncio.Queue[Any], stats: RunStats) -> N
             batch.append(queue.get_nowait())
         items = [item for item in batch if item is not None]
         if items:
-            await asyncio.to_thread(_write, store, items)
-            stats.battles_written += sum(len(bs) for _, bs in items)
+            stats.battles_written += await asyncio.to_thread(_write, store, items)
         if None in batch:
             return
 
@@ -236,8 +235,7 @@ def _drain(store: Store, queue: asyncio.Queue[Any]) -> None:
 def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> JudgeClient:
     """The judge client for `config`; the API key is read from the named environment variable here only."""
     key = os.environ.get(config.judge_api_key_env)
-    if not config.judge:
-        raise HarnessError("--judge-base-url needs --judge MODEL (the model name the endpoint serves)")
+    assert config.judge is not None, "JudgeConfig guarantees a judge name with a base URL"
     if not key:
         if config.judge_base_url is None:
             raise JudgeUnavailable(
@@ -295,8 +293,7 @@ def _run_offline(store: Store, book: _BattleBook, todo: list[Job], stats: RunSta
         items.append((record, book.add(record)))
         stats.called += 1
     if items:
-        _write(store, items)
-        stats.battles_written += sum(len(bs) for _, bs in items)
+        stats.battles_written += _write(store, items)
 
 
 def run_judge(
@@ -320,7 +317,7 @@ def run_judge(
     book = _BattleBook(config.judge_name, plan, done)
     backlog = book.existing()  # matches finished earlier whose battle may not be written yet
     if backlog:
-        write_judgments(store, [], backlog)
+        stats.battles_written += write_judgments(store, [], backlog)
     log.info(
         "judge %s: %d calls planned, %d cached, %d to ask",
         config.judge_name,

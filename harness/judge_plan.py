@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
@@ -61,6 +61,13 @@ class JudgeConfig(BaseModel):
         if len(set(models)) != len(models):
             raise ValueError("each model may be named once")
         return models
+
+    @model_validator(mode="after")
+    def _named_judge(self) -> JudgeConfig:
+        if self.judge_base_url and not self.judge:
+            # a HarnessError (not a ValueError) passes through pydantic with its hint intact
+            raise HarnessError("--judge-base-url needs --judge MODEL", hint="the model name the endpoint serves")
+        return self
 
     @property
     def offline(self) -> bool:

@@ -57,8 +57,11 @@ def find_judgments(store: Store, keys: list[str]) -> dict[str, Judgment]:
     return found
 
 
-def write_judgments(store: Store, items: Iterable[Judgment], new_battles: Iterable[Battle] = ()) -> None:
-    """Insert or replace (by cache key) judgments and insert battles (deduplicated by key), in one transaction."""
+def write_judgments(store: Store, items: Iterable[Judgment], new_battles: Iterable[Battle] = ()) -> int:
+    """Insert or replace (by cache key) judgments and insert battles (deduplicated by key), in one transaction.
+
+    Returns the number of battles inserted.
+    """
     rows = [asdict(j) for j in items]
     battle_rows = [asdict(b) for b in new_battles]
     with store.engine.begin() as conn:
@@ -74,6 +77,8 @@ def write_judgments(store: Store, items: Iterable[Judgment], new_battles: Iterab
             fresh = [r for r in battle_rows if r["battle_key"] not in known]
             if fresh:
                 conn.execute(sa.insert(battles), fresh)
+            return len(fresh)
+    return 0
 
 
 def read_judgments(store: Store, judge: str | None = None, mode: str | None = None) -> list[Judgment]:
