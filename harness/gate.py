@@ -3,8 +3,8 @@
 Both runs' per-sample records are joined on the document (lm-eval's doc hash) and compared with a paired
 test per task (exact McNemar for 0/1 metrics, paired bootstrap for continuous ones), Holm-corrected across
 tasks and arena checks. A check fails only when its drop is significant AND larger than `max_drop`.
-Arena battles between the two models add a win-rate and a Bradley-Terry check to the same family.
-Rendering of the report (Markdown, JUnit) lives in `harness.gate_report`.
+Arena battles between the two models add a win-rate and a Bradley-Terry check to the same family
+(`harness.gate_arena`). Rendering of the report (text, Markdown, JUnit) lives in `harness.gate_report`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,6 @@ from harness import stats
 from harness.errors import HarnessError
 from harness.store import Store, open_store
 from harness.store.baselines import RunRef, RunTask, read_entry, resolve_ref, run_tasks
-from harness.store.battles import Battle
 from harness.store.runs import SampleRecord, Score
 
 log = logging.getLogger(__name__)
@@ -102,6 +101,7 @@ class GateReport:
     max_drop: float
     checks: list[Check]
     notes: list[str] = field(default_factory=list)
+    power: float = 0.8  # at which each check's minimum detectable effect is computed
 
     @property
     def failed(self) -> list[Check]:
@@ -120,6 +120,7 @@ class GateReport:
                 f"(alpha {self.alpha:g}, Holm-corrected)")
 
     def to_json(self) -> dict[str, Any]:
+        """The `--json` document; non-finite numbers (an interval that could not be computed) become null."""
         checks = []
         for c in self.checks:
             t = c.test
@@ -127,15 +128,21 @@ class GateReport:
                 "name": c.name, "kind": c.kind, "metric": c.metric, "filter": c.filter,
                 "direction": c.direction,
                 "method": t.method, "n": t.n, "baseline": t.baseline_mean, "candidate": t.candidate_mean,
-                "effect": t.effect, "ci": [t.ci_low, t.ci_high], "p_value": t.p_value, "p_holm": c.p_holm,
-                "drop": c.drop, "tolerance": c.tolerance, "mde": c.mde, "counts": t.counts,
+                "effect": t.effect, "ci": [_finite(t.ci_low), _finite(t.ci_high)], "p_value": t.p_value,
+                "p_holm": c.p_holm, "drop": c.drop, "tolerance": c.tolerance, "mde": _finite(c.mde),
+                "counts": t.counts,
                 "status": "fail" if c.failed else "pass", "reason": c.reason,
             })
         return {
             "verdict": "fail" if self.failed else "pass", "exit_code": self.exit_code, "reason": self.reason,
             "candidate": asdict(self.candidate), "baseline": asdict(self.baseline),
-            "alpha": self.alpha, "max_drop": self.max_drop, "checks": checks, "notes": self.notes,
+            "alpha": self.alpha, "max_drop": self.max_drop, "power": self.power, "checks": checks,
+            "notes": self.notes,
         }
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -348,78 +355,12 @@ def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
         pending.append(check)
         notes += task_notes
     if config.arena:
+        from harness.gate_arena import arena_checks
+
         arena_pending, arena_notes = arena_checks(store, candidate.model, baseline.model, config)
         pending += arena_pending
         notes += arena_notes
-    return GateReport(candidate, baseline, config.alpha, config.max_drop, decide(pending, config), notes)
-
-
-def _battle_clusters(direct: list[Battle], candidate: str) -> list[list[float]]:
-    """The candidate's score per battle (1, 1/2, 0), grouped by question and turn (both answer orders)."""
-    from harness.arena import SCORE_A
-
-    clusters: dict[tuple[Any, ...], list[float]] = {}
-    for k, b in enumerate(direct):
-        score = SCORE_A.get(b.winner)
-        if score is None:
-            raise HarnessError(f"battle winner {b.winner!r} is not one of {sorted(SCORE_A)}")
-        key = (b.question_set, b.question_id, b.turn) if b.question_id is not None else ("battle", k)
-        clusters.setdefault(key, []).append(score if b.model_a == candidate else 1.0 - score)
-    return list(clusters.values())
-
-
-def win_rate_check(direct: list[Battle], candidate: str, config: GateConfig) -> Pending:
-    """Candidate-vs-baseline win rate from direct battles: a sign test, or a bootstrap over questions when
-    a question was judged more than once (both answer orders are not independent)."""
-    clusters = _battle_clusters(direct, candidate)
-    flat = [s for c in clusters for s in c]
-    counts = {"wins": flat.count(1.0), "losses": flat.count(0.0), "ties": flat.count(0.5)}
-    if all(len(c) == 1 for c in clusters):
-        test = stats.sign_test(counts["wins"], counts["losses"], counts["ties"], config.alpha)
-    else:
-        per_question = np.array([np.mean(c) for c in clusters])
-        test = stats.paired_bootstrap(np.full(per_question.size, 0.5), per_question, config.alpha,
-                                      config.n_bootstrap, config.seed)
-        test = replace(test, method="question-bootstrap", counts=counts)
-    return Pending("arena: win rate", "arena", "win_rate", "direct battles", "higher", test,
-                   config.max_drop, test.sd_diff)
-
-
-def rating_check(battles: list[Battle], candidate: str, baseline: str, config: GateConfig) -> Pending:
-    """BT rating difference (candidate - baseline) over every stored battle, with its bootstrap CI."""
-    from harness.arena import ArenaConfig, compute_ratings
-
-    rounds = 1000
-    arena_config = ArenaConfig.model_validate({"method": "bt", "bootstrap": rounds, "seed": config.seed,
-                                               "ci": 1 - config.alpha})
-    report = compute_ratings(battles, arena_config)
-    diff = report.difference(candidate, baseline)
-    below = diff.p_not_better if diff.p_not_better is not None else 0.5
-    p_value = min(1.0, 2 * (min(below, 1 - below) * rounds + 1) / (rounds + 1))
-    n = sum(1 for b in battles if candidate in (b.model_a, b.model_b) or baseline in (b.model_a, b.model_b))
-    cand_bt, base_bt = report.row(candidate).bt, report.row(baseline).bt
-    low = diff.ci_low if diff.ci_low is not None else math.nan
-    high = diff.ci_high if diff.ci_high is not None else math.nan
-    test = stats.PairedTest("bt-bootstrap", n, float(base_bt or 0.0), float(cand_bt or 0.0), diff.difference,
-                            low, high, p_value, math.nan)
-    return Pending("arena: BT rating", "arena", "bt_rating", "all battles", "higher", test,
-                   config.max_rating_drop, None)
-
-
-def arena_checks(store: Store, candidate: str, baseline: str,
-                 config: GateConfig) -> tuple[list[Pending], list[str]]:
-    """Win-rate and rating checks when the store has battles of both models (else none, with a note)."""
-    from harness.store.battles import read_battles
-
-    if candidate == baseline:
-        return [], []
-    battles = read_battles(store)
-    seen = {m for b in battles for m in (b.model_a, b.model_b)}
-    if not {candidate, baseline} <= seen:
-        note = f"arena: no battles for both {candidate} and {baseline}; not gated"
-        return [], [note] if battles else []
-    direct = [b for b in battles if {b.model_a, b.model_b} == {candidate, baseline}]
-    checks = [win_rate_check(direct, candidate, config)] if direct else []
-    checks.append(rating_check(battles, candidate, baseline, config))
-    return checks, [f"arena: {len(direct)} direct battle(s), {len(battles)} in the BT fit"]
-
+    checks = decide(pending, config)
+    log.info("gated %s against %s on %d check(s): %d failed", candidate.run_id, baseline.run_id,
+             len(checks), sum(c.failed for c in checks))
+    return GateReport(candidate, baseline, config.alpha, config.max_drop, checks, notes, config.power)

@@ -16,7 +16,7 @@ from harness.gate import Check, GateReport
 _COLUMNS = ("check", "metric", "n", "baseline", "candidate", "change [CI]", "p", "p (Holm)", "MDE", "test",
             "status")
 _NUMERIC = ("n", "baseline", "candidate", "p", "p (Holm)", "MDE")
-_MDE_NOTE = ("MDE: the smallest drop this check detects with 80% power at this sample size "
+_MDE_NOTE = ("MDE: the smallest drop this check detects with {power:.0%} power at this sample size "
              "(a suite whose MDE exceeds the drop you care about is too small to catch it).")
 
 
@@ -63,7 +63,7 @@ def render_markdown(report: GateReport) -> str:
         "|" + "|".join("---:" if c in _NUMERIC else "---" for c in _COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(_md_escape(c) for c in check_cells(c)) + " |" for c in report.checks]
-    lines += ["", _MDE_NOTE]
+    lines += ["", _MDE_NOTE.format(power=report.power)]
     if report.notes:
         lines += ["", "Notes:"] + [f"- {_md_escape(n)}" for n in report.notes]
     return "\n".join(lines) + "\n"

@@ -536,3 +536,11 @@ def test_real_eval_self_passes_and_damaged_copy_fails_on_the_affected_task(tiny_
     assert checks["arith_mc"]["baseline"] >= 0.8  # the memorised model beats chance (0.25) ...
     assert code == 1 and checks["arith_mc"]["status"] == "fail"  # ... and the noise took it away
     assert checks["arith_gen"]["status"] == "pass"  # no exact-match answers to lose: unaffected
+
+
+def test_arena_battles_of_other_models_are_only_noted(two_runs: tuple[str, str]) -> None:
+    base, cand = two_runs
+    write_battles(open_store(), [Battle("cand-model", "x", "model_a"), Battle("x", "y", "tie")])
+    report = run_gate(GateConfig(candidate=cand, baseline=base))
+    assert [c.kind for c in report.checks] == ["task", "task"]
+    assert "arena: no battles for both cand-model and base-model; not gated" in report.notes
