@@ -168,7 +168,7 @@ RefOpt = Annotated[str, typer.Option(help="Run id, model name (its newest finish
 def gate_command(
     candidate: RefOpt,
     baseline: RefOpt,
-    suite: Annotated[str | None, typer.Option(help="Gate on this suite's tasks (default: all of the baseline run's).")] = None,
+    suite: Annotated[str | None, typer.Option(help="Gate on these suite tasks (default: the baseline run's).")] = None,
     tasks: Annotated[list[str] | None, typer.Option(help="Task names (repeat or comma-separate).")] = None,
     alpha: Annotated[float, typer.Option(help="Family-wise significance level (Holm).")] = 0.05,
     max_drop: Annotated[float, typer.Option(help="Tolerated absolute drop, in metric units (0.02 = 2 points).")] = 0.0,
