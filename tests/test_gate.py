@@ -544,3 +544,28 @@ def test_arena_battles_of_other_models_are_only_noted(two_runs: tuple[str, str])
     report = run_gate(GateConfig(candidate=cand, baseline=base))
     assert [c.kind for c in report.checks] == ["task", "task"]
     assert "arena: no battles for both cand-model and base-model; not gated" in report.notes
+
+
+def test_subtasks_go_to_the_entry_with_the_longest_prefix() -> None:
+    from harness.store.baselines import read_entry
+
+    def entry(name: str, subtasks: list[str]) -> TaskResult:
+        parts = [task_result(sub, correct(10)) for sub in subtasks]
+        return TaskResult(name, "h", f"k-{name}", 0, [s for p in parts for s in p.scores],
+                          [s for p in parts for s in p.samples])
+
+    run = write_run("m", [entry("mm", ["mm_math", "mm_law"]), entry("mm_pro", ["mm_pro_math"])])
+    entries = ["mm", "mm_pro"]
+    _, samples_mm = read_entry(open_store(), run, "mm", entries)
+    scores_pro, samples_pro = read_entry(open_store(), run, "mm_pro", entries)
+    assert {s.task for s in samples_mm} == {"mm_math", "mm_law"} and len(samples_mm) == 20
+    assert {s.task for s in samples_pro} == {"mm_pro_math"} and [s.task for s in scores_pro] == ["mm_pro_math"]
+
+
+def test_baseline_set_refusals(two_runs: tuple[str, str]) -> None:
+    base, _ = two_runs
+    code, _, err = harness("baseline", "set", "main", "nope")
+    assert code == 2 and "unknown ref 'nope'" in err
+    code, _, err = harness("baseline", "set", base, "base-model")
+    assert code == 2 and "is a run id" in err
+    assert json.loads(harness("baseline", "list", "--json")[1]) == {"baselines": []}
