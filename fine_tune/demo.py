@@ -19,8 +19,8 @@ from fine_tune.synthetic import SyntheticData, write_arith_data
 # The published recipes assume a 7B model, 52k examples and 8 GPUs; a tiny random-init model learns
 # two-digit addition with a 100x larger learning rate and a few hundred steps.
 DEMO_OVERRIDES: dict[str, Any] = {
-    "max_steps": 300, "learning_rate": 3e-3, "global_batch_size": 64, "per_device_batch_size": 64,
-    "warmup": 0.05, "max_length": 128, "logging_steps": 10, "save_steps": 100, "save_total_limit": 1,
+    "max_steps": 600, "learning_rate": 3e-3, "global_batch_size": 32, "per_device_batch_size": 32,
+    "warmup": 0.05, "max_length": 128, "logging_steps": 10, "save_steps": 200, "save_total_limit": 1,
     "gradient_checkpointing": False,
 }
 
@@ -45,7 +45,7 @@ def build_demo_variants(base: str | Path, out_dir: str | Path, store_url: str | 
         base: a model directory, e.g. from `harness tiny-model` (hidden 128, 4 layers).
         out_dir: where `data/`, `alpaca/` and `vicuna/` are written.
         store_url: the results store (None: HARNESS_STORE or the default file).
-        overrides: recipe keys to change on top of `DEMO_OVERRIDES` (e.g. {"max_steps": 600}).
+        overrides: recipe keys to change on top of `DEMO_OVERRIDES` (e.g. {"max_steps": 1000}).
     """
     out = Path(out_dir)
     data = write_arith_data(out / "data")
