@@ -17,6 +17,13 @@ COMPARE_COLUMNS = ["task", "metric", "n paired", "A", "B", "A − B", "CI low", 
                    "verdict"]
 
 
+class Comparison(NamedTuple):
+    """Two models' aligned per-task values and the verdict table computed from them."""
+
+    pairs: list[PairedTask]
+    verdicts: pd.DataFrame
+
+
 class PairedTask(NamedTuple):
     """Both models' per-document values of one task's metric, aligned on the same documents."""
 

@@ -30,7 +30,8 @@ from harness.store.views import (
     read_win_counts,
     store_stamp,
 )
-from leaderboard_app.board import Board, build_board, display_names
+from leaderboard_app.board import Board, build_board, display_names, primary_metrics
+from leaderboard_app.compare import Comparison, align, paired_verdicts
 
 CACHE_TTL_S = 3600  # a safety net only: the stamp already changes with every write
 FALLBACK_BOOTSTRAP = 200  # rounds when ratings are fitted on the fly (none stored yet)
@@ -108,6 +109,13 @@ def load_scores(url: str, stamp: StoreStamp) -> pd.DataFrame:
     return read_scores(_open(url))
 
 
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S, max_entries=64)
+def load_model_scores(url: str, stamp: StoreStamp, model_id: int) -> pd.DataFrame:
+    """One model's scores, every run (a small frame to hand back on each render)."""
+    scores = load_scores(url, stamp)
+    return scores[scores["model_id"] == model_id].reset_index(drop=True)
+
+
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
 def load_runs(url: str, stamp: StoreStamp) -> pd.DataFrame:
     """Every run, newest first, with a duration in seconds."""
@@ -160,6 +168,27 @@ def computed_ratings(store: Store) -> pd.DataFrame:
         if r.elo is not None:
             rows.append(("elo", r.model, r.elo, None, None, None, None, r.battles))
     return pd.DataFrame(rows, columns=columns)
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S, max_entries=32)
+def load_comparison(url: str, stamp: StoreStamp, runs_a: tuple[tuple[str, str], ...],
+                    runs_b: tuple[tuple[str, str], ...], name_a: str, name_b: str) -> Comparison:
+    """Paired per-document values of every task both models have samples for, and the paired verdicts.
+
+    `runs_a`/`runs_b` map task → the run whose samples to use; tasks are scored on their primary metric.
+    """
+    store = _open(url)
+    primary = primary_metrics(load_scores(url, stamp))
+    by_a, by_b = dict(runs_a), dict(runs_b)
+    pairs = []
+    for task in sorted(set(by_a) & set(by_b) & set(primary.index)):
+        metric, filt, higher = primary.loc[task, ["metric", "filter", "higher_is_better"]]
+        rows_a, rows_b = read_sample_rows(store, by_a[task], task), read_sample_rows(store, by_b[task], task)
+        if (rows_a["filter"] == filt).any():
+            rows_a, rows_b = rows_a[rows_a["filter"] == filt], rows_b[rows_b["filter"] == filt]
+        pairs.append(align(task, metric, bool(pd.isna(higher) or higher), rows_a, rows_b))
+    verdicts = paired_verdicts(pairs, name_a, name_b) if pairs else pd.DataFrame()
+    return Comparison(pairs, verdicts)
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S, max_entries=64)

@@ -269,3 +269,23 @@ def test_new_rows_show_up_without_restart(filled: dict[str, str], store_url: str
     upsert_model(open_store(store_url), ModelRecord("newcomer", "x", "sha256:new"))
     at.run()
     assert "newcomer" in set(table(at)["model"])
+
+
+def test_models_without_scores_and_lower_is_better_tasks(store_url: str) -> None:
+    store = open_store(store_url)
+    upsert_model(store, ModelRecord("unscored", "u", "sha256:u"))
+    for name, acc, ppl in (("good", 0.8, 12.0), ("bad", 0.4, 30.0)):
+        model_id = upsert_model(store, ModelRecord(name, name, f"sha256:{name}", "full", "b", "alpaca"))
+        run_id = create_run(store, model_id, {"tasks": [], "config": {}, "config_hash": "h", "backend": "hf",
+                                              "versions": {}})
+        write_task_result(store, run_id, TaskResult("qa", "h", f"k-qa-{name}", 0,
+                                                    [Score("qa", "acc", "none", acc, 0.01, 100, True)], []))
+        write_task_result(store, run_id, TaskResult("wikitext", "h", f"k-wt-{name}", 0, [
+            Score("wikitext", "word_perplexity", "none", ppl, None, 100, False)], []))
+    at = open_page()
+    df = table(at)
+    assert list(df["model"]) == ["good", "bad", "unscored"]
+    assert list(df["average"].iloc[:2]) == [0.8, 0.4]  # perplexity is shown but not averaged
+    assert list(df["wikitext"].iloc[:2]) == [12.0, 30.0] and pd.isna(df.loc[2, "average"])
+    assert list(df["rank"]) == ["1", "2", ""]
+    assert any("arena columns appear" in c.value for c in at.caption)

@@ -9,16 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from leaderboard_app import data
-from leaderboard_app.board import primary_metrics, rank_board, table_height
-from leaderboard_app.compare import (
-    PairedTask,
-    align,
-    answer_turns,
-    head_to_head,
-    judged_winner,
-    metric_values,
-    paired_verdicts,
-)
+from leaderboard_app.board import rank_board, table_height
+from leaderboard_app.compare import PairedTask, answer_turns, head_to_head, judged_winner, metric_values
 
 
 def newest_sample_runs(runs: pd.DataFrame, available: pd.DataFrame, model_id: int) -> dict[str, str]:
@@ -29,20 +21,6 @@ def newest_sample_runs(runs: pd.DataFrame, available: pd.DataFrame, model_id: in
         for task in available.loc[available["run_id"] == run_id, "task"]:
             found.setdefault(task, run_id)
     return found
-
-
-def paired_tasks(source: data.Source, runs_a: dict[str, str], runs_b: dict[str, str]) -> list[PairedTask]:
-    """Both models' per-document values of each shared task's primary metric."""
-    primary = primary_metrics(data.load_scores(source.url, source.stamp))
-    pairs = []
-    for task in sorted(set(runs_a) & set(runs_b) & set(primary.index)):
-        metric, filt, higher = primary.loc[task, ["metric", "filter", "higher_is_better"]]
-        rows_a = data.load_samples(source.url, source.stamp, runs_a[task], task)
-        rows_b = data.load_samples(source.url, source.stamp, runs_b[task], task)
-        if (rows_a["filter"] == filt).any():
-            rows_a, rows_b = rows_a[rows_a["filter"] == filt], rows_b[rows_b["filter"] == filt]
-        pairs.append(align(task, metric, bool(pd.isna(higher) or higher), rows_a, rows_b))
-    return pairs
 
 
 def show_battles(counts: pd.DataFrame, name_a: str, name_b: str) -> None:
@@ -132,9 +110,9 @@ runs = data.load_runs(source.url, source.stamp)
 available = data.load_sample_tasks(source.url, source.stamp, tuple(runs["id"]))
 runs_a, runs_b = newest_sample_runs(runs, available, id_a), newest_sample_runs(runs, available, id_b)
 st.subheader("Per-task differences (paired tests)")
-pairs = paired_tasks(source, runs_a, runs_b)
+pairs, verdicts = data.load_comparison(source.url, source.stamp, tuple(sorted(runs_a.items())),
+                                       tuple(sorted(runs_b.items())), name_a, name_b)
 if pairs:
-    verdicts = paired_verdicts(pairs, name_a, name_b)
     st.dataframe(verdicts, hide_index=True, width="stretch", height=table_height(len(verdicts)), column_config={
         c: st.column_config.NumberColumn(c, format="%.3f") for c in ("A", "B", "A − B", "CI low", "CI high")
     } | {c: st.column_config.NumberColumn(c, format="%.2g") for c in ("p", "p (Holm)")})

@@ -116,8 +116,7 @@ name = st.selectbox("Model", names, index=names.index(wanted) if wanted in names
 model = models[models["display"] == name].iloc[0]
 show_card(model)
 st.subheader("Scores over runs")
-all_scores = data.load_scores(source.url, source.stamp)
-own = all_scores[all_scores["model_id"] == model["id"]]
+own = data.load_model_scores(source.url, source.stamp, int(model["id"]))
 if own.empty:
     st.info(f"No scores for {name} yet: `harness eval --model {model['source']}`.")
 else:
