@@ -1,7 +1,7 @@
-"""Renderings of a `GateReport` for CI: Markdown for `$GITHUB_STEP_SUMMARY`, JUnit XML, and a rich table.
+"""Renderings of a `GateReport` for CI: Markdown for `$GITHUB_STEP_SUMMARY`, JUnit XML, and plain text.
 
-`harness gate --markdown FILE --junit FILE` writes both, also when the gate cannot decide (exit 2), so a
-pipeline always has a summary to show. Pure string building; the CLI does the printing.
+`harness gate --markdown FILE --junit FILE` writes the first two (`write_gate_files`), also when the gate
+cannot decide (exit 2), so a pipeline always has a summary to show; the text goes to stdout.
 """
 
 from __future__ import annotations
