@@ -216,3 +216,62 @@ def test_single_grades_and_missing_answers(openai_server, questions, store_url, 
     assert scores["alpha"]["score"] == pytest.approx((9 + 9 + 6 + 9) / 4)
     with pytest.raises(HarnessError, match="no answers of model 'delta'"):
         run_judge(_config(openai_server.url, questions, models=["alpha", "delta"]), policy=FAST)
+
+
+def test_interrupted_run_keeps_finished_judgments(openai_server, questions, store_url, monkeypatch):
+    """SIGINT mid-run (a real `harness judge` process): finished judgments stay, a re-run asks only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def slow(path: str, body: dict) -> Reply:
+        reply = ScriptedJudge()(path, body)
+        reply.delay = 0.1
+        return reply
+
+    openai_server.responder = slow
+    env = {**os.environ, "TEST_JUDGE_KEY": SECRET, "HARNESS_STORE": store_url}
+    args = [
+        sys.executable,
+        "-m",
+        "harness",
+        "judge",
+        "--models",
+        "alpha,beta,gamma",
+        "--questions",
+        questions,
+        "--judge",
+        "judge-x",
+        "--judge-base-url",
+        openai_server.url,
+        "--judge-api-key-env",
+        "TEST_JUDGE_KEY",
+        "--concurrency",
+        "2",
+        "--price-per-mtok",
+        "1000,2000",
+    ]
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while len(openai_server.requests) < 8 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-500:]
+    answered = len(openai_server.requests)
+    kept = read_judgments(open_store(store_url))
+    assert 8 - 2 <= len(kept) <= answered < PLANNED  # at most the 2 calls in flight were lost
+    assert len({j.cache_key for j in kept}) == len(kept)
+    monkeypatch.setenv("TEST_JUDGE_KEY", SECRET)
+    openai_server.responder = ScriptedJudge()
+    rest = run_judge(_config(openai_server.url, questions), policy=FAST)
+    assert rest.stats.cached == len(kept) and rest.stats.called == PLANNED - len(kept)
+    assert len(read_battles(open_store(store_url), source="judge:judge-x")) == PLANNED // 2
