@@ -578,3 +578,22 @@ def test_reported_mde_is_the_drop_detected_with_80_percent_power(acc: float, gai
         drop = stats.mcnemar_mde(500, 2 * (1 - acc) * gain + drop, 0.05, 0.8)
     power = np.mean([gate_fails([simulate(50_000 + s, 500, acc, drop, gain)]) for s in range(600)])
     assert 0.72 <= power <= 0.88  # 0.79 and 0.80 measured with 1,000 seeds
+
+
+def test_arena_checks_render_in_markdown_and_junit(two_runs: tuple[str, str]) -> None:
+    from harness.gate_report import render_junit, render_markdown, render_text
+
+    base, cand = two_runs
+    battles = [Battle("cand-model", "base-model", "model_a" if i % 3 else "model_b", question_id=f"q{i}")
+               for i in range(30)]
+    write_battles(open_store(), battles)
+    report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"]))
+    assert [c.name for c in report.checks] == ["task_a", "arena: win rate", "arena: BT rating"]
+    markdown = render_markdown(report)
+    assert "| arena: win rate | win_rate (direct battles) ↑ | 30 | 0.5000 | 0.6667 |" in markdown
+    bt_row = next(line for line in markdown.splitlines() if line.startswith("| arena: BT rating"))
+    assert "bt-bootstrap" in bt_row and "| — |" in bt_row  # ratings: one decimal, no MDE
+    root = ET.fromstring(render_junit(report))
+    assert [c.get("classname") for c in root.iter("testcase")] == ["harness.gate.task", "harness.gate.arena",
+                                                                    "harness.gate.arena"]
+    assert "arena: BT rating" in render_text(report)
