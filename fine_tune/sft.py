@@ -9,6 +9,7 @@ template and a `harness.json` card, then registers it in the store. Run by `harn
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -217,21 +218,31 @@ def lora_config(recipe: Recipe) -> Any:
                       target_modules=list(recipe.lora.target_modules), bias="none", task_type="CAUSAL_LM")
 
 
-def resume_checkpoint(checkpoint_dir: Path, resume: bool) -> str | None:
-    """The last checkpoint to resume from, or None for a fresh start.
+def resume_checkpoint(checkpoint_dir: Path, resume: bool, identity: str) -> str | None:
+    """The last checkpoint to resume from, or None for a fresh start (which claims the directory).
 
     Raises:
-        HarnessError: --resume without a checkpoint, or checkpoints left over without --resume.
+        HarnessError: --resume without a checkpoint or with checkpoints of another configuration, or
+            checkpoints left over without --resume.
     """
     from transformers.trainer_utils import get_last_checkpoint
 
     last = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    marker = checkpoint_dir / "run_identity.json"
     if resume and last is None:
         raise HarnessError(f"nothing to resume: no checkpoint in {checkpoint_dir}", hint="run without --resume")
     if not resume and last is not None:
         raise HarnessError(f"{checkpoint_dir} holds checkpoints of an unfinished run ({Path(last).name})",
                            hint="pass --resume to continue it, or choose another --out")
-    return last
+    if resume:
+        claimed = json.loads(marker.read_text()).get("identity") if marker.is_file() else None
+        if claimed != identity:
+            raise HarnessError(f"the checkpoints in {checkpoint_dir} belong to another recipe, config, base or data",
+                               hint="resume with the same options as the interrupted run, or choose another --out")
+        return last
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"identity": identity}))
+    return None
 
 
 def save_model(trainer: Any, recipe: Recipe, tokenizer: Any, out: Path) -> None:
@@ -284,7 +295,7 @@ def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbac
         log.info("%s already holds this fine-tune; nothing to do", out)
         model_id = register_model(store_url, name, out, card)
         return FinetuneResult(out, name, recipe, card, True, model_id)
-    checkpoint = resume_checkpoint(out / CHECKPOINTS, request.resume)
+    checkpoint = resume_checkpoint(out / CHECKPOINTS, request.resume, identity)
     started = time.perf_counter()
     bundle = load_base(base, recipe)
     prepared = prepare_examples(data, bundle.tokenizer, recipe)

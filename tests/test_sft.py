@@ -145,6 +145,9 @@ def test_resume_continues_from_the_saved_step(tiny_model_dir: Path, arith_dir: P
     assert not (tmp_path / "b" / "harness.json").exists()
     with pytest.raises(HarnessError, match="--resume"):
         run_finetune(_request(tiny_model_dir, data, tmp_path / "b", max_steps=8, save_steps=4))
+    with pytest.raises(HarnessError, match="another recipe, config"):
+        run_finetune(_request(tiny_model_dir, data, tmp_path / "b", max_steps=8, save_steps=4, learning_rate=1e-3)
+                     .model_copy(update={"resume": True}))
     resumed = run_finetune(_request(tiny_model_dir, data, tmp_path / "b", max_steps=8, save_steps=4)
                            .model_copy(update={"resume": True}))
     assert resumed.card["training"]["steps"] == 8 and resumed.card["training"]["resumed"]
