@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -258,7 +259,12 @@ def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> Judge
 
 
 async def _run_calls(
-    store: Store, client: JudgeClient, book: _BattleBook, todo: list[Job], stats: RunStats
+    store: Store,
+    client: JudgeClient,
+    book: _BattleBook,
+    todo: list[Job],
+    stats: RunStats,
+    advance: Callable[[], None] = lambda: None,
 ) -> None:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     writer = asyncio.create_task(_writer(store, queue, stats))
@@ -272,6 +278,7 @@ async def _run_calls(
         stats.called += 1
         stats.errors += record.status == "error"
         queue.put_nowait((record, book.add(record)))
+        advance()
 
     tasks = [asyncio.create_task(one(job)) for job in todo]
     try:
@@ -305,6 +312,7 @@ def run_judge(
         HarnessError: a model has no stored answers, or the options contradict each other.
         JudgeUnavailable: the endpoint refuses the key or cannot serve the judge model.
     """
+    from harness.console import progress
     from harness.judge_results import results_for_run
 
     store = open_store(store_url)
@@ -328,7 +336,8 @@ def run_judge(
     if config.offline:
         _run_offline(store, book, todo, stats)
     elif client is not None:
-        asyncio.run(_run_calls(store, client, book, todo, stats))
+        with progress(f"judging with {config.judge_name}", len(todo)) as bar:
+            asyncio.run(_run_calls(store, client, book, todo, stats, lambda: bar.advance(bar.task_ids[0])))
     usage = client.usage if client else Usage()
     return JudgeOutcome(
         config.judge_name,
