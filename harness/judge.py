@@ -313,7 +313,6 @@ def run_judge(
         JudgeUnavailable: the endpoint refuses the key or cannot serve the judge model.
     """
     from harness.console import progress
-    from harness.judge_results import results_for_run
 
     store = open_store(store_url)
     plan = plan_jobs(store, config)
@@ -326,19 +325,21 @@ def run_judge(
     backlog = book.existing()  # matches finished earlier whose battle may not be written yet
     if backlog:
         stats.battles_written += write_judgments(store, [], backlog)
-    log.info(
-        "judge %s: %d calls planned, %d cached, %d to ask",
-        config.judge_name,
-        stats.planned,
-        stats.cached,
-        len(todo),
-    )
+    log.info("judge %s: %d calls planned, %d cached", config.judge_name, stats.planned, stats.cached)
     if config.offline:
         _run_offline(store, book, todo, stats)
     elif client is not None:
         with progress(f"judging with {config.judge_name}", len(todo)) as bar:
             asyncio.run(_run_calls(store, client, book, todo, stats, lambda: bar.advance(bar.task_ids[0])))
-    usage = client.usage if client else Usage()
+    return _outcome(store, config, plan, stats, client.usage if client else Usage())
+
+
+def _outcome(store: Store, config: JudgeConfig, plan: Plan, stats: RunStats, usage: Usage) -> JudgeOutcome:
+    from harness.judge_results import results_for_run
+
+    results = results_for_run(
+        store, config.judge_name, config.mode, plan.question_set.name, config.models, config.baseline
+    )
     return JudgeOutcome(
         config.judge_name,
         config.offline,
@@ -349,7 +350,5 @@ def run_judge(
         plan.skipped_no_reference,
         usage,
         stats.skipped_budget > 0,
-        results_for_run(
-            store, config.judge_name, config.mode, plan.question_set.name, config.models, config.baseline
-        ),
+        results,
     )
