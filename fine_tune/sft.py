@@ -192,14 +192,16 @@ def training_args(recipe: Recipe, checkpoint_dir: Path, processes: int) -> Any:
     fsdp: dict[str, Any] = {}
     accelerate_shards = os.environ.get("ACCELERATE_USE_FSDP") == "true" or os.environ.get("ACCELERATE_USE_DEEPSPEED") == "true"
     if processes > 1 and recipe.fsdp and not accelerate_shards:
-        fsdp = {"fsdp": recipe.fsdp, "fsdp_config": {"transformer_layer_cls_to_wrap": [recipe.fsdp_layer_cls]}}
+        # stanford_alpaca's "--fsdp 'full_shard auto_wrap'" in transformers 5 terms (FSDP2)
+        fsdp = {"fsdp": True, "fsdp_config": {"transformer_layer_cls_to_wrap": [recipe.fsdp_layer_cls],
+                                              "reshard_after_forward": "full_shard" in recipe.fsdp}}
     return SFTConfig(
         output_dir=str(checkpoint_dir), learning_rate=recipe.learning_rate, num_train_epochs=recipe.num_epochs,
         max_steps=recipe.max_steps, per_device_train_batch_size=recipe.per_device_batch_size,
         gradient_accumulation_steps=grad_accumulation(recipe, processes), warmup_steps=recipe.warmup,
         lr_scheduler_type=recipe.lr_scheduler, weight_decay=recipe.weight_decay, max_grad_norm=recipe.max_grad_norm,
         bf16=recipe.bf16 and bf16_supported(), use_cpu=not torch.cuda.is_available(),
-        gradient_checkpointing=recipe.gradient_checkpointing, max_length=recipe.max_length,
+        activation_checkpointing=recipe.gradient_checkpointing, max_length=recipe.max_length,
         packing=recipe.packing, packing_strategy="bfd",
         train_sampling_strategy="group_by_length" if recipe.group_by_length and not recipe.packing else "random",
         logging_steps=recipe.logging_steps, save_strategy="steps", save_steps=recipe.save_steps,
