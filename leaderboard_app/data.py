@@ -34,7 +34,7 @@ from leaderboard_app.board import Board, build_board, display_names, primary_met
 from leaderboard_app.compare import Comparison, align, paired_verdicts
 
 CACHE_TTL_S = 3600  # a safety net only: the stamp already changes with every write
-FALLBACK_BOOTSTRAP = 200  # rounds when ratings are fitted on the fly (none stored yet)
+FALLBACK_BOOTSTRAP = 100  # rounds when ratings are fitted on the fly (none stored, or one category)
 
 
 class Source(NamedTuple):
@@ -148,19 +148,34 @@ def load_ratings(url: str, stamp: StoreStamp) -> pd.DataFrame:
     return computed_ratings(store)
 
 
-def computed_ratings(store: Store) -> pd.DataFrame:
+@st.cache_data(show_spinner="Fitting Bradley-Terry on this category's battles…", ttl=CACHE_TTL_S, max_entries=16)
+def load_category_ratings(url: str, stamp: StoreStamp, category: str) -> pd.DataFrame:
+    """BT and Elo fitted on one question category's battles (empty without `harness.arena`)."""
+    return computed_ratings(_open(url), category)
+
+
+def arena_available() -> bool:
+    """True when `harness.arena` (ratings on the fly) can be imported."""
+    try:
+        import harness.arena  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def computed_ratings(store: Store, category: str | None = None) -> pd.DataFrame:
     """BT (with a small bootstrap) and Elo rows in the `ratings` table's shape, from `harness.arena`.
 
     An empty frame when `harness.arena` is not installed: the Arena page then shows observed win rates.
     """
     columns = ["method", "model", "rating", "ci_low", "ci_high", "rank_low", "rank_high", "n_battles"]
-    try:
-        from harness.arena import ArenaConfig, compute_ratings
-    except ImportError:
+    if not arena_available():
         return pd.DataFrame(columns=columns)
+    from harness.arena import ArenaConfig, compute_ratings
     from harness.store.battles import read_battles
 
-    report = compute_ratings(read_battles(store), ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}))
+    battles = read_battles(store, category=category)
+    report = compute_ratings(battles, ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}))
     rows: list[tuple[object, ...]] = []
     for r in report.rows:
         if r.bt is not None:

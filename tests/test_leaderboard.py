@@ -289,3 +289,12 @@ def test_models_without_scores_and_lower_is_better_tasks(store_url: str) -> None
     assert list(df["wikitext"].iloc[:2]) == [12.0, 30.0] and pd.isna(df.loc[2, "average"])
     assert list(df["rank"]) == ["1", "2", ""]
     assert any("arena columns appear" in c.value for c in at.caption)
+
+
+def test_arena_per_category_ratings(filled: dict[str, str]) -> None:
+    pytest.importorskip("harness.arena")
+    at = open_page("pages/arena.py")
+    charts = len(at.get("vega_lite_chart"))
+    at.selectbox(key="arena_cat").select("math").run()
+    assert not at.exception and len(at.get("vega_lite_chart")) == charts + 1
+    assert any("math battles only" in c.value for c in at.caption)

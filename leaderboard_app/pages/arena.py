@@ -19,6 +19,7 @@ from leaderboard_app.board import (
     table_height,
 )
 
+WHISKER_MAX = 40  # models drawn in a whisker plot; the table above lists them all
 EMPTY = ("No battles in the store yet. Judge two models' answers with `harness judge`, or import battles, "
          "then fit ratings with `harness arena`.")
 
@@ -45,8 +46,8 @@ def ratings_table(ratings: pd.DataFrame, wins: pd.DataFrame) -> pd.DataFrame:
 
 
 def whisker_chart(table: pd.DataFrame) -> alt.Chart:
-    """Each model's BT rating as a point with its 95% CI as a rule, best at the top."""
-    rated = table.dropna(subset=["BT rating"])
+    """Each model's BT rating as a point with its 95% CI as a rule, best at the top (the first WHISKER_MAX)."""
+    rated = table.dropna(subset=["BT rating"]).head(WHISKER_MAX)
     y = alt.Y("model:N", sort=list(rated["model"]), title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
     rules = alt.Chart(rated).mark_rule().encode(y=y, x=alt.X("CI low:Q", scale=alt.Scale(zero=False),
                                                                title="BT rating (95% CI)"), x2="CI high:Q")
@@ -65,6 +66,21 @@ def heatmap(long: pd.DataFrame, names: list[str], title: str) -> alt.Chart:
         tooltip=[c for c in long.columns])
     text = base.mark_text(fontSize=10).encode(text=alt.Text("win_rate:Q", format=".2f"))
     return (cells + text).properties(height=180 + 30 * len(names))  # Streamlit's height includes the axes
+
+
+def show_category_ratings(source: data.Source, categories: list[str]) -> None:
+    """Bradley-Terry fitted on the battles of one chosen category, as a table and a whisker plot."""
+    if not data.arena_available():
+        st.caption("Per-category ratings need `harness.arena`.")
+        return
+    category = st.selectbox("Ratings within one category", ["(choose a category)", *categories], key="arena_cat")
+    if category == "(choose a category)":
+        return
+    fitted = data.load_category_ratings(source.url, source.stamp, category)
+    table = ratings_table(fitted, pd.DataFrame(columns=["battles", "win_rate"], dtype=float))
+    table["battles"] = table["model"].map(fitted.drop_duplicates("model").set_index("model")["n_battles"])
+    st.caption(f"Bradley-Terry on the {category} battles only ({data.FALLBACK_BOOTSTRAP} bootstrap rounds).")
+    st.altair_chart(whisker_chart(table), width="stretch")
 
 
 st.title("Arena")
@@ -86,6 +102,8 @@ st.dataframe(table, hide_index=True, width="stretch", height=table_height(len(ta
 } | {"win rate": st.column_config.NumberColumn("win rate", format="%.3f")})
 if table["BT rating"].notna().any():
     st.subheader("Bradley-Terry ratings with 95% CIs")
+    if len(table) > WHISKER_MAX:
+        st.caption(f"The best {WHISKER_MAX} of {len(table)} models.")
     st.altair_chart(whisker_chart(table), width="stretch")
 top_n = st.slider("Models in the heatmaps", 2, max(2, min(40, len(table))), min(12, max(2, len(table))),
                   key="arena_top") if len(table) > 2 else len(table)
@@ -105,3 +123,4 @@ else:
     st.dataframe(by_category.rename_axis("model").reset_index(), hide_index=True, width="stretch",
                  height=table_height(len(by_category)),
                  column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in by_category})
+    show_category_ratings(source, list(by_category.columns))

@@ -73,7 +73,9 @@ def show_answers(source: data.Source, name_a: str, name_b: str) -> None:
 def show_disagreements(source: data.Source, pairs: list[PairedTask], runs_a: dict[str, str],
                        runs_b: dict[str, str], name_a: str, name_b: str) -> None:
     """Documents of one task where the two models' metric differs, with both predictions."""
-    task = st.selectbox("Task", [p.task for p in pairs], key="cmp_task")
+    differing = [int((p.a != p.b).sum()) for p in pairs]
+    task = st.selectbox("Task", [p.task for p in pairs], index=differing.index(max(differing)), key="cmp_task",
+                        help="Starts at the task where the two models disagree most often.")
     pair = next(p for p in pairs if p.task == task)
     rows_a = data.load_samples(source.url, source.stamp, runs_a[task], task)
     rows_b = data.load_samples(source.url, source.stamp, runs_b[task], task)
