@@ -378,17 +378,12 @@ def judge_results_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Win/loss/tie and win rates per model (FastChat's counting), or mean 1-10 grades per turn."""
-    from rich.console import Group
-
-    from harness.judge_render import results_table
+    from harness.judge_render import results_report_tables
     from harness.judge_results import results_report
     from harness.store import open_store
 
     doc = results_report(open_store(store), judge, mode, baseline, questions)
-    if as_json:
-        print_json(doc)
-    else:
-        stdout.print(Group(*[results_table(j["results"], f"{j['judge']} ({mode})") for j in doc["judges"]]))
+    print_json(doc) if as_json else stdout.print(results_report_tables(doc))
 
 
 @judge_app.command("agreement")

@@ -83,3 +83,13 @@ def agreement_table(doc: dict[str, Any]) -> Group:
             _fmt(p["second_position_bias"]),
         )
     return Group(table, position)
+
+
+def results_report_tables(doc: dict[str, Any]) -> Group:
+    """`harness judge results`: one table per judge, titled with what that judge has cost."""
+    tables = []
+    for entry in doc["judges"]:
+        usage = entry.get("usage") or {}
+        spent = f", {usage.get('judgments', 0)} judgments, ${usage.get('cost_usd', 0.0):.4f}" if usage else ""
+        tables.append(results_table(entry["results"], f"{entry['judge']} ({doc['mode']}{spent})"))
+    return Group(*tables) if tables else Group(Text("no judgments or battles in the store yet"))
