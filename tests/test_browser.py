@@ -33,3 +33,6 @@ def test_leaderboard_renders_its_table_in_chromium(store_url: str, tmp_path: Pat
         page.wait_for_selector("h1:has-text('Arena')", timeout=60_000)
         page.wait_for_selector("[data-testid='stVegaLiteChart']", timeout=60_000)
         assert "battles among 3 models" in page.inner_text("body")
+        page.goto(f"{base}/model?model=vicuna-lora", wait_until="domcontentloaded")  # the table's details link
+        page.wait_for_selector("text=ckpt/vicuna-lora", timeout=60_000)
+        assert "sha256:vicuna-lora" in page.inner_text("body")

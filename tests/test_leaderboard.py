@@ -131,6 +131,7 @@ def test_leaderboard_rows_values_order_and_rank_ranges(filled: dict[str, str]) -
     assert df.loc[0, "arena (BT)"] == 1100 and df.loc[0, "arena rank"] == "1"
     assert df.loc[0, "battles"] == 8 and df.loc[0, "judge win rate"] == pytest.approx(6 / 8)
     assert pd.isna(df.loc[2, "arena (BT)"])  # alpaca-lora never battled
+    assert df.loc[1, "details"] == "model?model=vicuna-lora"
 
 
 def test_leaderboard_filters_search_and_sort_narrow_rows(filled: dict[str, str]) -> None:
@@ -187,6 +188,18 @@ def test_arena_page_without_stored_ratings_falls_back(store_url: str, monkeypatc
     assert any("No ratings stored" in w.value for w in at.warning)
     df = table(at, 0)
     assert list(df["model"]) == ["m1", "m2"] and df.loc[0, "win rate"] == pytest.approx(0.75)
+
+
+def test_model_page_opens_on_the_linked_model(filled: dict[str, str]) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/model.py")
+    at.query_params["model"] = "vicuna-lora"
+    at.run()
+    assert not at.exception and at.selectbox(key="model_name").value == "vicuna-lora"
+    at.query_params.clear()
+    fresh = open_page("pages/model.py")
+    assert fresh.selectbox(key="model_name").value == "alpaca-full"  # the leaderboard's first by default
 
 
 def test_model_page_card_scores_and_wrong_answers(filled: dict[str, str]) -> None:

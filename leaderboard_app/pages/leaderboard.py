@@ -7,6 +7,7 @@ the tasks chosen. Run through `leaderboard_app/app.py`.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
@@ -54,6 +55,8 @@ def column_config(board: Board, tasks: list[str]) -> dict[str, Any]:
                                                           format="%.2f"),
         "params (M)": st.column_config.NumberColumn("params (M)", format="%.2f"),
         "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD"),
+        "details": st.column_config.LinkColumn("details", display_text="model page",
+                                               help="Card, scores over runs and samples"),
     }
     for task in tasks:
         config[task] = st.column_config.NumberColumn(task, format="%.3f", help=board.metrics.get(task))
@@ -68,7 +71,7 @@ def shown_columns(frame: pd.DataFrame, tasks: list[str], with_stderr: bool) -> l
     per_task = [c for t in tasks for c in ([t, f"{t} ±"] if with_stderr else [t]) if c in frame]
     arena = [c for c in ARENA_COLUMNS if c in frame and frame[c].replace("", pd.NA).notna().any()]
     facts = ["kind", "base model", "recipe", "params (M)", "created"]
-    return ["rank", "model", "average", "± 95%", *per_task, *arena, *facts]
+    return ["rank", "model", "average", "± 95%", *per_task, *arena, *facts, "details"]
 
 
 def sort_rows(frame: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
@@ -88,6 +91,7 @@ if source.empty:
 board = data.load_board(source.url, source.stamp)
 filters, tasks = read_filters(board)
 ranked = rank_board(board, tasks)
+ranked["details"] = ["model?model=" + quote(str(name)) for name in ranked["model"]]  # relative: works under a prefix
 rows = sort_rows(apply_filters(ranked, filters), tasks)
 with_stderr = st.toggle("Show stderr columns", value=True, key="lb_stderr")
 columns = shown_columns(rows, tasks, with_stderr)
