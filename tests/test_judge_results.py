@@ -20,7 +20,7 @@ from harness.judge_results import (
     votes_by_turn,
 )
 from harness.store import open_store
-from harness.store.battles import Battle
+from harness.store.battles import Battle, read_battles
 from harness.store.judgments import read_judgments
 from harness.verdicts import VerdictError, pairwise_verdict, single_grade, two_scores
 
@@ -299,5 +299,13 @@ def test_real_files_import(shared_data: Path, store_url: str):
         / "vicuna80_fastchat_eval/review/vicuna-13b_20230322-clean-lang/review_gpt35_vicuna-13b.jsonl"
     )
     assert import_judgments(review).battles_written == 80
+    reviews = read_battles(open_store(), judge="gpt-4")
+    # the Vicuna blog's Table 2: ChatGPT 693.0 vs Vicuna-13B 638.0 (sum of GPT-4's 1-10 scores)
+    assert sum(b.extra["score_a"] for b in reviews) == 693.0 and sum(b.extra["score_b"] for b in reviews) == 638.0
+    weighted = shared_data / "alpaca_eval/results/alpaca-7b/weighted_alpaca_eval_gpt4_turbo/annotations.json"
+    import_judgments(weighted)
+    ae2 = results_report(open_store(), judge="weighted_alpaca_eval_gpt4_turbo")["judges"][0]["results"]
+    rows = {r["model"]: r for r in ae2}  # published: 17 wins, 785 baseline wins, 3 draws
+    assert (rows["alpaca-7b"]["win"], rows["alpaca-7b"]["loss"], rows["alpaca-7b"]["tie"]) == (17, 785, 3)
     llmfao = import_judgments(shared_data / "llmfao" / "gpt4-crowd-comparisons.csv")
     assert llmfao.battles_written == 2139
