@@ -248,15 +248,17 @@ def leaderboard_command(
     address: Annotated[str, typer.Option(help="Address to bind (0.0.0.0 to share on the network).")] = "127.0.0.1",
 ) -> None:
     """Serve the Streamlit leaderboard on the store (read-only); same as `streamlit run leaderboard_app/app.py`."""
+    import os
     import subprocess
 
     from harness.store import open_store, resolve_store_url
     from leaderboard_app import streamlit_command
 
     url = resolve_store_url(store)
-    open_store(url, readonly=True)  # fail here, with the hint, rather than inside the page
-    stdout.print(f"leaderboard on http://{address}:{port} (store {url}); Ctrl-C stops it", markup=False)
-    raise typer.Exit(subprocess.call(streamlit_command(url, port, address)))
+    shown = open_store(url, readonly=True).url  # fail here, with the hint; shown has the password masked
+    stdout.print(f"leaderboard on http://{address}:{port} (store {shown}); Ctrl-C stops it", markup=False)
+    # The URL goes through the environment, not argv, so a password never shows in the process list.
+    raise typer.Exit(subprocess.call(streamlit_command(None, port, address), env={**os.environ, "HARNESS_STORE": url}))
 
 
 # --- generate and judge (issue 3) ---------------------------------------------------------------------------

@@ -161,6 +161,7 @@ def test_store_argument_and_streamlit_command() -> None:
     command = streamlit_command("sqlite:///s.db", 8555)
     assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("leaderboard_app/app.py")
     assert command[-3:] == ["--", "--store", "sqlite:///s.db"] and "8555" in command
+    assert "--store" not in streamlit_command(None)
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
 
 
@@ -171,11 +172,12 @@ def test_cli_leaderboard_checks_the_store_then_runs_streamlit(store_url: str, tm
     missing = CliRunner().invoke(app, ["leaderboard", "--store", str(tmp_path / "none.db")])
     assert missing.exit_code == 2 and "no store at" in missing.output
     open_store(store_url)
-    calls: list[list[str]] = []
-    monkeypatch.setattr("subprocess.call", lambda cmd: calls.append(cmd) or 0)
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr("subprocess.call", lambda cmd, env: calls.append((cmd, env)) or 0)
     ran = CliRunner().invoke(app, ["leaderboard", "--port", "8600"])
     assert ran.exit_code == 0, ran.output
-    assert calls[0][-1] == store_url and "8600" in calls[0]
+    command, env = calls[0]
+    assert env["HARNESS_STORE"] == store_url and "8600" in command and "--store" not in command
 
 
 @pytest.mark.skipif(importlib.util.find_spec("harness.arena") is None, reason="harness.arena is not present")
