@@ -249,7 +249,6 @@ def leaderboard_command(
 ) -> None:
     """Serve the Streamlit leaderboard on the store (read-only); same as `streamlit run leaderboard_app/app.py`."""
     import os
-    import subprocess
 
     from harness.store import open_store, resolve_store_url
     from leaderboard_app import streamlit_command
@@ -257,8 +256,9 @@ def leaderboard_command(
     url = resolve_store_url(store)
     shown = open_store(url, readonly=True).url  # fail here, with the hint; shown has the password masked
     stdout.print(f"leaderboard on http://{address}:{port} (store {shown}); Ctrl-C stops it", markup=False)
-    # The URL goes through the environment, not argv, so a password never shows in the process list.
-    raise typer.Exit(subprocess.call(streamlit_command(None, port, address), env={**os.environ, "HARNESS_STORE": url}))
+    command = streamlit_command(None, port, address)
+    # Become streamlit (signals reach it, no orphan); the URL goes by environment so no password shows in ps.
+    os.execve(command[0], command, {**os.environ, "HARNESS_STORE": url})
 
 
 # --- generate and judge (issue 3) ---------------------------------------------------------------------------

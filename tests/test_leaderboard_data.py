@@ -173,7 +173,7 @@ def test_cli_leaderboard_checks_the_store_then_runs_streamlit(store_url: str, tm
     assert missing.exit_code == 2 and "no store at" in missing.output
     open_store(store_url)
     calls: list[tuple[list[str], dict[str, str]]] = []
-    monkeypatch.setattr("subprocess.call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    monkeypatch.setattr("os.execve", lambda path, cmd, env: calls.append((cmd, env)))
     ran = CliRunner().invoke(app, ["leaderboard", "--port", "8600"])
     assert ran.exit_code == 0, ran.output
     command, env = calls[0]
