@@ -311,3 +311,16 @@ def test_arena_per_category_ratings(filled: dict[str, str]) -> None:
     at.selectbox(key="arena_cat").select("math").run()
     assert not at.exception and len(at.get("vega_lite_chart")) == charts + 1
     assert any("math battles only" in c.value for c in at.caption)
+
+
+def test_every_page_leaves_the_store_file_untouched(filled: dict[str, str], store_url: str) -> None:
+    import hashlib
+
+    path = Path(store_url.removeprefix("sqlite:///"))
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    at = open_page()
+    at.sidebar.button[0].click().run()  # Refresh: clears the caches and reads again
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, page
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
