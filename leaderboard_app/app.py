@@ -28,7 +28,7 @@ PAGES = [
 st.set_page_config(page_title="harness leaderboard", page_icon=":material/leaderboard:", layout="wide")
 page = st.navigation(PAGES)
 with st.sidebar:
-    st.caption(f"store: `{data.store_url()}` (read-only)")
+    st.caption(f"store: `{data.shown_store_url()}` (read-only)")
     if st.button("Refresh", help="Forget cached queries and re-read the store."):
         data.clear_caches()
 page.run()

@@ -1,6 +1,6 @@
 """The leaderboard's data access: which store, opened read-only, and cached loaders keyed on its contents.
 
-Every loader takes the store URL and a `StoreStamp` (counts and high-water marks of every table), so a
+Every loader takes the store URL and a `StoreStamp` (high-water marks of every table), so a
 cached result is reused until the store changes and recomputed on the first render after it does.
 """
 
@@ -65,6 +65,13 @@ def _open(url: str) -> Store:
 def store_url() -> str:
     """The URL of the store named by `--store`, HARNESS_STORE or the default."""
     return resolve_store_url(store_argument())
+
+
+def shown_store_url() -> str:
+    """The store URL with any password masked, for display."""
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(store_url()).render_as_string(hide_password=True)
 
 
 def current_source() -> Source:

@@ -154,6 +154,13 @@ def test_judged_winner_reads_the_answer_order(order: str, verdict: str | None, s
     assert judged_winner(row) == expected
 
 
+def test_shown_store_url_masks_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    from leaderboard_app.data import shown_store_url
+
+    monkeypatch.setenv("HARNESS_STORE", "postgresql://eval:s3cret@db.example/harness")
+    assert shown_store_url() == "postgresql://eval:***@db.example/harness"
+
+
 def test_store_argument_and_streamlit_command() -> None:
     assert store_argument(["--store", "sqlite:///x.db", "--other"]) == "sqlite:///x.db"
     assert store_argument([]) is None
