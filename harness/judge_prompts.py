@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
@@ -29,14 +29,22 @@ class JudgePrompt(BaseModel):
     """The name judgments record (`prompt_name`)."""
     kind: Literal["pairwise", "single"]
     """pairwise: two answers, a verdict; single: one answer, a 1-10 grade."""
-    output_format: Literal["[[A]]", "[[rating]]"]
-    """The verdict format, which picks the strict parser in `harness.verdicts`."""
+    output_format: Literal["[[A]]", "[[rating]]", "score1 score2"]
+    """The verdict format, which picks the strict parser in `harness.verdicts` (`score1 score2`: a first
+    line with both answers' 1-10 scores, as the Vicuna-80 reviews were asked for)."""
     description: str = ""
     """One line for humans."""
     system: str
     """The system message."""
     template: str
     """The user message, a `str.format` template over question/answer/conversation/reference fields."""
+
+    @model_validator(mode="after")
+    def _parser_fits_kind(self) -> JudgePrompt:
+        single = self.output_format == "[[rating]]"
+        if single != (self.kind == "single"):
+            raise ValueError(f"output_format {self.output_format!r} does not fit a {self.kind} prompt")
+        return self
 
     @cached_property
     def hash(self) -> str:
