@@ -337,6 +337,12 @@ def run_judge(
 def _outcome(store: Store, config: JudgeConfig, plan: Plan, stats: RunStats, usage: Usage) -> JudgeOutcome:
     from harness.judge_results import results_for_run
 
+    if stats.errors:
+        log.warning(
+            "%d judge calls failed (stored as errors, left out of the results); re-run to retry them",
+            stats.errors,
+        )
+
     results = results_for_run(
         store, config.judge_name, config.mode, plan.question_set.name, config.models, config.baseline
     )
