@@ -216,37 +216,46 @@ def _prd_votes(f: Path) -> dict[str, list[str]]:
     return votes
 
 
+def _swap(winner: str) -> str:
+    return {"model_a": "model_b", "model_b": "model_a"}.get(winner, winner)
+
+
+def _prd_games(judge: str, votes: list[str], reverse: list[str] | None) -> list[tuple[str, str | None]]:
+    """(g1, g2) per battle: each human row is its own vote; an LLM's verdict pairs with its other order's."""
+    if judge == "human":
+        return [(v, None) for v in votes]
+    return [(votes[0], _swap(reverse[0]) if reverse else None)]
+
+
 def read_prd(path: Path) -> Imported:
     """PRD `ratings-<judge>/` files: human rows are votes; an LLM's two orders of a pair combine into one battle."""
     out = Imported("prd", str(path))
     files = _prd_files(path)
     for (a, b, judge), f in sorted(files.items()):
-        if judge != "human" and (b, a, judge) in files and a > b:
+        reverse_file = files.get((b, a, judge))
+        if judge != "human" and reverse_file is not None and a > b:
             continue  # the pair is read from its other order
-        mine, other = _prd_votes(f), _prd_votes(files[(b, a, judge)]) if (b, a, judge) in files else {}
-        for qid, votes in mine.items():
-            for i, g1 in enumerate(votes if judge == "human" else votes[:1]):
-                g2 = (
-                    {"model_a": "model_b", "model_b": "model_a"}.get(other[qid][0], other[qid][0])
-                    if other.get(qid) and judge != "human"
-                    else None
-                )
+        reverse = _prd_votes(reverse_file) if reverse_file is not None and judge != "human" else {}
+        for qid, votes in _prd_votes(f).items():
+            for i, (g1, g2) in enumerate(_prd_games(judge, votes, reverse.get(qid))):
                 if "error" in (g1, g2):
                     out.dropped += 1
                     continue
-                extra = {"g1": g1, **({"g2": g2} if g2 else {})}
+                winner = fastchat_winner(g1, g2) if g2 else g1
+                extra = {"g1": g1, "g2": g2} if g2 else {"g1": g1}
+                key = _key("prd", f, qid, i, judge)
                 out.battles.append(
                     Battle(
                         a,
                         b,
-                        fastchat_winner(g1, g2) if g2 else g1,
+                        winner,
                         f"import:prd/{f.parent.name}",
                         "vicuna80",
                         qid,
                         1,
                         None,
                         judge,
-                        _key("prd", f, qid, i, judge),
+                        key,
                         extra,
                     )
                 )
