@@ -288,6 +288,7 @@ def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbac
     Raises:
         HarnessError: bad recipe, base, data or output directory (before any weights load).
     """
+    started = time.perf_counter()
     recipe = resolve(request)
     base = check_base(request.base)
     data = load_data(request.data, recipe.data_format, request.skip_bad)
@@ -298,7 +299,6 @@ def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbac
         model_id = register_model(store_url, name, out, card)
         return FinetuneResult(out, name, recipe, card, True, model_id)
     checkpoint = resume_checkpoint(out / CHECKPOINTS, request.resume, identity)
-    started = time.perf_counter()
     bundle = load_base(base, recipe)
     prepared = prepare_examples(data, bundle.tokenizer, recipe)
     trainer = build_trainer(recipe, bundle, prepared, out, callbacks)

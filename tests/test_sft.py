@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +261,15 @@ def test_cli_finetune_bad_override_exits_2(tiny_model_dir: Path, arith_dir: Path
                                       str(arith_dir / "arith_sharegpt.json"), "--out", str(tmp_path / "m"),
                                       "--set", "lora.r=oops"])
     assert result.exit_code == 2 and "lora" in result.output
+
+
+def test_module_entry_point_is_harness_finetune() -> None:
+    """`accelerate launch -m fine_tune ...` runs this entry point; it takes `harness finetune`'s options."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fine_tune", "--help"], check=False, capture_output=True, text=True,
+                          timeout=120,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "--recipe" in done.stdout and "--resume" in done.stdout and "--set" in done.stdout
