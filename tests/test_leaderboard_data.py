@@ -201,3 +201,14 @@ def test_ratings_are_fitted_when_none_are_stored(store_url: str) -> None:
     assert (bt["ci_low"] <= bt["rating"]).all() and (bt["rating"] <= bt["ci_high"]).all()
     assert set(fitted["method"]) == {"bt", "elo"}
     assert "harness.arena" in sys.modules
+
+
+def test_align_pairs_only_shared_documents() -> None:
+    from leaderboard_app.compare import align
+
+    rows_a = pd.DataFrame({"doc_id": [0, 1, 2, 3], "filter": ["none"] * 4,
+                           "metrics": [{"acc": 1.0}, {"acc": 0.0}, {"acc": 1.0}, {"other": 1.0}]})
+    rows_b = pd.DataFrame({"doc_id": [1, 2, 3, 4], "filter": ["none"] * 4,
+                           "metrics": [{"acc": 1.0}, {"acc": 1.0}, {"acc": 0.0}, {"acc": 1.0}]})
+    pair = align("t", "acc", True, rows_a, rows_b)
+    assert list(pair.a) == [0.0, 1.0] and list(pair.b) == [1.0, 1.0]  # doc 3 lacks acc for A; 0 and 4 unshared
