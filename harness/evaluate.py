@@ -48,9 +48,10 @@ class PlannedTask:
     """A task ready to run or to be served from the store."""
 
     entry: SuiteTask
-    loaded: Any  # lm-eval Task or Group object
+    loaded: Any  # lm-eval's TaskManager.load() result for this entry
     task_hash: str
     eval_key: str
+    manager: Any  # the one TaskManager, reused so lm-eval never re-indexes its bundled tasks
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def plan_tasks(config: EvalConfig, model: ResolvedModel, template: ChatTemplate 
                 "chat_template": template.hash if template else None,
             }
         )
-        planned.append(PlannedTask(entry, loaded, task_hash, key))
+        planned.append(PlannedTask(entry, loaded, task_hash, key, manager))
     return planned
 
 
@@ -212,13 +213,15 @@ def evaluate_task(lm: Any, planned: PlannedTask, config: EvalConfig, template: C
         log_samples=True,
         apply_chat_template=template is not None,
         fewshot_as_multiturn=template is not None,
+        task_manager=planned.manager,
     )
     if results is None:
         raise RunFailed(f"lm-eval returned no results for {planned.entry.task}")
     samples = [rec for name, rows in sorted(results.get("samples", {}).items()) for rec in parse_samples(name, rows)]
+    members = sorted({planned.entry.task, *planned.loaded["tasks"], *planned.loaded["groups"]})
     return TaskResult(
         planned.entry.task, planned.task_hash, planned.eval_key, planned.entry.num_fewshot,
-        parse_scores(results), samples,
+        parse_scores(results), samples, members,
     )
 
 

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness import stats
 from harness.errors import HarnessError
 from harness.store import Store, open_store
-from harness.store.baselines import RunRef, RunTask, read_entry, resolve_ref, run_tasks
-from harness.store.runs import SampleRecord, Score
+from harness.store.baselines import RunRef, RunTask, resolve_ref, run_tasks
+from harness.store.runs import SampleRecord, Score, read_task_result
 
 log = logging.getLogger(__name__)
 Direction = Literal["higher", "lower"]
@@ -281,11 +281,12 @@ def compare(base: np.ndarray, cand: np.ndarray, config: GateConfig) -> stats.Pai
     return stats.paired_bootstrap(base, cand, config.alpha, config.n_bootstrap, config.seed)
 
 
-def task_check(store: Store, task: str, refs: tuple[RunRef, RunRef], entries: tuple[list[str], list[str]],
+def task_check(store: Store, task: str, refs: tuple[RunRef, RunRef],
                config: GateConfig, policy: MetricPolicy) -> tuple[Pending, list[str]]:
-    """Load one task of both runs, join the documents and run the paired test."""
-    base_scores, base_samples = read_entry(store, refs[0].run_id, task, entries[0])
-    _, cand_samples = read_entry(store, refs[1].run_id, task, entries[1])
+    """Load one task (a group with its subtasks) of both runs, join the documents and run the paired test."""
+    stored = read_task_result(store, refs[0].run_id, task)
+    base_scores, base_samples = stored.scores, stored.samples
+    cand_samples = read_task_result(store, refs[1].run_id, task).samples
     metric, filt, direction = choose_metric(task, base_scores, base_samples, policy)
     base, cand, notes = join_samples(base_samples, cand_samples, metric, filt)
     if base.size == 0:
@@ -350,8 +351,7 @@ def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
         notes.append(f"prompts differ: chat template {baseline.chat_template or 'none'} in the baseline, "
                      f"{candidate.chat_template or 'none'} in the candidate")
     for task in tasks:
-        entries = (list(base_tasks), list(cand_tasks))
-        check, task_notes = task_check(store, task, (baseline, candidate), entries, config, policy)
+        check, task_notes = task_check(store, task, (baseline, candidate), config, policy)
         pending.append(check)
         notes += task_notes
     if config.arena:

@@ -64,11 +64,11 @@ def test_second_eval_is_served_from_store_without_loading(tiny_model_dir: Path, 
     def refuse(*args, **kwargs):
         raise AssertionError("model was loaded although the store had every task")
 
-    monkeypatch.setattr("harness.evaluate.load_lm", refuse)
-    again = eval_json(tiny_model_dir)
+    with monkeypatch.context() as patch:
+        patch.setattr("harness.evaluate.load_lm", refuse)
+        again = eval_json(tiny_model_dir)
     assert again["cached"] is True and again["run_id"] == first["run_id"]
     assert by_key(again["scores"]) == by_key(first["scores"])
-    monkeypatch.undo()
 
     changed = tmp_path / "changed"
     shutil.copytree(tiny_model_dir, changed)
@@ -258,3 +258,15 @@ def test_local_completions_backend_against_a_loopback_server(openai_server) -> N
     assert by_key(doc["scores"])[("arith_gen", "exact_match", "first_number")] == pytest.approx(odd / len(prompts))
     run = get_run(open_store(), doc["run_id"])
     assert run["backend"] == "local-completions"
+
+
+def test_group_task_keeps_its_subtasks_samples(tiny_model_dir: Path) -> None:
+    from harness.store.runs import read_task_result
+
+    code, out, err = harness("eval", "--model", str(tiny_model_dir), "--tasks", "arith", "--limit", LIMIT, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    result = read_task_result(open_store(), doc["run_id"], "arith")
+    assert sorted(result.members) == ["arith", "arith_gen", "arith_mc"]
+    assert sorted({s.task for s in result.samples}) == ["arith_gen", "arith_mc"] and len(result.samples) == 16
+    assert {s.task for s in result.scores} >= {"arith_gen", "arith_mc"}

@@ -27,6 +27,7 @@ from harness.store.runs import (
     TaskResult,
     create_run,
     finish_run,
+    read_task_result,
     upsert_model,
     write_task_result,
 )
@@ -200,7 +201,7 @@ def test_group_task_pairs_subtask_samples_and_uses_subtask_directions() -> None:
         half = len(values) // 2
         parts = [task_result(f"grp_{k}", part) for k, part in enumerate((values[:half], values[half:]))]
         return TaskResult("grp", "h-grp", "key-grp", 0, parts[0].scores + parts[1].scores,
-                          parts[0].samples + parts[1].samples)
+                          parts[0].samples + parts[1].samples, ["grp", "grp_0", "grp_1"])
 
     plain = task_result("other", correct(N_DOCS, range(10)))
     base = write_run("m1", [group(correct(N_DOCS)), plain])
@@ -493,25 +494,6 @@ def damage(src: Path, dst: Path, scale: float = 10.0) -> None:
     AutoTokenizer.from_pretrained(src).save_pretrained(dst)
 
 
-@pytest.fixture
-def local_task_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Give lm-eval's fallback TaskManager only the project's tasks.
-
-    `harness eval` hands `simple_evaluate` already loaded task objects but no `task_manager`, so lm-eval builds
-    a default one per task and indexes its ~14k bundled YAMLs (6-15 s each on this machine) without using it.
-    """
-    from lm_eval import evaluator
-    from lm_eval.tasks import TaskManager
-
-    from harness.suites import TASKS_DIR
-
-    def local(*args: object, **kwargs: object) -> TaskManager:
-        return TaskManager(include_path=str(TASKS_DIR), include_defaults=False, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(evaluator, "TaskManager", local)
-
-
-@pytest.mark.usefixtures("local_task_index")
 def test_real_eval_self_passes_and_damaged_copy_fails_on_the_affected_task(tiny_model_dir: Path,
                                                                           tmp_path: Path) -> None:
     good, broken = tmp_path / "good", tmp_path / "damaged"
@@ -546,20 +528,18 @@ def test_arena_battles_of_other_models_are_only_noted(two_runs: tuple[str, str])
     assert "arena: no battles for both cand-model and base-model; not gated" in report.notes
 
 
-def test_subtasks_go_to_the_entry_with_the_longest_prefix() -> None:
-    from harness.store.baselines import read_entry
-
+def test_group_members_decide_which_rows_belong_to_an_entry() -> None:
+    """Entries `mm` and `mm_pro` share a prefix; the stored member lists keep their subtasks apart."""
     def entry(name: str, subtasks: list[str]) -> TaskResult:
         parts = [task_result(sub, correct(10)) for sub in subtasks]
         return TaskResult(name, "h", f"k-{name}", 0, [s for p in parts for s in p.scores],
-                          [s for p in parts for s in p.samples])
+                          [s for p in parts for s in p.samples], [name, *subtasks])
 
     run = write_run("m", [entry("mm", ["mm_math", "mm_law"]), entry("mm_pro", ["mm_pro_math"])])
-    entries = ["mm", "mm_pro"]
-    _, samples_mm = read_entry(open_store(), run, "mm", entries)
-    scores_pro, samples_pro = read_entry(open_store(), run, "mm_pro", entries)
+    samples_mm = read_task_result(open_store(), run, "mm").samples
+    pro = read_task_result(open_store(), run, "mm_pro")
     assert {s.task for s in samples_mm} == {"mm_math", "mm_law"} and len(samples_mm) == 20
-    assert {s.task for s in samples_pro} == {"mm_pro_math"} and [s.task for s in scores_pro] == ["mm_pro_math"]
+    assert {s.task for s in pro.samples} == {"mm_pro_math"} and [s.task for s in pro.scores] == ["mm_pro_math"]
 
 
 def test_baseline_set_refusals(two_runs: tuple[str, str]) -> None:

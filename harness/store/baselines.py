@@ -14,8 +14,7 @@ import sqlalchemy as sa
 
 from harness.errors import HarnessError
 from harness.store import Store, open_store
-from harness.store.runs import SampleRecord, Score
-from harness.store.schema import baselines, models, runs, samples, scores, task_results
+from harness.store.schema import baselines, models, runs, task_results
 
 
 @dataclass(frozen=True)
@@ -95,39 +94,6 @@ def run_tasks(store: Store, run_id: str) -> dict[str, RunTask]:
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
     return {r.task: RunTask(r.task, r.task_hash, r.num_fewshot, r.n_samples) for r in rows}
-
-
-def _members(names: set[str], task: str, entries: list[str]) -> set[str]:
-    """The stored task names that belong to entry `task`: itself, and a group's subtasks (longest prefix)."""
-    if len(entries) == 1:
-        return names
-    owned = {task} & names
-    for name in names - set(entries):
-        owners = [e for e in entries if name.startswith(e)]
-        if owners and max(owners, key=len) == task:
-            owned.add(name)
-    return owned
-
-
-def read_entry(store: Store, run_id: str, task: str,
-               entries: list[str]) -> tuple[list[Score], list[SampleRecord]]:
-    """Scores and samples of one suite entry of a run, a group's subtasks included.
-
-    lm-eval logs a group's samples under its subtasks' names, which the run does not map back to the group;
-    a subtask belongs to the run's only entry, else to the entry whose name is its longest prefix.
-    """
-    in_run = (samples.c.run_id == run_id, scores.c.run_id == run_id)
-    with store.engine.connect() as conn:
-        names = set(conn.execute(sa.select(samples.c.task).where(in_run[0]).distinct()).scalars())
-        names |= set(conn.execute(sa.select(scores.c.task).where(in_run[1]).distinct()).scalars())
-        members = _members(names, task, entries)
-        score_query = sa.select(scores).where(in_run[1], scores.c.task.in_(members)).order_by(scores.c.id)
-        sample_query = sa.select(samples).where(in_run[0], samples.c.task.in_(members)).order_by(samples.c.id)
-        found_scores = [Score(**{k: r[k] for k in Score.__dataclass_fields__})
-                        for r in conn.execute(score_query).mappings()]
-        found_samples = [SampleRecord(**{k: r[k] for k in SampleRecord.__dataclass_fields__})
-                         for r in conn.execute(sample_query).mappings()]
-    return found_scores, found_samples
 
 
 def model_exists(store: Store, name: str) -> bool:

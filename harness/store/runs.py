@@ -70,6 +70,7 @@ class TaskResult:
     num_fewshot: int | None
     scores: list[Score]
     samples: list[SampleRecord]
+    members: list[str] = field(default_factory=list)  # a group's own name and its subtasks'; [] means [task]
 
 
 def now() -> dt.datetime:
@@ -120,6 +121,7 @@ def write_task_result(store: Store, run_id: str, result: TaskResult, copied_from
                 eval_key=result.eval_key,
                 num_fewshot=result.num_fewshot,
                 n_samples=len(result.samples),
+                members=result.members or [result.task],
                 copied_from=copied_from,
             )
         )
@@ -143,20 +145,21 @@ def find_task_results(store: Store, eval_keys: list[str]) -> dict[str, str]:
 
 
 def read_task_result(store: Store, run_id: str, task: str) -> TaskResult:
-    """Load one task of one run back into a `TaskResult`."""
+    """Load one task (for a group: with its subtasks' scores and samples) of one run into a `TaskResult`."""
     with store.engine.connect() as conn:
         row = conn.execute(
             sa.select(task_results).where(task_results.c.run_id == run_id, task_results.c.task == task)
         ).one()
+        members = list(row.members or [task])
         score_rows = conn.execute(
-            sa.select(scores).where(scores.c.run_id == run_id, scores.c.task == task).order_by(scores.c.id)
+            sa.select(scores).where(scores.c.run_id == run_id, scores.c.task.in_(members)).order_by(scores.c.id)
         ).mappings()
         sample_rows = conn.execute(
-            sa.select(samples).where(samples.c.run_id == run_id, samples.c.task == task).order_by(samples.c.id)
+            sa.select(samples).where(samples.c.run_id == run_id, samples.c.task.in_(members)).order_by(samples.c.id)
         ).mappings()
         score_list = [Score(**{k: r[k] for k in Score.__dataclass_fields__}) for r in score_rows]
         sample_list = [SampleRecord(**{k: r[k] for k in SampleRecord.__dataclass_fields__}) for r in sample_rows]
-    return TaskResult(row.task, row.task_hash, row.eval_key, row.num_fewshot, score_list, sample_list)
+    return TaskResult(row.task, row.task_hash, row.eval_key, row.num_fewshot, score_list, sample_list, members)
 
 
 def _run_query() -> sa.Select[Any]:

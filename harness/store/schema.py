@@ -69,6 +69,7 @@ task_results = sa.Table(
     sa.Column("eval_key", sa.String(80), nullable=False, index=True),
     sa.Column("num_fewshot", sa.Integer),
     sa.Column("n_samples", sa.Integer, nullable=False),
+    sa.Column("members", sa.JSON),  # names its score/sample rows carry: the task, or a group and its subtasks
     sa.Column("copied_from", sa.String(40)),  # run id the result was reused from, if any
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
 )
