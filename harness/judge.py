@@ -9,10 +9,11 @@ its pair completes. A killed run loses only the calls in flight; a re-run makes 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -114,7 +115,7 @@ class _BattleBook:
     """Remembers finished judgments and turns each match whose two orders are both ok into a battle."""
 
     def __init__(self, judge: str, plan: Plan, done: dict[str, Judgment]) -> None:
-        self.judge, self.set_name = judge, plan.question_set.name
+        self.judge, self.set_name, self.jobs = judge, plan.question_set.name, plan.jobs
         self.results = dict(done)
         self.matches: dict[str, list[Match]] = {}
         for m in plan.matches:
@@ -258,29 +259,58 @@ def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> Judge
     )
 
 
+@dataclass(frozen=True)
+class Found:
+    """Lookup-or-compute's answer for one judge call: the judgment, and whether the store already had it."""
+
+    judgment: Judgment
+    was_cached: bool
+
+
+async def judgment_for(
+    job: Job, stored: Mapping[str, Judgment], ask: Callable[[Job], Awaitable[Judgment]]
+) -> Found:
+    """Lookup-or-compute: the stored ok judgment under `job.key` (no call), else a fresh one from `ask`.
+
+    `stored` is fetched for all jobs in one query beforehand; error rows are not hits, so they are asked again.
+    """
+    hit = stored.get(job.key)
+    if hit is not None and hit.status == "ok":
+        return Found(hit, True)
+    return Found(await ask(job), False)
+
+
+async def _ask_offline(job: Job) -> Judgment:
+    return judge_offline(job)
+
+
 async def _run_calls(
     store: Store,
-    client: JudgeClient,
+    ask: Callable[[Job], Awaitable[Judgment]],
     book: _BattleBook,
-    todo: list[Job],
+    stored: Mapping[str, Judgment],
     stats: RunStats,
-    advance: Callable[[], None] = lambda: None,
+    advance: Callable[[], None],
+    client: JudgeClient | None,
 ) -> None:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     writer = asyncio.create_task(_writer(store, queue, stats))
 
     async def one(job: Job) -> None:
         try:
-            record = await _ask(client, book.judge, job)
+            found = await judgment_for(job, stored, ask)
         except BudgetExceeded:
             stats.skipped_budget += 1
             return
+        if found.was_cached:
+            stats.cached += 1
+            return
         stats.called += 1
-        stats.errors += record.status == "error"
-        queue.put_nowait((record, book.add(record)))
+        stats.errors += found.judgment.status == "error"
+        queue.put_nowait((found.judgment, book.add(found.judgment)))
         advance()
 
-    tasks = [asyncio.create_task(one(job)) for job in todo]
+    tasks = [asyncio.create_task(one(job)) for job in book.jobs]
     try:
         await asyncio.gather(*tasks)
         queue.put_nowait(None)
@@ -290,17 +320,8 @@ async def _run_calls(
             task.cancel()
         await asyncio.gather(*tasks, writer, return_exceptions=True)
         _drain(store, queue)  # whatever finished but was not yet written (interrupt or fatal error)
-        await client.close()
-
-
-def _run_offline(store: Store, book: _BattleBook, todo: list[Job], stats: RunStats) -> None:
-    items = []
-    for job in todo:
-        record = judge_offline(job)
-        items.append((record, book.add(record)))
-        stats.called += 1
-    if items:
-        stats.battles_written += _write(store, items)
+        if client is not None:
+            await client.close()
 
 
 def run_judge(
@@ -316,21 +337,25 @@ def run_judge(
 
     store = open_store(store_url)
     plan = plan_jobs(store, config)
-    cached = find_judgments(store, [j.key for j in plan.jobs])
-    done = {k: j for k, j in cached.items() if j.status == "ok"}
-    todo = [j for j in plan.jobs if j.key not in done]
-    client = make_client(config, policy) if todo and not config.offline else None  # a re-run needs no key
-    stats = RunStats(planned=len(plan.jobs), cached=len(plan.jobs) - len(todo))
-    book = _BattleBook(config.judge_name, plan, done)
+    stored = {k: j for k, j in find_judgments(store, [j.key for j in plan.jobs]).items() if j.status == "ok"}
+    missing = sum(job.key not in stored for job in plan.jobs)
+    client = make_client(config, policy) if missing and not config.offline else None  # a re-run needs no key
+    ask = _ask_offline if client is None else functools.partial(_ask, client, config.judge_name)
+    stats = RunStats(planned=len(plan.jobs))
+    book = _BattleBook(config.judge_name, plan, stored)
     backlog = book.existing()  # matches finished earlier whose battle may not be written yet
     if backlog:
         stats.battles_written += write_judgments(store, [], backlog)
-    log.info("judge %s: %d calls planned, %d cached", config.judge_name, stats.planned, stats.cached)
-    if config.offline:
-        _run_offline(store, book, todo, stats)
-    elif client is not None:
-        with progress(f"judging with {config.judge_name}", len(todo)) as bar:
-            asyncio.run(_run_calls(store, client, book, todo, stats, lambda: bar.advance(bar.task_ids[0])))
+    log.info(
+        "judge %s: %d calls planned, %d stored", config.judge_name, stats.planned, len(plan.jobs) - missing
+    )
+    if not missing:  # every judgment is stored: resolve them (counts, battles) without a progress bar
+        asyncio.run(_run_calls(store, ask, book, stored, stats, lambda: None, client))
+    else:
+        with progress(f"judging with {config.judge_name}", missing) as bar:
+            asyncio.run(
+                _run_calls(store, ask, book, stored, stats, lambda: bar.advance(bar.task_ids[0]), client)
+            )
     return _outcome(store, config, plan, stats, client.usage if client else Usage())
 
 
