@@ -277,3 +277,20 @@ def test_interrupted_run_keeps_finished_judgments(openai_server, questions, stor
     rest = run_judge(_config(openai_server.url, questions), policy=FAST)
     assert rest.stats.cached == len(kept) and rest.stats.called == PLANNED - len(kept)
     assert len(read_battles(open_store(store_url), source="judge:judge-x")) == PLANNED // 2
+
+
+def test_questions_a_model_did_not_answer_are_left_out(openai_server, tmp_path, store_url, monkeypatch):
+    from harness.store.generations import Generation, write_generations
+
+    monkeypatch.setenv("TEST_JUDGE_KEY", SECRET)
+    questions = str(write_question_file(tmp_path))
+    store_answers(store_url, models=["alpha"])
+    partial = Generation(
+        "beta-q2", "c-beta-q2", "beta", "fp-beta", "mini", "q2", ["OK haiku"], {}
+    )  # 1 of 2 turns
+    write_generations(open_store(store_url), [partial])
+    openai_server.responder = ScriptedJudge()
+    outcome = run_judge(_config(openai_server.url, questions, models=["alpha", "beta"]), policy=FAST)
+    assert outcome.stats.planned == 2  # q2 turn 1 only: beta has no q1/q3 and no second turn of q2
+    (battle,) = read_battles(open_store(store_url), source="judge:judge-x")
+    assert (battle.question_id, battle.turn, battle.winner) == ("q2", 1, "model_a")
