@@ -123,6 +123,8 @@ def _task_scores(spec: Spec, skills: np.ndarray, tasks: list[str], rng: np.rando
             for back in (1, 2):  # the earlier runs: fresh draws of the same documents
                 earlier = float((rng.random(spec.docs_per_task) < p_docs).mean())
                 score_rows.append({**score_rows[-1], "run_id": f"{run_id}-{back}", "value": earlier})
+                task_rows.append({**task_rows[-1], "run_id": f"{run_id}-{back}", "n_samples": 0,
+                                  "eval_key": f"{run_id}-{back}:{task}"})
             if with_samples:
                 sample_rows += _samples(run_id, task, metric, correct)
     return {"task_results": task_rows, "scores": score_rows, "samples": sample_rows}

@@ -25,6 +25,7 @@ class Board(NamedTuple):
     tasks: list[str]
     metrics: dict[str, str]
     higher_is_better: dict[str, bool]
+    has_subtasks: bool = False  # the store has subtask scores of groups (hidden unless asked for)
 
 
 def display_names(models: pd.DataFrame) -> pd.Series:
@@ -155,13 +156,17 @@ def _higher(flag: object) -> bool:
 
 
 def build_board(models: pd.DataFrame, scores: pd.DataFrame, wins: pd.DataFrame,
-                ratings: pd.DataFrame) -> Board:
+                ratings: pd.DataFrame, subtasks: bool = False) -> Board:
     """Join models, their newest primary scores, stored ratings and battle win rates into one frame.
 
-    `wins` is `read_win_counts` (per model battles, wins and ties).
+    `wins` is `read_win_counts` (per model battles, wins and ties). Task columns are the tasks runs asked
+    for (a group shows its own aggregate); `subtasks=True` adds a column per subtask of every group.
     """
     if models.empty:
         return Board(pd.DataFrame(columns=["model_id", *ID_COLUMNS, *ARENA_COLUMNS]), [], {}, {})
+    has_subtasks = "top_level" in scores and not scores["top_level"].all()
+    if has_subtasks and not subtasks and scores["top_level"].any():
+        scores = scores[scores["top_level"]]
     primary = primary_metrics(scores) if not scores.empty else pd.DataFrame(
         columns=["metric", "filter", "higher_is_better"])
     frame = _model_columns(models).set_index("model_id", drop=False)
@@ -172,7 +177,7 @@ def build_board(models: pd.DataFrame, scores: pd.DataFrame, wins: pd.DataFrame,
     metrics = {t: f"{primary.at[t, 'metric']}" + ("" if primary.at[t, "filter"] == "none"
                                                   else f" ({primary.at[t, 'filter']})") for t in tasks}
     higher = {t: _higher(primary.at[t, "higher_is_better"]) for t in tasks}
-    return Board(frame.reset_index(drop=True), tasks, metrics, higher)
+    return Board(frame.reset_index(drop=True), tasks, metrics, higher, bool(has_subtasks))
 
 
 def rank_board(board: Board, tasks: Sequence[str]) -> pd.DataFrame:

@@ -96,10 +96,11 @@ def store_of(source: Source) -> Store:
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
-def load_board(url: str, stamp: StoreStamp) -> Board:
-    """The full leaderboard (all models, all tasks) before the page's filters."""
+def load_board(url: str, stamp: StoreStamp, subtasks: bool = False) -> Board:
+    """The full leaderboard (all models, all tasks; with `subtasks`, groups' subtasks too) before filters."""
     store = _open(url)
-    return build_board(read_models(store), read_scores(store), read_win_counts(store), read_ratings(store))
+    return build_board(read_models(store), load_scores(url, stamp), read_win_counts(store), read_ratings(store),
+                       subtasks)
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)

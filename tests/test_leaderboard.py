@@ -158,7 +158,7 @@ def test_leaderboard_filters_search_and_sort_narrow_rows(filled: dict[str, str])
 
 def test_leaderboard_average_follows_chosen_tasks_and_stderr_toggle(filled: dict[str, str]) -> None:
     at = open_page()
-    at.multiselect(key="lb_tasks").unselect("arith_gen").run()
+    at.multiselect[-1].unselect("arith_gen").run()  # "Tasks in the average"
     df = table(at)
     assert df.loc[df["model"] == "tiny-base", "average"].item() == pytest.approx(0.25)
     at.toggle(key="lb_stderr").set_value(False).run()
@@ -324,3 +324,21 @@ def test_every_page_leaves_the_store_file_untouched(filled: dict[str, str], stor
         at.switch_page(page).run()
         assert not at.exception, page
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_groups_show_their_aggregate_and_subtasks_on_request(store_url: str) -> None:
+    store = open_store(store_url)
+    model_id = upsert_model(store, ModelRecord("m", "m", "sha256:m"))
+    run_id = create_run(store, model_id, {"tasks": [], "config": {}, "config_hash": "h", "backend": "hf",
+                                          "versions": {}})
+    group = [Score("mini_mmlu", "acc", "none", 0.5, 0.02, 200, True),
+             Score("mini_mmlu_math", "acc", "none", 0.4, 0.03, 100, True),
+             Score("mini_mmlu_law", "acc", "none", 0.6, 0.03, 100, True)]
+    write_task_result(store, run_id, TaskResult("mini_mmlu", "h", "k-g", 0, group, []))
+    write_task_result(store, run_id, _task("arith_mc", "acc", 0.9, 0.01, None))
+    at = open_page()
+    df = table(at)
+    assert "mini_mmlu" in df and "mini_mmlu_math" not in df  # the group's own score, not its parts
+    assert df.loc[0, "average"] == pytest.approx((0.5 + 0.9) / 2)  # subtasks do not count twice
+    at.toggle(key="lb_subtasks").set_value(True).run()
+    assert {"mini_mmlu_math", "mini_mmlu_law"} <= set(table(at).columns)

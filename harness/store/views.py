@@ -105,7 +105,11 @@ def read_runs(store: Store) -> pd.DataFrame:
 
 
 def read_scores(store: Store) -> pd.DataFrame:
-    """Every score with its run's model id, start time (UTC) and status, in the order they were written."""
+    """Every score with its run's model id, start time (UTC) and status, in the order they were written.
+
+    `top_level` is True for a task the run was asked for (a `task_results` row: a task, or a group's own
+    aggregate) and False for a group's subtasks.
+    """
     import pandas as pd
 
     # The start time comes back as the stored text and is parsed once, vectorised: SQLAlchemy's per-row
@@ -115,11 +119,15 @@ def read_scores(store: Store) -> pd.DataFrame:
         sa.select(
             scores.c.id, scores.c.run_id, scores.c.task, scores.c.metric, scores.c.filter, scores.c.value,
             scores.c.stderr, scores.c.n, scores.c.higher_is_better, runs.c.model_id, started, runs.c.status,
+            task_results.c.id.is_not(None).label("top_level"),
         )
         .join(runs, runs.c.id == scores.c.run_id)
+        .outerjoin(task_results, sa.and_(task_results.c.run_id == scores.c.run_id,
+                                         task_results.c.task == scores.c.task))
         .order_by(scores.c.id)
     )
     frame = _frame(store, query, "scores")
+    frame["top_level"] = frame["top_level"].astype(bool)
     frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601", errors="coerce")
     return frame
 

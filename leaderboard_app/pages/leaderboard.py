@@ -6,6 +6,7 @@ the tasks chosen. Run through `leaderboard_app/app.py`.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import quote
 
@@ -40,7 +41,9 @@ def read_filters(board: Board) -> tuple[Filters, list[str]]:
         first, last = days.min().date(), days.max().date()
         chosen = bottom[1].date_input("Created between", (first, last), key=f"lb_date:{first}:{last}")
         created = tuple(chosen) if isinstance(chosen, (tuple, list)) and len(chosen) == 2 else None
-    tasks = bottom[2].multiselect("Tasks in the average", board.tasks, default=board.tasks, key="lb_tasks")
+    # Keyed on the task list: when tasks appear (a new eval, subtasks shown) the choice starts over at all.
+    task_key = "lb_tasks:" + hashlib.sha1("\n".join(board.tasks).encode()).hexdigest()[:8]
+    tasks = bottom[2].multiselect("Tasks in the average", board.tasks, default=board.tasks, key=task_key)
     filters = Filters(search, tuple(bases), tuple(recipes), tuple(kinds), size, created)  # type: ignore[arg-type]
     return filters, tasks
 
@@ -89,6 +92,9 @@ if source.empty:
     st.info(EMPTY)
     st.stop()
 board = data.load_board(source.url, source.stamp)
+if board.has_subtasks and st.toggle("Show subtasks of groups", key="lb_subtasks",
+                                    help="Groups show their own aggregate; this adds a column per subtask."):
+    board = data.load_board(source.url, source.stamp, subtasks=True)
 filters, tasks = read_filters(board)
 ranked = rank_board(board, tasks)
 ranked["details"] = ["model?model=" + quote(str(name)) for name in ranked["model"]]  # relative: works under a prefix
