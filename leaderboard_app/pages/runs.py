@@ -45,7 +45,7 @@ counts = runs["status"].value_counts()
 st.caption(" · ".join(f"{n} {status}" for status, n in counts.items()) + f" · {len(shown)} shown")
 st.dataframe(run_rows(shown), hide_index=True, width="stretch", height=table_height(len(shown), 15), column_config={
     "duration (s)": st.column_config.NumberColumn("duration (s)", format="%.1f"),
-    "error": st.column_config.TextColumn("error", width="large"),
+    "error": st.column_config.TextColumn("error", width="medium"),
     "started_at": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm:ss"),
 })
 if not shown.empty:
