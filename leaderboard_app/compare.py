@@ -41,8 +41,25 @@ def metric_values(rows: pd.DataFrame, metric: str) -> pd.Series:
     return pd.Series(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(), index=index)
 
 
+def _same_documents(rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Drop documents whose content hash differs between the two runs (another dataset version or split)."""
+    if "doc_hash" not in rows_a or "doc_hash" not in rows_b:
+        return rows_a, rows_b
+    key = ["doc_id", "filter"]
+    hashes = rows_a[[*key, "doc_hash"]].merge(rows_b[[*key, "doc_hash"]], on=key, suffixes=("_a", "_b"))
+    clash = hashes[hashes["doc_hash_a"].notna() & hashes["doc_hash_b"].notna()
+                   & (hashes["doc_hash_a"] != hashes["doc_hash_b"])]
+    if clash.empty:
+        return rows_a, rows_b
+    bad = set(zip(clash["doc_id"], clash["filter"]))
+    keep_a = [k not in bad for k in zip(rows_a["doc_id"], rows_a["filter"])]
+    keep_b = [k not in bad for k in zip(rows_b["doc_id"], rows_b["filter"])]
+    return rows_a[keep_a], rows_b[keep_b]
+
+
 def align(task: str, metric: str, higher: bool, rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> PairedTask:
-    """Pair the two models' values on the documents both have (NaNs dropped)."""
+    """Pair the two models' values on the documents both have, with the same content hash (NaNs dropped)."""
+    rows_a, rows_b = _same_documents(rows_a, rows_b)
     a = metric_values(rows_a, metric)
     b = metric_values(rows_b, metric)
     a = a[~a.index.duplicated(keep="last")]

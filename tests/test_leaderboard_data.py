@@ -212,3 +212,6 @@ def test_align_pairs_only_shared_documents() -> None:
                            "metrics": [{"acc": 1.0}, {"acc": 1.0}, {"acc": 0.0}, {"acc": 1.0}]})
     pair = align("t", "acc", True, rows_a, rows_b)
     assert list(pair.a) == [0.0, 1.0] and list(pair.b) == [1.0, 1.0]  # doc 3 lacks acc for A; 0 and 4 unshared
+    hashed_a = rows_a.assign(doc_hash=["h0", "h1", "h2", "h3"])
+    hashed_b = rows_b.assign(doc_hash=["h1", "CHANGED", "h3", "h4"])
+    assert list(align("t", "acc", True, hashed_a, hashed_b).a) == [0.0]  # doc 2's text differs: not a pair
