@@ -1,6 +1,6 @@
 """Benchmark: training throughput of the alpaca recipe with packing vs without, vs plain TRL SFTTrainer defaults.
 
-Run: .venv/bin/python bench/finetune_throughput.py [--steps 12] [--batch 8] [--hidden 128] [--data FILE]
+Run: .venv/bin/python bench/finetune_throughput.py [--steps 12] [--batch 8] [--hidden 128] [--data FILE] [--threads N]
 All variants train the same tiny model on the same Alpaca data (the real 1,727-row sample in ../shared/data when
 present, else the synthetic arithmetic rows) in one process, one after the other. Reported: real (non-pad)
 tokens per second of training, the padding fraction of the batches, and ratios to the unpacked recipe.
@@ -103,9 +103,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a loaded machine)")
     args = parser.parse_args()
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from harness.tiny import make_tiny_model
 

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # stanford_alpaca's blocklist: tasks a text-only model cannot do.
 BLOCKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps", "draw",
              "plot", "go to", "video", "audio", "music", "flowchart", "diagram")
+IDLE_ROUNDS = 3  # stop when this many rounds in a row add nothing new (the model keeps repeating itself)
 NO_INPUT = {"", "<noinput>", "<no input>", "noinput", "none", "n/a"}
 PROMPT_HEADER = """You are helping to build a training set of instructions for a helpful text assistant.
 Write {n} new tasks. Each must differ from the examples below and from the other new tasks.
@@ -347,13 +348,14 @@ async def generate(config: SelfInstructConfig) -> SelfInstructResult:
     client = openai.AsyncOpenAI(base_url=config.base_url or os.environ.get("OPENAI_BASE_URL"),
                                 api_key=config.api_key or os.environ.get("OPENAI_API_KEY") or "unused",
                                 max_retries=config.max_retries)
-    limit, added = asyncio.Semaphore(config.concurrency), 0
+    limit, added, idle = asyncio.Semaphore(config.concurrency), 0, 0
     try:
         for _ in range(config.max_rounds):
-            if len(tasks) >= config.num:
+            if len(tasks) >= config.num or idle >= IDLE_ROUNDS:
                 break
             replies = await _round(client, config, seeds, tasks, limit, progress.requests)
-            added += _keep(replies, novelty, tasks, progress, config.num)
+            kept = _keep(replies, novelty, tasks, progress, config.num)
+            added, idle = added + kept, 0 if kept else idle + 1
             save(out, tasks, progress, config)
             log.info("round: %d/%d instructions kept, %d requests, %s rejected", len(tasks), config.num,
                      progress.requests, dict(progress.rejected))
@@ -362,6 +364,9 @@ async def generate(config: SelfInstructConfig) -> SelfInstructResult:
                                        hint="check --base-url, --model and the API key; re-run to resume")
     finally:
         await client.close()
+    if len(tasks) < config.num:
+        log.warning("stopped at %d of %d instructions (%d rounds in a row added nothing, or --max-rounds)",
+                    len(tasks), config.num, idle)
     return SelfInstructResult(out, len(tasks), added, progress, progress.cost(config))
 
 

@@ -170,6 +170,12 @@ def test_round_sends_concurrent_requests(openai_server: Any, seed_file: Path, tm
     assert result.total == 4  # the later replies only repeat ROUND_TWO, which is filtered as duplicates
 
 
+def test_stops_when_rounds_add_nothing(openai_server: Any, seed_file: Path, tmp_path: Path) -> None:
+    _script(openai_server, [ROUND_ONE])  # the same reply forever: nothing new after the first round
+    result = run_self_instruct(_config(seed_file, tmp_path / "gen.json", openai_server, num=50))
+    assert result.total == 2 and result.progress.requests == 4  # 1 productive round + 3 idle ones
+
+
 def test_failing_endpoint_raises_and_keeps_state(openai_server: Any, seed_file: Path, tmp_path: Path) -> None:
     openai_server.responder = lambda path, body: Reply({"error": {"message": "boom"}}, status=500)
     out = tmp_path / "gen.json"
@@ -193,3 +199,20 @@ def test_bad_seed_files(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"instruction": "ok task here", "instances": []}) + "\n")
     with pytest.raises(HarnessError, match="record 0: field 'instances'"):
         load_seed_tasks(bad)
+
+
+def test_cli_self_instruct_json(openai_server: Any, seed_file: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    _script(openai_server, [ROUND_ONE])
+    out = tmp_path / "gen.json"
+    result = CliRunner().invoke(app, ["self-instruct", "--seed-tasks", str(seed_file), "--num", "2", "--out", str(out),
+                                      "--model", "fake", "--base-url", openai_server.url, "--concurrency", "1",
+                                      "--prompt-price", "1", "--completion-price", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["total"], doc["added"], doc["requests"]) == (2, 2, 1)
+    assert doc["usage"] == {"prompt_tokens": 100, "completion_tokens": 50} and doc["cost_usd"] == 0.0002
+    assert doc["rejected"] == {"similar": 1, "blocklist": 1, "duplicate": 1, "length": 1}
