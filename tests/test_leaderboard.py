@@ -302,6 +302,13 @@ def test_models_without_scores_and_lower_is_better_tasks(store_url: str) -> None
     assert list(df["wikitext"].iloc[:2]) == [12.0, 30.0] and pd.isna(df.loc[2, "average"])
     assert list(df["rank"]) == ["1", "2", ""]
     assert any("arena columns appear" in c.value for c in at.caption)
+    at.switch_page("pages/model.py").run()
+    at.selectbox(key="model_name").select("unscored").run()
+    assert not at.exception and any("No scores for unscored" in i.value for i in at.info)
+    assert any("No per-sample records" in i.value for i in at.info)
+    at.switch_page("pages/compare.py").run()
+    at.selectbox(key="cmp_b").select("unscored").run()
+    assert not at.exception and any("no paired test" in i.value for i in at.info)
 
 
 def test_arena_per_category_ratings(filled: dict[str, str]) -> None:
