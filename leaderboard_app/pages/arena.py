@@ -112,9 +112,11 @@ left, right = st.columns(2)
 if table["BT rating"].notna().any():
     rated = table.set_index("model")["BT rating"].reindex(names).dropna()
     left.altair_chart(heatmap(predicted_win_matrix(rated), names, "Predicted win rate (BT)"), width="stretch")
-counts = data.load_battle_counts(source.url, source.stamp, tuple(names))
-right.altair_chart(heatmap(pair_win_matrix(counts, names), names, "Observed win rate (ties = ½)"),
-                   width="stretch")
+observed = pair_win_matrix(data.load_battle_counts(source.url, source.stamp, tuple(names)), names)
+if observed.empty:
+    right.caption("No battles among these models: no observed win rates.")
+else:
+    right.altair_chart(heatmap(observed, names, "Observed win rate (ties = ½)"), width="stretch")
 by_category = category_win_rates(data.load_win_counts(source.url, source.stamp, by_category=True), names)
 st.subheader("Win rate by question category")
 if by_category.empty:
