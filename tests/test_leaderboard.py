@@ -349,3 +349,15 @@ def test_groups_show_their_aggregate_and_subtasks_on_request(store_url: str) -> 
     assert df.loc[0, "average"] == pytest.approx((0.5 + 0.9) / 2)  # subtasks do not count twice
     at.toggle(key="lb_subtasks").set_value(True).run()
     assert {"mini_mmlu_math", "mini_mmlu_law"} <= set(table(at).columns)
+
+
+def test_arena_page_fits_ratings_when_none_are_stored(store_url: str) -> None:
+    pytest.importorskip("harness.arena")
+    store = open_store(store_url)
+    upsert_model(store, ModelRecord("m1", "m1", "f1"))
+    write_battles(store, [Battle("m1", "m2", "model_a")] * 6 + [Battle("m1", "m2", "model_b")] * 2)
+    at = open_page("pages/arena.py")
+    assert not any("No ratings stored" in w.value for w in at.warning)
+    df = table(at, 0)
+    assert list(df["model"]) == ["m1", "m2"] and df.loc[0, "BT rating"] > df.loc[1, "BT rating"]
+    assert df["CI low"].notna().all() and len(at.get("vega_lite_chart")) >= 2
