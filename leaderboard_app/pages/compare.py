@@ -109,8 +109,9 @@ if name_a == name_b:
 id_a, id_b = (int(models.loc[models["display"] == n, "id"].iloc[0]) for n in (name_a, name_b))
 store_a, store_b = (str(models.loc[models["display"] == n, "name"].iloc[0]) for n in (name_a, name_b))
 runs = data.load_runs(source.url, source.stamp)
-available = data.load_sample_tasks(source.url, source.stamp, tuple(runs["id"]))
-runs_a, runs_b = newest_sample_runs(runs, available, id_a), newest_sample_runs(runs, available, id_b)
+pair_runs = runs[runs["model_id"].isin([id_a, id_b])]
+available = data.load_sample_tasks(source.url, source.stamp, tuple(pair_runs["id"]))
+runs_a, runs_b = newest_sample_runs(pair_runs, available, id_a), newest_sample_runs(pair_runs, available, id_b)
 st.subheader("Per-task differences (paired tests)")
 pairs, verdicts = data.load_comparison(source.url, source.stamp, tuple(sorted(runs_a.items())),
                                        tuple(sorted(runs_b.items())), name_a, name_b)
