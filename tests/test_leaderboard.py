@@ -172,6 +172,7 @@ def test_arena_page_ratings_heatmaps_and_categories(filled: dict[str, str]) -> N
     assert list(ratings_df["rank"]) == ["1", "2", "3"]
     assert list(ratings_df["Elo"]) == [1105, 1005, 905]
     assert list(ratings_df["battles"]) == [8, 15, 7]
+    assert "BT style-controlled" not in ratings_df  # only when such a fit is stored
     assert ratings_df.loc[2, "win rate"] == pytest.approx(1 / 7)  # two ties out of seven
     charts = at.get("vega_lite_chart")
     assert len(charts) == 3  # whisker plot, predicted and observed heatmaps
@@ -361,3 +362,13 @@ def test_arena_page_fits_ratings_when_none_are_stored(store_url: str) -> None:
     df = table(at, 0)
     assert list(df["model"]) == ["m1", "m2"] and df.loc[0, "BT rating"] > df.loc[1, "BT rating"]
     assert df["CI low"].notna().all() and len(at.get("vega_lite_chart")) >= 2
+
+
+def test_arena_shows_a_stored_style_controlled_fit(filled: dict[str, str], store_url: str) -> None:
+    with open_store(store_url).engine.begin() as conn:
+        conn.execute(sa.insert(ratings), [
+            {"battle_set": "s1", "method": "bt-controlled", "model": m, "rating": r, "ci_low": None,
+             "ci_high": None, "rank_low": None, "rank_high": None, "n_battles": 8}
+            for m, r in (("alpaca-full", 1050.0), ("vicuna-lora", 1020.0), ("tiny-base", 930.0))])
+    df = table(open_page("pages/arena.py"), 0).set_index("model")
+    assert df.loc["alpaca-full", "BT style-controlled"] == 1050.0 and df.loc["alpaca-full", "BT rating"] == 1100

@@ -32,6 +32,9 @@ def ratings_table(ratings: pd.DataFrame, wins: pd.DataFrame) -> pd.DataFrame:
     table["BT rating"] = bt["rating"]
     table["CI low"], table["CI high"] = bt["ci_low"], bt["ci_high"]
     table["Elo"] = elo
+    controlled = ratings[ratings["method"] == "bt-controlled"].drop_duplicates("model").set_index("model")
+    if not controlled.empty:  # `harness arena --control length,markdown` stored a style-controlled fit
+        table["BT style-controlled"] = controlled["rating"]
     table["battles"] = wins["battles"]
     table["win rate"] = wins["win_rate"]
     if not bt.empty and bt["rank_low"].notna().all():
@@ -98,7 +101,8 @@ if ratings.empty:
     st.warning("No ratings stored: run `harness arena` to fit Bradley-Terry and Elo. Showing observed win "
                "rates only.")
 st.dataframe(table, hide_index=True, width="stretch", height=table_height(len(table)), column_config={
-    c: st.column_config.NumberColumn(c, format="%.0f") for c in ("BT rating", "CI low", "CI high", "Elo")
+    c: st.column_config.NumberColumn(c, format="%.0f")
+    for c in ("BT rating", "CI low", "CI high", "Elo", "BT style-controlled")
 } | {"win rate": st.column_config.NumberColumn("win rate", format="%.3f")})
 if table["BT rating"].notna().any():
     st.subheader("Bradley-Terry ratings with 95% CIs")
