@@ -73,7 +73,7 @@ def trl_defaults_run(base: Path, data: Path, work: Path, steps: int, batch: int)
     """TRL's SFTTrainer as its docs show it: prompt/completion text, SFTConfig defaults (use_cpu on CPU)."""
     import datasets
     import torch
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     from harness.templates import render_alpaca_prompt
@@ -85,8 +85,10 @@ def trl_defaults_run(base: Path, data: Path, work: Path, steps: int, batch: int)
     args = SFTConfig(output_dir=str(work / "trl"), max_steps=steps, per_device_train_batch_size=batch,
                      use_cpu=not torch.cuda.is_available(), report_to="none", save_strategy="no",
                      logging_steps=steps, include_num_input_tokens_seen="non_padding", disable_tqdm=True)
-    return SFTTrainer(model=str(base), args=args, train_dataset=dataset,
-                      processing_class=AutoTokenizer.from_pretrained(base))
+    trainer = SFTTrainer(model=str(base), args=args, train_dataset=dataset,
+                         processing_class=AutoTokenizer.from_pretrained(base))
+    trainer.remove_callback(PrinterCallback)  # keep stdout for the report
+    return trainer
 
 
 def report(results: list[Measurement], device: str) -> None:
@@ -122,6 +124,7 @@ def main() -> None:
         data = write_arith_data(work / "data").alpaca
     runs = work / "runs"
     runs.mkdir()
+    recipe_run(base, data, runs, 2, args.batch).train()  # warm-up: first-call costs stay out of the numbers
     results = [
         timed_train("alpaca recipe, padded batches", recipe_run(base, data, runs, args.steps, args.batch), args.steps),
         timed_train("alpaca recipe, packing (bfd)",
