@@ -23,6 +23,9 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+test-browser: setup
+	$(PY) -m pytest -q tests/test_browser.py
+
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 

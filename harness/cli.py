@@ -499,3 +499,16 @@ def self_instruct_command(
         stdout.print(f"{result.total} instructions in {result.out} (+{result.added}); "
                      f"{result.progress.requests} requests, rejected {dict(result.progress.rejected)}, "
                      f"${result.cost_usd:.4f}")
+
+
+@app.command("demo")
+@handled
+def demo_command(
+    store: StoreOpt = None,
+    out_dir: Annotated[Path, typer.Option(help="Where the demo's models and data go.")] = Path("results/demo"),
+    limit: Annotated[int | None, typer.Option(help="Documents per task (default: all 200).")] = None,
+) -> None:
+    """The whole loop on a CPU: tiny model, fine-tunes, eval, judge, arena, gate, leaderboard."""
+    from harness.demo import run_demo
+
+    run_demo(store, out_dir, limit)
