@@ -338,10 +338,14 @@ def build_trainer(recipe: Recipe, bundle: BaseModelBundle, prepared: PreparedDat
 
 
 def loss_logger() -> Any:
-    """A Trainer callback that sends each train loss to `logging` (stderr) instead of stdout."""
+    """A Trainer callback that logs each train loss through `logging` (stderr, not stdout) and the last step too."""
     from transformers import TrainerCallback
 
     class LossLogger(TrainerCallback):  # type: ignore[misc]
+        def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+            if state.global_step >= state.max_steps:
+                control.should_log = True  # the card's loss curve always ends at the last step
+
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **_: Any) -> None:
             if logs and "loss" in logs:
                 log.info("step %d/%d  loss %.4f  lr %.3g", state.global_step, state.max_steps, logs["loss"],

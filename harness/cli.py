@@ -468,8 +468,9 @@ def finetune_command(
     if as_json:
         print_json(result.to_json())
     else:
+        summary = result.to_json()
         stdout.print(f"{'found' if result.cached else 'wrote'} {result.out_dir} ({result.recipe.name}, "
-                     f"{result.card['training']['steps']} steps, final loss {result.to_json()['final_loss']:.4f})")
+                     f"{summary['steps']} steps, final loss {summary['final_loss']})")
 
 
 @app.command("self-instruct")
