@@ -172,8 +172,10 @@ def test_lora_merge_equals_adapter_model(tiny_model_dir: Path, arith_dir: Path, 
     from transformers import AutoModelForCausalLM
 
     result = run_finetune(_request(tiny_model_dir, arith_dir / "arith_alpaca.json", tmp_path / "lora",
-                                   "alpaca-lora", max_steps=4, learning_rate=5e-2, lora={"dropout": 0.0}))
+                                   "alpaca-lora", max_steps=4, learning_rate=5e-2, lora={"dropout": 0.0},
+                                   logging_steps=3))
     assert result.card["kind"] == "lora" and (tmp_path / "lora" / "adapter" / "adapter_config.json").is_file()
+    assert [p["step"] for p in result.card["loss_curve"]] == [3, 4]  # the last step is always in the curve
     ids = torch.tensor([list(range(5, 40))])
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     with torch.no_grad():
