@@ -31,8 +31,12 @@ class ResolvedModel:
     record: ModelRecord
     path: str  # directory or hub snapshot of the full model (the base, for adapters)
     adapter: str | None = None
-    has_chat_template: bool = False
+    chat_template: str | None = None  # the tokenizer's own template text, if it has one
     card: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_chat_template(self) -> bool:
+        return self.chat_template is not None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -89,11 +93,14 @@ def _locate(model: str) -> Path:
     return _hub_snapshot(model)
 
 
-def _has_chat_template(directory: Path) -> bool:
-    if (directory / "chat_template.jinja").exists() or (directory / "chat_template.json").exists():
-        return True
-    config = directory / "tokenizer_config.json"
-    return config.exists() and bool(_read_json(config).get("chat_template"))
+def _own_chat_template(directory: Path) -> str | None:
+    """The chat template saved with a tokenizer (chat_template.jinja/.json or tokenizer_config.json)."""
+    if (directory / "chat_template.jinja").exists():
+        return (directory / "chat_template.jinja").read_text()
+    for name in ("chat_template.json", "tokenizer_config.json"):
+        if (directory / name).exists() and (template := _read_json(directory / name).get("chat_template")):
+            return template if isinstance(template, str) else json.dumps(template, sort_keys=True)
+    return None
 
 
 def _resolve_full(directory: Path, name: str, source: str) -> ResolvedModel:
@@ -117,7 +124,7 @@ def _resolve_full(directory: Path, name: str, source: str) -> ResolvedModel:
         n_params=card.get("n_params") or _estimate_params(config),
         card=card,
     )
-    return ResolvedModel(record, str(directory), None, _has_chat_template(directory), card)
+    return ResolvedModel(record, str(directory), None, _own_chat_template(directory), card)
 
 
 def _estimate_params(config: dict[str, Any]) -> int | None:
@@ -166,7 +173,7 @@ def resolve_model(config: EvalConfig) -> ResolvedModel:
             n_params=base.record.n_params,
             card=card,
         )
-        return ResolvedModel(record, base.path, str(directory), _has_chat_template(tokenizer_dir), card)
+        return ResolvedModel(record, base.path, str(directory), _own_chat_template(tokenizer_dir), card)
     return _resolve_full(directory, name, config.model)
 
 

@@ -37,7 +37,7 @@ from harness.store.runs import (
     write_task_result,
 )
 from harness.suites import resolve_tasks, task_manager
-from harness.templates import ChatTemplate, load_chat_template
+from harness.templates import ChatTemplate, load_chat_template, tokenizer_template
 
 log = logging.getLogger(__name__)
 EVAL_KEY_VERSION = 1  # bump when the meaning of a stored result changes
@@ -97,12 +97,12 @@ def _chat_template(config: EvalConfig, model: ResolvedModel) -> ChatTemplate | N
     if config.chat_template is None:
         return None
     if config.chat_template == "tokenizer":
-        if not model.has_chat_template:
+        if model.chat_template is None:
             raise HarnessError(
                 f"model {config.model} has no chat template of its own",
                 hint="pass --chat-template alpaca|vicuna|FILE.jinja",
             )
-        return ChatTemplate("tokenizer", "tokenizer:" + model.record.fingerprint)
+        return tokenizer_template(model.chat_template)
     return load_chat_template(config.chat_template)
 
 
@@ -323,7 +323,7 @@ def _execute(
                 else:
                     if lm is None:
                         lm = load_lm(model, config)
-                        if template is not None and template.name != "tokenizer":
+                        if template is not None:
                             lm.tokenizer.chat_template = template.jinja
                     result = evaluate_task(lm, p, config, template)
                     write_task_result(store, run_id, result)

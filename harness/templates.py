@@ -83,6 +83,12 @@ def load_chat_template(name: str) -> ChatTemplate:
     )
 
 
+def tokenizer_template(jinja: str) -> ChatTemplate:
+    """A tokenizer's own template, named after the built-in one it equals (a fine-tune saves `alpaca`)."""
+    names = [name for name, text in BUILTIN_TEMPLATES.items() if text.strip() == jinja.strip()]
+    return ChatTemplate(names[0] if names else "tokenizer", jinja)
+
+
 def render_alpaca_prompt(instruction: str, input_text: str = "") -> str:
     """The stanford_alpaca prompt (with or without input) up to and including `### Response:\\n`."""
     if input_text:

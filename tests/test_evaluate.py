@@ -270,3 +270,20 @@ def test_group_task_keeps_its_subtasks_samples(tiny_model_dir: Path) -> None:
     assert sorted(result.members) == ["arith", "arith_gen", "arith_mc"]
     assert sorted({s.task for s in result.samples}) == ["arith_gen", "arith_mc"] and len(result.samples) == 16
     assert {s.task for s in result.scores} >= {"arith_gen", "arith_mc"}
+
+
+def test_tokenizer_template_is_named_and_keyed_by_its_content(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from harness.templates import BUILTIN_TEMPLATES
+
+    tuned = tmp_path / "tuned"
+    shutil.copytree(tiny_model_dir, tuned)
+    tokenizer = AutoTokenizer.from_pretrained(tuned)
+    tokenizer.chat_template = BUILTIN_TEMPLATES["alpaca"]
+    tokenizer.save_pretrained(tuned)
+
+    own = eval_json(tuned, "--chat-template", "tokenizer")
+    assert get_run(open_store(), own["run_id"])["chat_template"] == "alpaca"
+    named = eval_json(tuned, "--chat-template", "alpaca")  # the same prompts: served from the store
+    assert named["cached"] is True and named["run_id"] == own["run_id"]
