@@ -29,8 +29,12 @@ def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False)
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "urllib3", "filelock", "datasets", "openai"):
+    for noisy in ("httpx", "httpcore", "urllib3", "filelock", "datasets", "openai", "transformers"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # lm-eval narrates every task at INFO; keep its warnings, minus one that is noise for our in-memory tasks.
+    lm_eval = logging.getLogger("lm_eval")
+    lm_eval.setLevel(logging.DEBUG if verbose else max(level, logging.WARNING))
+    handler.addFilter(lambda record: "Custom kwargs can be passed" not in record.getMessage())
 
 
 @contextmanager

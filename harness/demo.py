@@ -106,9 +106,10 @@ def run_demo(store_url: str | None = None, out_dir: Path = DEMO_DIR, limit: int 
         stdout.print(f"{result.name}: {result.out_dir} ({'from the store' if result.cached else 'trained'}; "
                      f"loss {losses[0]['loss']:.3f} -> {losses[-1]['loss']:.3f})")
     # The base has no chat template: it is prompted in Alpaca format, like the Alpaca variant, so that the
-    # gate compares the same prompts. The variants use the template saved with them.
-    models = {"tiny-base": (base, "alpaca"), "tiny-alpaca": (variants.alpaca.out_dir, "tokenizer"),
-              "tiny-vicuna": (variants.vicuna.out_dir, "tokenizer")}
+    # gate compares the same prompts. Each variant's own saved template is the built-in one named here
+    # (`--chat-template tokenizer` would give the same runs: the cache keys on the template's text).
+    models = {"tiny-base": (base, "alpaca"), "tiny-alpaca": (variants.alpaca.out_dir, "alpaca"),
+              "tiny-vicuna": (variants.vicuna.out_dir, "vicuna")}
     _step(3, "harness eval on the smoke suite")
     runs = _evaluate(models, store, limit)
     _step(4, "harness generate + harness judge (both answer orders)")
