@@ -13,7 +13,7 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from harness.store.runs import (
     upsert_model,
     write_task_result,
 )
-from harness.suites import resolve_tasks, task_manager
+from harness.suites import local_task_spec, resolve_tasks, task_manager
 from harness.templates import ChatTemplate, load_chat_template, tokenizer_template
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class PlannedTask:
     task_hash: str
     eval_key: str
     manager: Any  # the one TaskManager, reused so lm-eval never re-indexes its bundled tasks
+    spec_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,30 +107,44 @@ def _chat_template(config: EvalConfig, model: ResolvedModel) -> ChatTemplate | N
     return load_chat_template(config.chat_template)
 
 
-def plan_tasks(config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None) -> list[PlannedTask]:
-    """Resolve the task list, load each task from lm-eval and compute its cache key."""
-    entries = resolve_tasks(config.suite, config.tasks, config.num_fewshot)
+def _key_settings(config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
+                  entry: SuiteTask) -> dict[str, Any]:
+    """Everything besides the task's own content that decides a stored result."""
+    return {
+        "v": EVAL_KEY_VERSION,
+        "model": model.record.fingerprint,
+        "task": entry.task,
+        "num_fewshot": entry.num_fewshot,
+        "limit": config.limit,
+        "backend": config.backend,
+        "chat_template": template.hash if template else None,
+    }
+
+
+def spec_keys(config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
+              entries: list[SuiteTask]) -> list[str] | None:
+    """Cache keys from the task files, when every entry is one of the project's own tasks (else None)."""
+    spec = local_task_spec([e.task for e in entries])
+    if spec is None:
+        return None
+    return [content_hash({**_key_settings(config, model, template, e), "spec": spec}) for e in entries]
+
+
+def plan_tasks(config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
+               entries: list[SuiteTask]) -> list[PlannedTask]:
+    """Load each task from lm-eval and compute its cache key."""
     manager = task_manager([e.task for e in entries])
+    keys = spec_keys(config, model, template, entries)
+    specs: list[str | None] = list(keys) if keys is not None else [None for _ in entries]
     planned = []
-    for entry in entries:
+    for entry, spec_key in zip(entries, specs):
         try:
             loaded = manager.load([entry.task])
         except Exception as exc:  # a hub dataset that cannot be fetched, a broken YAML
             raise HarnessError(f"cannot load task {entry.task}: {exc}", hint="check the task and network") from exc
         task_hash = _task_hash(loaded)
-        key = content_hash(
-            {
-                "v": EVAL_KEY_VERSION,
-                "model": model.record.fingerprint,
-                "task": entry.task,
-                "task_hash": task_hash,
-                "num_fewshot": entry.num_fewshot,
-                "limit": config.limit,
-                "backend": config.backend,
-                "chat_template": template.hash if template else None,
-            }
-        )
-        planned.append(PlannedTask(entry, loaded, task_hash, key, manager))
+        key = content_hash({**_key_settings(config, model, template, entry), "task_hash": task_hash})
+        planned.append(PlannedTask(entry, loaded, task_hash, key, manager, spec_key))
     return planned
 
 
@@ -221,7 +236,7 @@ def evaluate_task(lm: Any, planned: PlannedTask, config: EvalConfig, template: C
     members = sorted({planned.entry.task, *planned.loaded["tasks"], *planned.loaded["groups"]})
     return TaskResult(
         planned.entry.task, planned.task_hash, planned.eval_key, planned.entry.num_fewshot,
-        parse_scores(results), samples, members,
+        parse_scores(results), samples, members, planned.spec_key,
     )
 
 
@@ -263,31 +278,42 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _all_in_one_run(hits: dict[str, str], plan: list[PlannedTask]) -> str | None:
-    runs = {hits.get(p.eval_key) for p in plan}
-    return runs.pop() if len(runs) == 1 and None not in runs else None
+def _one_run(keys: list[str], hits: dict[str, str]) -> str | None:
+    """The run id when one run has every key, else None."""
+    found = {hits.get(key) for key in keys}
+    return found.pop() if len(found) == 1 and None not in found else None
+
+
+def _served(store: Store, run_id: str, model: ResolvedModel, tasks: list[str]) -> EvalOutcome:
+    log.info("all %d task(s) found in the store (run %s); nothing to run", len(tasks), run_id)
+    found = [s for task in tasks for s in read_task_result(store, run_id, task).scores]
+    return EvalOutcome(run_id, model.record.name, model.record.fingerprint, True, found, tasks)
 
 
 def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     """Evaluate `config.model` on its tasks, reusing finished results from the store.
 
     Everything the user gave is validated before the store is opened, so bad input leaves it as it was.
+    The project's own tasks are looked up by their files' hash first, which needs no lm-eval import.
 
     Raises:
         HarnessError: bad input (exit 2); RunFailed when evaluation itself fails (exit 3).
     """
     check_store_url(store_url)
     check_backend(config)
+    entries = resolve_tasks(config.suite, config.tasks, config.num_fewshot)
     model = resolve_model(config)
     template = _chat_template(config, model)
-    plan = plan_tasks(config, model, template)
+    tasks = [e.task for e in entries]
+    if not config.force and (keys := spec_keys(config, model, template, entries)) is not None:
+        store = open_store(store_url)
+        if (run_id := _one_run(keys, find_task_results(store, keys, by="spec_key"))) is not None:
+            return _served(store, run_id, model, tasks)
+    plan = plan_tasks(config, model, template, entries)
     store = open_store(store_url)
     hits = {} if config.force else find_task_results(store, [p.eval_key for p in plan])
-    if (run_id := _all_in_one_run(hits, plan)) is not None:
-        log.info("all %d task(s) found in the store (run %s); nothing to run", len(plan), run_id)
-        result_scores = [s for p in plan for s in read_task_result(store, run_id, p.entry.task).scores]
-        return EvalOutcome(run_id, model.record.name, model.record.fingerprint, True, result_scores,
-                           [p.entry.task for p in plan])
+    if (run_id := _one_run([p.eval_key for p in plan], hits)) is not None:
+        return _served(store, run_id, model, tasks)
     return _execute(store, config, model, template, plan, hits)
 
 
@@ -317,7 +343,7 @@ def _execute(
             for p in plan:
                 bar.update(bar.task_ids[0], description=f"eval {model.record.name}: {p.entry.task}")
                 if p.eval_key in hits:
-                    result = read_task_result(store, hits[p.eval_key], p.entry.task)
+                    result = replace(read_task_result(store, hits[p.eval_key], p.entry.task), spec_key=p.spec_key)
                     write_task_result(store, run_id, result, copied_from=hits[p.eval_key])
                     cached.append(p.entry.task)
                 else:

@@ -7,6 +7,7 @@ requested name is not local (indexing them costs about 6 s).
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 
 from harness.config import Suite, SuiteTask
 from harness.errors import HarnessError
+from harness.fingerprint import content_hash
 
 log = logging.getLogger(__name__)
 TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
@@ -67,3 +69,23 @@ def task_manager(names: list[str]) -> Any:
             f"unknown task {', '.join(unknown)}", hint="list tasks with `lm-eval ls tasks` or see tasks/"
         )
     return manager
+
+
+_DEFINES = re.compile(r"^(?:task|group):\s*([\w.\-]+)\s*$", re.MULTILINE)
+
+
+def local_task_spec(names: list[str]) -> str | None:
+    """A hash of every file under tasks/ when all `names` are the project's own tasks, else None.
+
+    The project's tasks are fully defined by those files (their data is built by code there), so this hash
+    stands in for lm-eval's loaded configs when looking up the store, without importing lm-eval. Any edit
+    under tasks/ changes it; lm-eval's own version is part of the key too.
+    """
+    from importlib.metadata import version
+
+    files = sorted(p for p in TASKS_DIR.rglob("*") if p.suffix in (".yaml", ".yml", ".py") and p.is_file())
+    defined = {m for p in files if p.suffix != ".py" for m in _DEFINES.findall(p.read_text())}
+    if not names or not set(names) <= defined:
+        return None
+    contents = {str(p.relative_to(TASKS_DIR)): content_hash(p.read_bytes()) for p in files}
+    return content_hash({"files": contents, "lm_eval": version("lm_eval")})

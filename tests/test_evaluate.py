@@ -287,3 +287,21 @@ def test_tokenizer_template_is_named_and_keyed_by_its_content(tiny_model_dir: Pa
     assert get_run(open_store(), own["run_id"])["chat_template"] == "alpaca"
     named = eval_json(tuned, "--chat-template", "alpaca")  # the same prompts: served from the store
     assert named["cached"] is True and named["run_id"] == own["run_id"]
+
+
+def test_store_hit_on_project_tasks_needs_no_lm_eval(tiny_model_dir: Path, store_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    first = eval_json(tiny_model_dir)
+    script = (
+        "import sys, json\n"
+        "from harness.config import EvalConfig\n"
+        "from harness.evaluate import run_eval\n"
+        f"out = run_eval(EvalConfig(model={str(tiny_model_dir)!r}, suite='smoke', limit={LIMIT}))\n"
+        "print(json.dumps([out.run_id, out.cached, 'lm_eval' in sys.modules, 'torch' in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env={**os.environ, "HARNESS_STORE": store_url})
+    assert json.loads(done.stdout.splitlines()[-1]) == [first["run_id"], True, False, False]

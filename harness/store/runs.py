@@ -71,6 +71,7 @@ class TaskResult:
     scores: list[Score]
     samples: list[SampleRecord]
     members: list[str] = field(default_factory=list)  # a group's own name and its subtasks'; [] means [task]
+    spec_key: str | None = None  # cache key from the task files (project tasks only)
 
 
 def now() -> dt.datetime:
@@ -119,6 +120,7 @@ def write_task_result(store: Store, run_id: str, result: TaskResult, copied_from
                 task=result.task,
                 task_hash=result.task_hash,
                 eval_key=result.eval_key,
+                spec_key=result.spec_key,
                 num_fewshot=result.num_fewshot,
                 n_samples=len(result.samples),
                 members=result.members or [result.task],
@@ -131,15 +133,12 @@ def write_task_result(store: Store, run_id: str, result: TaskResult, copied_from
             conn.execute(sa.insert(samples), [{"run_id": run_id, **asdict(s)} for s in result.samples])
 
 
-def find_task_results(store: Store, eval_keys: list[str]) -> dict[str, str]:
-    """Map each eval key that some run has finished to the newest such run id."""
-    if not eval_keys:
+def find_task_results(store: Store, keys: list[str], by: str = "eval_key") -> dict[str, str]:
+    """Map each key (an `eval_key`, or a `spec_key` with by="spec_key") some run finished to the newest run id."""
+    if not keys:
         return {}
-    query = (
-        sa.select(task_results.c.eval_key, task_results.c.run_id)
-        .where(task_results.c.eval_key.in_(eval_keys))
-        .order_by(task_results.c.id)
-    )
+    column = task_results.c[by]
+    query = sa.select(column, task_results.c.run_id).where(column.in_(keys)).order_by(task_results.c.id)
     with store.engine.connect() as conn:
         return {key: run_id for key, run_id in conn.execute(query)}
 
@@ -159,7 +158,8 @@ def read_task_result(store: Store, run_id: str, task: str) -> TaskResult:
         ).mappings()
         score_list = [Score(**{k: r[k] for k in Score.__dataclass_fields__}) for r in score_rows]
         sample_list = [SampleRecord(**{k: r[k] for k in SampleRecord.__dataclass_fields__}) for r in sample_rows]
-    return TaskResult(row.task, row.task_hash, row.eval_key, row.num_fewshot, score_list, sample_list, members)
+    return TaskResult(row.task, row.task_hash, row.eval_key, row.num_fewshot, score_list, sample_list, members,
+                      row.spec_key)
 
 
 def _run_query() -> sa.Select[Any]:

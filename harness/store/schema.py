@@ -67,6 +67,9 @@ task_results = sa.Table(
     sa.Column("task", sa.String(200), nullable=False),
     sa.Column("task_hash", sa.String(80), nullable=False),
     sa.Column("eval_key", sa.String(80), nullable=False, index=True),
+    # For the project's own tasks: the same key computed from the task files instead of lm-eval's loaded
+    # config, so a store hit needs no lm-eval import. NULL for lm-eval's and hub tasks.
+    sa.Column("spec_key", sa.String(80), index=True),
     sa.Column("num_fewshot", sa.Integer),
     sa.Column("n_samples", sa.Integer, nullable=False),
     sa.Column("members", sa.JSON),  # names its score/sample rows carry: the task, or a group and its subtasks
