@@ -256,7 +256,8 @@ def git_revision() -> str | None:
     root = Path(__file__).resolve().parent.parent
     try:
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-uno"], capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-uno"], capture_output=True, text=True,
+                               check=False)
     except (OSError, subprocess.CalledProcessError):
         return None
     return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
