@@ -71,7 +71,7 @@ def _hub_snapshot(repo_id: str) -> Path:
     patterns = ["*.json", "*.safetensors", "tokenizer.model", "*.jinja"]
     try:
         return Path(snapshot_download(repo_id, local_files_only=True, allow_patterns=patterns))
-    except Exception:  # not cached yet: fall through to a real download
+    except Exception:  # noqa: BLE001 -- huggingface_hub raises several types for "not cached"; download then
         log.info("downloading %s from the hub", repo_id)
     try:
         return Path(snapshot_download(repo_id, allow_patterns=patterns))
