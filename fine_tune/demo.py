@@ -19,8 +19,8 @@ from fine_tune.synthetic import SyntheticData, write_arith_data
 # The published recipes assume a 7B model, 52k examples and 8 GPUs; a tiny random-init model learns
 # two-digit addition with a 100x larger learning rate and a few hundred steps.
 DEMO_OVERRIDES: dict[str, Any] = {
-    "max_steps": 600, "learning_rate": 3e-3, "global_batch_size": 64, "per_device_batch_size": 64,
-    "warmup": 0.05, "max_length": 128, "logging_steps": 10, "save_steps": 200, "save_total_limit": 1,
+    "max_steps": 1000, "learning_rate": 3e-3, "global_batch_size": 64, "per_device_batch_size": 64,
+    "warmup": 0.05, "max_length": 128, "logging_steps": 10, "save_steps": 500, "save_total_limit": 1,
     "gradient_checkpointing": False,
 }
 
