@@ -9,7 +9,6 @@ that opens the leaderboard. Every step is looked up in the store first, so a sec
 
 from __future__ import annotations
 
-import logging
 import shlex
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from rich.table import Table
 from harness.console import stdout
 from harness.store import resolve_store_url
 
-log = logging.getLogger(__name__)
 DEMO_DIR = Path("results") / "demo"
 
 
@@ -82,14 +80,13 @@ def _arena(store: str) -> None:
     stdout.print(arena_table(outcome.report))
 
 
-def _gate(candidate: str, baseline: str, store: str) -> int:
+def _gate(candidate: str, baseline: str, store: str) -> None:
     from harness.gate import GateConfig, run_gate
     from harness.gate_report import render_text
 
     report = run_gate(GateConfig(candidate=candidate, baseline=baseline, suite="smoke"), store)
     stdout.print(render_text(report), highlight=False)
     stdout.print(f"exit code would be {report.exit_code}")
-    return int(report.exit_code)
 
 
 def run_demo(store_url: str | None = None, out_dir: Path = DEMO_DIR, limit: int | None = None) -> None:

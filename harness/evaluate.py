@@ -131,10 +131,9 @@ def spec_keys(config: EvalConfig, model: ResolvedModel, template: ChatTemplate |
 
 
 def plan_tasks(config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
-               entries: list[SuiteTask]) -> list[PlannedTask]:
-    """Load each task from lm-eval and compute its cache key."""
+               entries: list[SuiteTask], keys: list[str] | None) -> list[PlannedTask]:
+    """Load each task from lm-eval and compute its cache key (`keys`: the entries' spec keys, if local)."""
     manager = task_manager([e.task for e in entries])
-    keys = spec_keys(config, model, template, entries)
     specs: list[str | None] = list(keys) if keys is not None else [None for _ in entries]
     planned = []
     for entry, spec_key in zip(entries, specs):
@@ -306,12 +305,14 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     model = resolve_model(config)
     template = _chat_template(config, model)
     tasks = [e.task for e in entries]
-    if not config.force and (keys := spec_keys(config, model, template, entries)) is not None:
+    keys = spec_keys(config, model, template, entries)
+    store = None
+    if keys is not None and not config.force:  # project tasks only: their names are known to be valid
         store = open_store(store_url)
         if (run_id := _one_run(keys, find_task_results(store, keys, by="spec_key"))) is not None:
             return _served(store, run_id, model, tasks)
-    plan = plan_tasks(config, model, template, entries)
-    store = open_store(store_url)
+    plan = plan_tasks(config, model, template, entries, keys)
+    store = store or open_store(store_url)
     hits = {} if config.force else find_task_results(store, [p.eval_key for p in plan])
     if (run_id := _one_run([p.eval_key for p in plan], hits)) is not None:
         return _served(store, run_id, model, tasks)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
 from harness.errors import HarnessError
 from harness.store import Store, open_store
+from harness.store.runs import read_run
 from harness.store.schema import baselines, models, runs, task_results
 
 
@@ -76,18 +76,6 @@ def list_baselines(store: Store) -> list[Baseline]:
     return [Baseline(r.name, r.ref, r.updated_at) for r in rows]
 
 
-def find_run(store: Store, run_id: str) -> dict[str, Any] | None:
-    """The run row with its model name (`model`), or None when there is no such run."""
-    query = (
-        sa.select(runs.c.id, runs.c.status, runs.c.chat_template, models.c.name.label("model"))
-        .join(models, models.c.id == runs.c.model_id)
-        .where(runs.c.id == run_id)
-    )
-    with store.engine.connect() as conn:
-        row = conn.execute(query).mappings().first()
-    return None if row is None else dict(row)
-
-
 def run_tasks(store: Store, run_id: str) -> dict[str, RunTask]:
     """The tasks a run has results for, by name."""
     query = sa.select(task_results).where(task_results.c.run_id == run_id).order_by(task_results.c.id)
@@ -120,14 +108,14 @@ def latest_run_with_tasks(store: Store, model_name: str, tasks: list[str]) -> st
 
 def resolve_ref(store: Store, ref: str, tasks: list[str]) -> RunRef:
     """A run id, a pinned baseline name or a model name (its newest finished run having `tasks`)."""
-    run = find_run(store, ref)
+    run = read_run(store, ref)
     if run is not None:
         if run["status"] != "finished":
             raise HarnessError(f"run {ref} is {run['status']}, not finished", hint="gate on a finished run")
         return RunRef(ref, ref, run["model"], "run id", run["chat_template"])
     pinned = get_baseline(store, ref)
     if pinned is not None:
-        run = find_run(store, pinned.run_id)
+        run = read_run(store, pinned.run_id)
         if run is None:
             raise HarnessError(f"baseline {ref!r} points at run {pinned.run_id}, which is not in this store",
                                hint=f"re-pin it with `harness baseline set {ref} RUN`")
@@ -140,7 +128,7 @@ def resolve_ref(store: Store, ref: str, tasks: list[str]) -> RunRef:
         wanted = f" with tasks {', '.join(tasks)}" if tasks else ""
         raise HarnessError(f"model {ref!r} has no finished run{wanted}",
                            hint=f"run `harness eval --model ... --name {ref}` on those tasks first")
-    run = find_run(store, run_id)
+    run = read_run(store, run_id)
     assert run is not None
     return RunRef(ref, run_id, ref, "model name", run["chat_template"])
 
@@ -150,7 +138,7 @@ def pin_baseline(name: str, ref: str, store_url: str | None = None) -> RunRef:
     if not name.strip():
         raise HarnessError("a baseline name cannot be empty", hint="e.g. `harness baseline set main RUN`")
     store = open_store(store_url)
-    if find_run(store, name) is not None:
+    if read_run(store, name) is not None:
         raise HarnessError(f"baseline name {name!r} is a run id", hint="pick another name, e.g. main")
     resolved = resolve_ref(store, ref, [])
     set_baseline(store, name, resolved.run_id)

@@ -177,13 +177,19 @@ def list_runs(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
-    """One run with its model, its per-task results and its scores; None when there is no such run."""
+def read_run(store: Store, run_id: str) -> dict[str, Any] | None:
+    """One run row with its model's name (`model`) and fingerprint; None when there is no such run."""
     with store.engine.connect() as conn:
         row = conn.execute(_run_query().where(runs.c.id == run_id)).mappings().first()
-        if row is None:
-            return None
-        run = dict(row)
+    return None if row is None else dict(row)
+
+
+def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
+    """One run with its model, its per-task results and its scores; None when there is no such run."""
+    run = read_run(store, run_id)
+    if run is None:
+        return None
+    with store.engine.connect() as conn:
         run["task_results"] = [
             dict(r)
             for r in conn.execute(
