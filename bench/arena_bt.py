@@ -22,7 +22,7 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.arena import bootstrap_bradley_terry, count_pairs, fit_bradley_terry
+from harness.arena.ratings import bootstrap_bradley_terry, count_pairs, fit_bradley_terry
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]

@@ -76,7 +76,7 @@ def trl_defaults_run(base: Path, data: Path, work: Path, steps: int, batch: int)
     from transformers import AutoTokenizer, PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
-    from harness.templates import render_alpaca_prompt
+    from harness.eval.templates import render_alpaca_prompt
 
     rows = json.loads(data.read_text())
     dataset = datasets.Dataset.from_list(
@@ -113,7 +113,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from harness.tiny import make_tiny_model
+    from harness.eval.tiny import make_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="bench-ft-"))
     base = make_tiny_model(work / "base", hidden=args.hidden, layers=4).path

@@ -46,7 +46,7 @@ class Spec:
     docs_per_task: int = 200
     questions: int = 6
     seed: int = 0
-    rate: bool = True  # fit and store ratings with harness.arena when it is importable
+    rate: bool = True  # fit and store ratings with harness.arena.ratings when it is importable
     bootstrap: int = 200
 
 
@@ -175,7 +175,7 @@ def _judged_rows(spec: Spec, names: list[str]) -> dict[str, list[dict[str, Any]]
 
 def _ratings_rows(store: Store, spec: Spec) -> list[dict[str, Any]]:
     try:
-        from harness.arena import ArenaConfig, compute_ratings
+        from harness.arena.ratings import ArenaConfig, compute_ratings
     except ImportError:
         return []
     from harness.store.battles import read_battles

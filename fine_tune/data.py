@@ -2,7 +2,7 @@
 
 Three separate steps: `*_messages` maps one record to `(role, content, masked)` messages (validating it),
 `render_segments` lays the messages out in a prompt format (Alpaca or Vicuna v1.1, the same strings as
-`harness.templates`), and `tokenize_segments` turns segments into `input_ids` + `labels` (-100 where masked).
+`harness.eval.templates`), and `tokenize_segments` turns segments into `input_ids` + `labels` (-100 where masked).
 `load_data` reads the files as they are published (JSON list, single object or JSONL; a file or a directory).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import HarnessError
-from harness.templates import ALPACA_PREAMBLE, ALPACA_PREAMBLE_INPUT, VICUNA_SYSTEM
+from harness.eval.templates import ALPACA_PREAMBLE, ALPACA_PREAMBLE_INPUT, VICUNA_SYSTEM
 
 log = logging.getLogger(__name__)
 Role = Literal["system", "user", "assistant"]

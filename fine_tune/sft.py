@@ -25,8 +25,8 @@ from fine_tune.card import build_card, read_card, register_model, write_card
 from fine_tune.config import Recipe, load_recipe
 from fine_tune.data import PROMPT_FORMATS, TrainingData, load_data, render_segments, tokenize_segments
 from harness.errors import HarnessError, ModelNotFound
+from harness.eval.templates import BUILTIN_TEMPLATES
 from harness.fingerprint import content_hash, fingerprint_directory
-from harness.templates import BUILTIN_TEMPLATES
 
 log = logging.getLogger(__name__)
 PAD_TOKEN = "[PAD]"  # what stanford_alpaca adds to LLaMA's tokenizer

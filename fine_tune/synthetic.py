@@ -15,7 +15,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-ARITH_BUILD = Path(__file__).resolve().parent.parent / "tasks" / "arith" / "build.py"
+from harness.resources import tasks_dir
+
+ARITH_BUILD = tasks_dir() / "arith" / "build.py"
 
 
 @dataclass(frozen=True)

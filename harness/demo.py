@@ -26,7 +26,7 @@ def _step(number: int, title: str) -> None:
 
 
 def _base_model(out: Path) -> Path:
-    from harness.tiny import make_tiny_model
+    from harness.eval.tiny import make_tiny_model
 
     base = out / "base"
     if not (base / "model.safetensors").exists():
@@ -40,7 +40,7 @@ def _base_model(out: Path) -> Path:
 def _evaluate(models: dict[str, tuple[Path, str]], store: str, limit: int | None) -> dict[str, str]:
     """Evaluate every model on the smoke suite; returns model name -> run id."""
     from harness.config import EvalConfig
-    from harness.evaluate import run_eval
+    from harness.eval.evaluate import run_eval
 
     table = Table(title=f"smoke suite (held-out sums{'' if limit is None else f', first {limit}'})")
     for column in ("model", "chat template", "arith_mc acc", "arith_gen exact match", "run", "source"):
@@ -59,10 +59,10 @@ def _evaluate(models: dict[str, tuple[Path, str]], store: str, limit: int | None
 
 
 def _judge(models: dict[str, tuple[Path, str]], store: str) -> None:
+    from harness.cli.judge_render import judge_summary
     from harness.generate import GenerateConfig, run_generate
-    from harness.judge import run_judge
-    from harness.judge_plan import judge_config_from_env
-    from harness.judge_render import judge_summary
+    from harness.judge.plan import judge_config_from_env
+    from harness.judge.run import run_judge
 
     for name, (path, template) in models.items():
         generated = run_generate(GenerateConfig(model=str(path), name=name, questions="arith",
@@ -73,16 +73,16 @@ def _judge(models: dict[str, tuple[Path, str]], store: str) -> None:
 
 
 def _arena(store: str) -> None:
-    from harness.arena import ArenaConfig
-    from harness.arena_run import arena_table, run_arena
+    from harness.arena.ratings import ArenaConfig
+    from harness.arena.run import arena_table, run_arena
 
     outcome = run_arena(ArenaConfig(bootstrap=1000, seed=0), from_store=True, store=store)
     stdout.print(arena_table(outcome.report))
 
 
 def _gate(candidate: str, baseline: str, store: str) -> None:
-    from harness.gate import GateConfig, run_gate
-    from harness.gate_report import render_text
+    from harness.gate.decide import GateConfig, run_gate
+    from harness.gate.report import render_text
 
     report = run_gate(GateConfig(candidate=candidate, baseline=baseline, suite="smoke"), store)
     stdout.print(render_text(report), highlight=False)

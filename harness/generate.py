@@ -20,12 +20,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import HarnessError
+from harness.eval.templates import ChatTemplate, load_chat_template
 from harness.fingerprint import content_hash
-from harness.questions import Question, QuestionSet, load_questions
+from harness.formats.questions import Question, QuestionSet, load_questions
 from harness.store import Store, open_store
 from harness.store.generations import Generation, find_by_content, find_generations, write_generations
 from harness.store.runs import ModelRecord, upsert_model
-from harness.templates import ChatTemplate, load_chat_template
 
 log = logging.getLogger(__name__)
 GEN_KEY_VERSION = 1
@@ -111,7 +111,7 @@ def _resolve(config: GenerateConfig) -> tuple[ModelRecord, Any]:
             )
         fp = content_hash({"api": config.base_url, "model": config.model})
         return ModelRecord(config.model_name, config.model, fp, kind="api"), None
-    from harness.backends import check_backend, resolve_model
+    from harness.eval.backends import check_backend, resolve_model
 
     eval_config = _eval_config(config)
     check_backend(eval_config)
@@ -216,8 +216,8 @@ def _lm_responder(
 
 
 def _chat_responder(config: GenerateConfig) -> Callable[[list[Messages]], list[str]]:
+    from harness.client import JudgeClient
     from harness.errors import RunFailed
-    from harness.judge_client import JudgeClient
 
     key = os.environ.get(config.api_key_env) or "EMPTY"
 
@@ -250,7 +250,7 @@ def _responder(
 ) -> Callable[[list[Messages]], list[str]]:
     if resolved is None:
         return _chat_responder(config)
-    from harness.backends import load_lm
+    from harness.eval.backends import load_lm
 
     return _lm_responder(load_lm(resolved, _eval_config(config)), template, config.max_new_tokens)
 

@@ -1,6 +1,6 @@
 """The Compare page's arithmetic: per-task paired tests of two models and the judge's verdicts per question.
 
-Tests come from `harness.stats` (the gate's statistics): exact McNemar for 0/1 metrics, a paired
+Tests come from `harness.gate.stats` (the gate's statistics): exact McNemar for 0/1 metrics, a paired
 bootstrap otherwise, Holm-corrected across tasks. Effects are A − B, so a positive effect favours A.
 """
 
@@ -77,7 +77,7 @@ def _verdict(effect: float, p_holm: float, higher: bool, name_a: str, name_b: st
 
 def paired_verdicts(pairs: list[PairedTask], name_a: str, name_b: str) -> pd.DataFrame:
     """One row per task: both means, A − B with its 95% CI, the test, raw and Holm-adjusted p, the verdict."""
-    from harness.stats import holm, is_binary, mcnemar_exact, paired_bootstrap
+    from harness.gate.stats import holm, is_binary, mcnemar_exact, paired_bootstrap
 
     rows: list[dict[str, Any]] = []
     for pair in pairs:
@@ -85,7 +85,7 @@ def paired_verdicts(pairs: list[PairedTask], name_a: str, name_b: str) -> pd.Dat
         if len(pair.a) == 0:
             rows.append({**row, "test": "no shared documents", "p": np.nan})
             continue
-        # harness.stats reports candidate − baseline: B as baseline gives A − B.
+        # harness.gate.stats reports candidate − baseline: B as baseline gives A − B.
         if is_binary(pair.a, pair.b):
             test = mcnemar_exact(pair.b, pair.a, ALPHA)
         else:
@@ -107,7 +107,7 @@ def paired_verdicts(pairs: list[PairedTask], name_a: str, name_b: str) -> pd.Dat
 
 def head_to_head(counts: pd.DataFrame, name_a: str, name_b: str) -> dict[str, Any] | None:
     """Battles between A and B: wins, losses, ties and the sign test's p-value (None when they never met)."""
-    from harness.stats import sign_test
+    from harness.gate.stats import sign_test
 
     ab = counts[(counts["model_a"] == name_a) & (counts["model_b"] == name_b)]
     ba = counts[(counts["model_a"] == name_b) & (counts["model_b"] == name_a)]

@@ -158,28 +158,28 @@ def load_ratings(url: str, stamp: StoreStamp) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Fitting Bradley-Terry on this category's battles…", ttl=CACHE_TTL_S, max_entries=16)
 def load_category_ratings(url: str, stamp: StoreStamp, category: str) -> pd.DataFrame:
-    """BT and Elo fitted on one question category's battles (empty without `harness.arena`)."""
+    """BT and Elo fitted on one question category's battles (empty without `harness.arena.ratings`)."""
     return computed_ratings(_open(url), category)
 
 
 def arena_available() -> bool:
-    """True when `harness.arena` (ratings on the fly) can be imported."""
+    """True when `harness.arena.ratings` (ratings on the fly) can be imported."""
     try:
-        import harness.arena  # noqa: F401
+        import harness.arena.ratings  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 def computed_ratings(store: Store, category: str | None = None) -> pd.DataFrame:
-    """BT (with a small bootstrap) and Elo rows in the `ratings` table's shape, from `harness.arena`.
+    """BT (with a small bootstrap) and Elo rows in the `ratings` table's shape, from `harness.arena.ratings`.
 
-    An empty frame when `harness.arena` is not installed: the Arena page then shows observed win rates.
+    An empty frame when `harness.arena.ratings` is not installed: the Arena page then shows observed win rates.
     """
     columns = ["method", "model", "rating", "ci_low", "ci_high", "rank_low", "rank_high", "n_battles"]
     if not arena_available():
         return pd.DataFrame(columns=columns)
-    from harness.arena import ArenaConfig, compute_ratings
+    from harness.arena.ratings import ArenaConfig, compute_ratings
     from harness.store.battles import read_battles
 
     battles = read_battles(store, category=category)

@@ -28,7 +28,7 @@ def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A hidden-64, 2-layer LLaMA with its trained tokenizer, built once (read-only for tests)."""
-    from harness.tiny import make_tiny_model
+    from harness.eval.tiny import make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0, hidden=64, layers=2).path
 

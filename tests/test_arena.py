@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.arena import (
+from harness.arena.ratings import (
     ArenaConfig,
     bootstrap_bradley_terry,
     compute_ratings,
@@ -310,7 +310,7 @@ def test_length_control_removes_a_length_bias() -> None:
 
 
 def test_style_control_uses_fastchat_conv_metadata_and_requires_it() -> None:
-    from harness.arena_style import style_features, style_metadata
+    from harness.arena.style import style_features, style_metadata
 
     meta = style_metadata("# Title\n- one\n- two\n**bold** text", "plain answer")
     assert meta["header_count_a"] == 1 and meta["list_count_a"] == 2 and meta["bold_count_a"] == 1
@@ -328,7 +328,7 @@ def test_style_control_uses_fastchat_conv_metadata_and_requires_it() -> None:
 def test_evalica_golden_elo_and_bt_on_llmfao(shared_data: Path) -> None:
     """evalica's published expected scores on the LLMFAO crowd votes (Elo in file order; BT strengths
     normalised to sum 1)."""
-    from harness.battlefile import load_battles
+    from harness.formats.clean_battle import load_battles
 
     battles = load_battles(shared_data / "llmfao" / "crowd-comparisons.csv").battles
     assert len(battles) == 8931
@@ -346,7 +346,7 @@ def test_evalica_golden_elo_and_bt_on_llmfao(shared_data: Path) -> None:
 
 
 def test_real_vote_files_convert_and_fit(shared_data: Path) -> None:
-    from harness.battlefile import load_battles
+    from harness.formats.clean_battle import load_battles
 
     human = load_battles(shared_data / "prd_vicuna80_pairwise" / "ratings-human")
     assert len(human.battles) == 7040 and human.skipped == 0
@@ -362,7 +362,7 @@ def test_real_vote_files_convert_and_fit(shared_data: Path) -> None:
 
 def test_fast_bootstrap_equals_exact_fits_on_the_same_draws() -> None:
     """The chord-step solver gives each round's exact MLE: refit the same multinomial draws one by one."""
-    from harness.arena import PairCounts
+    from harness.arena.ratings import PairCounts
 
     battles = simulate(STRENGTHS, 300, seed=12)
     enc = encode_battles(battles)
@@ -392,7 +392,7 @@ def test_style_control_with_judge_counts_anchor_and_elo_only() -> None:
 def test_bootstrap_rounds_without_an_mle_stay_finite(monkeypatch: pytest.MonkeyPatch) -> None:
     """a lost once in 11 games against b: rounds that do not redraw that loss have no MLE (exact Newton
     with the ridge)."""
-    from harness import bradley_terry
+    from harness.arena import bradley_terry
 
     exact: list[int] = []
     original = bradley_terry._exact_rounds
@@ -417,7 +417,7 @@ def test_style_controlled_fit_matches_a_plain_likelihood_fit() -> None:
     from scipy.optimize import minimize
     from scipy.special import expit, log_expit
 
-    from harness.arena_style import style_features
+    from harness.arena.style import style_features
 
     battles = [Battle(b.model_a, b.model_b, "tie" if k % 7 == 0 else b.winner, extra=b.extra)
                for k, b in enumerate(_style_battles(800, seed=14))]

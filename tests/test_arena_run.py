@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harness.arena import ArenaConfig
-from harness.arena_run import arena_table, parse_anchor, run_arena
+from harness.arena.ratings import ArenaConfig
+from harness.arena.run import arena_table, parse_anchor, run_arena
 from harness.cli import app
 from harness.errors import HarnessError
 from harness.store import open_store
@@ -120,7 +120,7 @@ def test_cli_json_skip_bad_and_errors(tmp_path: Path) -> None:
 
 
 def test_cli_style_control_from_file_metadata(tmp_path: Path) -> None:
-    from harness.arena_style import style_metadata
+    from harness.arena.style import style_metadata
 
     rows = []
     for k, (a, b, w) in enumerate(OUTCOMES * 3):

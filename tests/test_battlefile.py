@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.battlefile import load_battles, read_clean_battles
+from harness.formats.clean_battle import load_battles, read_clean_battles
 from harness.errors import HarnessError
 
 ROWS = [

@@ -36,7 +36,7 @@ def test_eval_matches_lm_eval_and_lands_in_store(tiny_model_dir: Path) -> None:
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    from harness.suites import TASKS_DIR
+    from harness.eval.suites import TASKS_DIR
 
     doc = eval_json(tiny_model_dir)
     assert doc["cached"] is False and doc["model"]["fingerprint"].startswith("sha256:")
@@ -65,7 +65,7 @@ def test_second_eval_is_served_from_store_without_loading(tiny_model_dir: Path, 
         raise AssertionError("model was loaded although the store had every task")
 
     with monkeypatch.context() as patch:
-        patch.setattr("harness.evaluate.load_lm", refuse)
+        patch.setattr("harness.eval.evaluate.load_lm", refuse)
         again = eval_json(tiny_model_dir)
     assert again["cached"] is True and again["run_id"] == first["run_id"]
     assert by_key(again["scores"]) == by_key(first["scores"])
@@ -86,8 +86,8 @@ def test_changed_task_config_is_not_served_from_store(tiny_model_dir: Path, monk
     shutil.copytree(Path(__file__).resolve().parent.parent / "tasks", tasks)
     gen = tasks / "arith" / "arith_gen.yaml"
     gen.write_text(gen.read_text().replace("max_gen_toks: 6", "max_gen_toks: 5"))
-    monkeypatch.setattr("harness.suites.TASKS_DIR", tasks)
-    monkeypatch.setattr("harness.suites.SUITES_DIR", tasks / "suites")
+    monkeypatch.setattr("harness.eval.suites.TASKS_DIR", tasks)
+    monkeypatch.setattr("harness.eval.suites.SUITES_DIR", tasks / "suites")
     second = eval_json(tiny_model_dir)
     assert second["cached"] is False and second["cached_tasks"] == ["arith_mc"]
     run = get_run(open_store(), second["run_id"])
@@ -96,7 +96,7 @@ def test_changed_task_config_is_not_served_from_store(tiny_model_dir: Path, monk
 
 
 def test_interrupted_run_keeps_finished_tasks_and_resumes(tiny_model_dir: Path, monkeypatch) -> None:
-    from harness import evaluate
+    from harness.eval import evaluate
 
     real = evaluate.evaluate_task
     calls: list[str] = []
@@ -121,7 +121,7 @@ def test_interrupted_run_keeps_finished_tasks_and_resumes(tiny_model_dir: Path, 
 
 
 def test_chat_template_is_applied_and_recorded(tiny_model_dir: Path) -> None:
-    from harness.templates import load_chat_template
+    from harness.eval.templates import load_chat_template
 
     doc = eval_json(tiny_model_dir, "--chat-template", "alpaca")
     run = get_run(open_store(), doc["run_id"])
@@ -275,7 +275,7 @@ def test_group_task_keeps_its_subtasks_samples(tiny_model_dir: Path) -> None:
 def test_tokenizer_template_is_named_and_keyed_by_its_content(tiny_model_dir: Path, tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 
-    from harness.templates import BUILTIN_TEMPLATES
+    from harness.eval.templates import BUILTIN_TEMPLATES
 
     tuned = tmp_path / "tuned"
     shutil.copytree(tiny_model_dir, tuned)
@@ -298,7 +298,7 @@ def test_store_hit_on_project_tasks_needs_no_lm_eval(tiny_model_dir: Path, store
     script = (
         "import sys, json\n"
         "from harness.config import EvalConfig\n"
-        "from harness.evaluate import run_eval\n"
+        "from harness.eval.evaluate import run_eval\n"
         f"out = run_eval(EvalConfig(model={str(tiny_model_dir)!r}, suite='smoke', limit={LIMIT}))\n"
         "print(json.dumps([out.run_id, out.cached, 'lm_eval' in sys.modules, 'torch' in sys.modules]))\n"
     )

@@ -21,7 +21,7 @@ from fine_tune.data import (
     tokenize_segments,
 )
 from harness.errors import HarnessError
-from harness.templates import BUILTIN_TEMPLATES, VICUNA_SYSTEM, render_alpaca_prompt
+from harness.eval.templates import BUILTIN_TEMPLATES, VICUNA_SYSTEM, render_alpaca_prompt
 
 VICUNA_TWO_TURNS = (
     "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from harness import stats
+from harness.gate import stats
 from harness.cli import app
-from harness.gate import GateConfig, Pending, compare, decide, run_gate
+from harness.gate.decide import GateConfig, Pending, compare, decide, run_gate
 from harness.store import open_store
 from harness.store.battles import Battle, write_battles
 from harness.store.runs import (
@@ -454,7 +454,7 @@ def memorise_arith(src: Path, dst: Path, steps: int = 40, lr: float = 5e-3) -> N
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.suites import TASKS_DIR
+    from harness.eval.suites import TASKS_DIR
 
     sys.path.insert(0, str(TASKS_DIR / "arith"))
     import build  # the task's own deterministic data builder
@@ -561,7 +561,7 @@ def test_reported_mde_is_the_drop_detected_with_80_percent_power(acc: float, gai
 
 
 def test_arena_checks_render_in_markdown_and_junit(two_runs: tuple[str, str]) -> None:
-    from harness.gate_report import render_junit, render_markdown, render_text
+    from harness.gate.report import render_junit, render_markdown, render_text
 
     base, cand = two_runs
     battles = [Battle("cand-model", "base-model", "model_a" if i % 3 else "model_b", question_id=f"q{i}")

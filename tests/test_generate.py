@@ -9,7 +9,7 @@ import pytest
 
 from harness.errors import HarnessError, RunFailed
 from harness.generate import GenerateConfig, history, run_generate
-from harness.questions import Question
+from harness.formats.questions import Question
 from harness.store import open_store
 from harness.store.generations import read_answers
 from harness.store.runs import count_rows
@@ -70,7 +70,7 @@ def test_chat_server_errors_are_retried_then_fail_cleanly(openai_server, questio
     async def no_wait(delay: float) -> None:
         slept.append(delay)
 
-    monkeypatch.setattr("harness.judge_client.asyncio.sleep", no_wait)
+    monkeypatch.setattr("harness.client.asyncio.sleep", no_wait)
     calls = {"n": 0}
 
     def flaky(path: str, body: dict) -> Reply:

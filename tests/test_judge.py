@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError, JudgeUnavailable
-from harness.judge import run_judge
-from harness.judge_client import RetryPolicy
-from harness.judge_plan import JudgeConfig
-from harness.judge_results import results_report
+from harness.judge.run import run_judge
+from harness.client import RetryPolicy
+from harness.judge.plan import JudgeConfig
+from harness.judge.results import results_report
 from harness.store import open_store
 from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments
@@ -71,7 +71,7 @@ def test_faults_are_retried_and_every_judgment_lands_once(
         sleeps.append(delay)
         await real_sleep(0)
 
-    monkeypatch.setattr("harness.judge_client.asyncio.sleep", recording_sleep)
+    monkeypatch.setattr("harness.client.asyncio.sleep", recording_sleep)
     outcome = run_judge(_config(openai_server.url, questions), policy=FAST)
 
     assert outcome.stats.planned == PLANNED and outcome.stats.called == PLANNED

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from harness.judge_client import RetryPolicy, parse_retry_after, price_for
-from harness.judge_offline import OFFLINE_JUDGE
-from harness.judge_plan import JudgeConfig, judge_config_from_env, model_pairs
+from harness.client import RetryPolicy, parse_retry_after, price_for
+from harness.judge.offline import OFFLINE_JUDGE
+from harness.judge.plan import JudgeConfig, judge_config_from_env, model_pairs
 
 
 def test_retry_policy_backs_off_exponentially_and_obeys_retry_after():

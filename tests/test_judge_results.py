@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.judge_import import import_judgments
-from harness.judge_offline import judge_pair, matches_reference
-from harness.judge_results import (
+from harness.judge.imports import import_judgments
+from harness.judge.offline import judge_pair, matches_reference
+from harness.judge.results import (
     agreement_report,
     count_agreement,
     pairwise_results,
@@ -22,7 +22,7 @@ from harness.judge_results import (
 from harness.store import open_store
 from harness.store.battles import Battle, read_battles
 from harness.store.judgments import read_judgments
-from harness.verdicts import VerdictError, pairwise_verdict, single_grade, two_scores
+from harness.judge.verdicts import VerdictError, pairwise_verdict, single_grade, two_scores
 
 
 @pytest.mark.parametrize(

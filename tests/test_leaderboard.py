@@ -184,7 +184,7 @@ def test_arena_page_without_stored_ratings_falls_back(store_url: str, monkeypatc
     store = open_store(store_url)
     upsert_model(store, ModelRecord("m1", "m1", "f1"))
     write_battles(store, [Battle("m1", "m2", "model_a")] * 3 + [Battle("m1", "m2", "model_b")])
-    monkeypatch.setitem(sys.modules, "harness.arena", None)  # as if the arena module were absent
+    monkeypatch.setitem(sys.modules, "harness.arena.ratings", None)  # as if the arena module were absent
     at = open_page("pages/arena.py")
     assert any("No ratings stored" in w.value for w in at.warning)
     df = table(at, 0)
@@ -313,7 +313,7 @@ def test_models_without_scores_and_lower_is_better_tasks(store_url: str) -> None
 
 
 def test_arena_per_category_ratings(filled: dict[str, str]) -> None:
-    pytest.importorskip("harness.arena")
+    pytest.importorskip("harness.arena.ratings")
     at = open_page("pages/arena.py")
     charts = len(at.get("vega_lite_chart"))
     at.selectbox(key="arena_cat").select("math").run()
@@ -353,7 +353,7 @@ def test_groups_show_their_aggregate_and_subtasks_on_request(store_url: str) -> 
 
 
 def test_arena_page_fits_ratings_when_none_are_stored(store_url: str) -> None:
-    pytest.importorskip("harness.arena")
+    pytest.importorskip("harness.arena.ratings")
     store = open_store(store_url)
     upsert_model(store, ModelRecord("m1", "m1", "f1"))
     write_battles(store, [Battle("m1", "m2", "model_a")] * 6 + [Battle("m1", "m2", "model_b")] * 2)

@@ -187,7 +187,7 @@ def test_cli_leaderboard_checks_the_store_then_runs_streamlit(store_url: str, tm
     assert env["HARNESS_STORE"] == store_url and "8600" in command and "--store" not in command
 
 
-@pytest.mark.skipif(importlib.util.find_spec("harness.arena") is None, reason="harness.arena is not present")
+@pytest.mark.skipif(importlib.util.find_spec("harness.arena.ratings") is None, reason="harness.arena.ratings is not present")
 def test_ratings_are_fitted_when_none_are_stored(store_url: str) -> None:
     from leaderboard_app.data import computed_ratings
 
@@ -200,7 +200,7 @@ def test_ratings_are_fitted_when_none_are_stored(store_url: str) -> None:
     assert list(bt.sort_values("rating", ascending=False).index) == ["a", "b", "c"]
     assert (bt["ci_low"] <= bt["rating"]).all() and (bt["rating"] <= bt["ci_high"]).all()
     assert set(fitted["method"]) == {"bt", "elo"}
-    assert "harness.arena" in sys.modules
+    assert "harness.arena.ratings" in sys.modules
 
 
 def test_align_pairs_only_shared_documents() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.questions import builtin_sets, load_questions
+from harness.formats.questions import builtin_sets, load_questions
 
 
 def test_builtin_sets():

@@ -12,7 +12,7 @@ import pytest
 from fine_tune.config import load_recipe
 from fine_tune.sft import FinetuneRequest, add_pad_token, grad_accumulation, run_finetune
 from harness.errors import HarnessError
-from harness.templates import VICUNA_SYSTEM, render_alpaca_prompt
+from harness.eval.templates import VICUNA_SYSTEM, render_alpaca_prompt
 
 FAST = {"learning_rate": 3e-3, "global_batch_size": 8, "per_device_batch_size": 8, "warmup": 0,
         "logging_steps": 1, "save_steps": 1000, "gradient_checkpointing": False}
@@ -286,8 +286,8 @@ def test_demo_variants_beat_the_base_on_held_out_arithmetic(tmp_path: Path) -> N
     """
     from fine_tune.demo import build_demo_variants
     from harness.config import EvalConfig
-    from harness.evaluate import run_eval
-    from harness.tiny import make_tiny_model
+    from harness.eval.evaluate import run_eval
+    from harness.eval.tiny import make_tiny_model
 
     def scores(model: Path, template: str) -> dict[str, float | None]:
         outcome = run_eval(EvalConfig(model=str(model), suite="smoke", chat_template=template, limit=100))

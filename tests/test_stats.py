@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness import stats
+from harness.gate import stats
 
 
 def _pairs(both: int, losses: int, wins: int, neither: int) -> tuple[np.ndarray, np.ndarray]:

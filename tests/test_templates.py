@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.templates import BUILTIN_TEMPLATES, load_chat_template, render_alpaca_prompt
+from harness.eval.templates import BUILTIN_TEMPLATES, load_chat_template, render_alpaca_prompt
 
 ALPACA_NO_INPUT = (
     "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n"

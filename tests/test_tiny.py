@@ -30,7 +30,7 @@ def test_tiny_model_is_deterministic_and_loadable(tmp_path: Path) -> None:
 
 
 def test_different_seed_gives_different_fingerprint(tmp_path: Path) -> None:
-    from harness.tiny import make_tiny_model
+    from harness.eval.tiny import make_tiny_model
 
     a = make_tiny_model(tmp_path / "a", seed=0, hidden=32, layers=1)
     b = make_tiny_model(tmp_path / "b", seed=1, hidden=32, layers=1)

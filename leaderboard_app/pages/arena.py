@@ -74,7 +74,7 @@ def heatmap(long: pd.DataFrame, names: list[str], title: str) -> alt.Chart:
 def show_category_ratings(source: data.Source, categories: list[str]) -> None:
     """Bradley-Terry fitted on the battles of one chosen category, as a table and a whisker plot."""
     if not data.arena_available():
-        st.caption("Per-category ratings need `harness.arena`.")
+        st.caption("Per-category ratings need `harness.arena.ratings`.")
         return
     category = st.selectbox("Ratings within one category", ["(choose a category)", *categories], key="arena_cat")
     if category == "(choose a category)":

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.backends import ResolvedModel, check_backend, load_lm, resolve_model
 from harness.config import EvalConfig, SuiteTask, config_hash
 from harness.console import progress
 from harness.errors import HarnessError, RunFailed
+from harness.eval.backends import ResolvedModel, check_backend, load_lm, resolve_model
+from harness.eval.suites import local_task_spec, resolve_tasks, task_manager
+from harness.eval.templates import ChatTemplate, load_chat_template, tokenizer_template
 from harness.fingerprint import content_hash
 from harness.store import Store, check_store_url, open_store
 from harness.store.runs import (
@@ -36,8 +38,6 @@ from harness.store.runs import (
     upsert_model,
     write_task_result,
 )
-from harness.suites import local_task_spec, resolve_tasks, task_manager
-from harness.templates import ChatTemplate, load_chat_template, tokenizer_template
 
 log = logging.getLogger(__name__)
 EVAL_KEY_VERSION = 1  # bump when the meaning of a stored result changes

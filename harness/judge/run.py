@@ -17,17 +17,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.client import BudgetExceeded, Completion, JudgeClient, RetryPolicy, Usage
 from harness.errors import JudgeUnavailable
 from harness.fingerprint import content_hash
-from harness.judge_client import BudgetExceeded, Completion, JudgeClient, RetryPolicy, Usage
-from harness.judge_offline import OFFLINE_JUDGE, grade_answer, judge_pair
-from harness.judge_plan import Job, JudgeConfig, Match, Plan, plan_jobs
-from harness.judge_prompts import render_pairwise, render_single
-from harness.judge_results import fastchat_winner
+from harness.judge.offline import OFFLINE_JUDGE, grade_answer, judge_pair
+from harness.judge.plan import Job, JudgeConfig, Match, Plan, plan_jobs
+from harness.judge.prompts import render_pairwise, render_single
+from harness.judge.results import fastchat_winner
+from harness.judge.verdicts import PAIRWISE_PARSERS, SINGLE_PARSERS
 from harness.store import Store, open_store
 from harness.store.battles import Battle
 from harness.store.judgments import Judgment, find_judgments, write_judgments
-from harness.verdicts import PAIRWISE_PARSERS, SINGLE_PARSERS
 
 log = logging.getLogger(__name__)
 _MARKDOWN = re.compile(r"^\s{0,3}#{1,6}\s|^\s*(?:[-*+]|\d+[.)])\s|\*\*[^*\n]+\*\*|__[^_\n]+__", re.MULTILINE)
@@ -360,7 +360,7 @@ def run_judge(
 
 
 def _outcome(store: Store, config: JudgeConfig, plan: Plan, stats: RunStats, usage: Usage) -> JudgeOutcome:
-    from harness.judge_results import results_for_run
+    from harness.judge.results import results_for_run
 
     if stats.errors:
         log.warning(

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
-from harness.questions import Question
+from harness.formats.questions import Question
+from harness.resources import tasks_dir
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "tasks" / "judge_prompts"
+PROMPTS_DIR = tasks_dir() / "judge_prompts"
 
 
 class JudgePrompt(BaseModel):
@@ -30,7 +31,7 @@ class JudgePrompt(BaseModel):
     kind: Literal["pairwise", "single"]
     """pairwise: two answers, a verdict; single: one answer, a 1-10 grade."""
     output_format: Literal["[[A]]", "[[rating]]", "score1 score2"]
-    """The verdict format, which picks the strict parser in `harness.verdicts` (`score1 score2`: a first
+    """The verdict format, which picks the strict parser in `harness.judge.verdicts` (`score1 score2`: a first
     line with both answers' 1-10 scores, as the Vicuna-80 reviews were asked for)."""
     description: str = ""
     """One line for humans."""

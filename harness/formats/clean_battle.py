@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from harness.arena_style import style_metadata
+from harness.arena.style import style_metadata
 from harness.errors import HarnessError
 from harness.store.battles import WINNERS, Battle
 

@@ -17,9 +17,10 @@ from pydantic import ValidationError
 from harness.config import Suite, SuiteTask
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
+from harness.resources import tasks_dir
 
 log = logging.getLogger(__name__)
-TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
+TASKS_DIR = tasks_dir()
 SUITES_DIR = TASKS_DIR / "suites"
 
 

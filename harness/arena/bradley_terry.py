@@ -1,7 +1,7 @@
 """Bradley-Terry maximum likelihood on aggregated pair counts, and its vectorised multinomial bootstrap.
 
 Pure numpy/scipy, no I/O. Ties count as half a win for each side; ratings are on the Elo scale
-(scale * log_base strengths). Batched Newton solves many BT problems at once; `harness.arena` builds on it.
+(scale * log_base strengths). Batched Newton solves many BT problems at once; `harness.arena.ratings` builds on it.
 """
 
 from __future__ import annotations

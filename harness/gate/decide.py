@@ -4,7 +4,7 @@ Both runs' per-sample records are joined on the document (lm-eval's doc hash) an
 test per task (exact McNemar for 0/1 metrics, paired bootstrap for continuous ones), Holm-corrected across
 tasks and arena checks. A check fails only when its drop is significant AND larger than `max_drop`.
 Arena battles between the two models add a win-rate and a Bradley-Terry check to the same family
-(`harness.gate_arena`). Rendering of the report (text, Markdown, JUnit) lives in `harness.gate_report`.
+(`harness.gate.arena`). Rendering of the report (text, Markdown, JUnit) lives in `harness.gate.report`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness import stats
 from harness.errors import HarnessError
+from harness.gate import stats
 from harness.store import Store, open_store
 from harness.store.baselines import RunRef, RunTask, resolve_ref, run_tasks
 from harness.store.runs import SampleRecord, Score, read_task_result
@@ -181,7 +181,7 @@ def load_metric_policy(path: Path | None) -> MetricPolicy:
 
 def requested_tasks(config: GateConfig) -> list[str]:
     """The tasks named by `--suite`/`--tasks`, or [] for "every task of the baseline run"."""
-    from harness.suites import load_suite
+    from harness.eval.suites import load_suite
 
     if config.suite and config.tasks:
         raise HarnessError("give at most one of --suite and --tasks")
@@ -355,7 +355,7 @@ def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
         pending.append(check)
         notes += task_notes
     if config.arena:
-        from harness.gate_arena import arena_checks
+        from harness.gate.arena import arena_checks
 
         arena_pending, arena_notes = arena_checks(store, candidate.model, baseline.model, config)
         pending += arena_pending

@@ -1,8 +1,8 @@
 """Arena ratings: online Elo and Bradley-Terry with bootstrap CIs, rank ranges and win-rate matrices.
 
 Pure numpy/scipy over `Battle` records, no I/O. The BT fit and its multinomial bootstrap live in
-`harness.bradley_terry` (re-exported here), style control in `harness.arena_style`.
-`harness arena` (via `harness.arena_run`) reads battles, calls `compute_ratings`, stores and renders.
+`harness.arena.bradley_terry` (re-exported here), style control in `harness.arena.style`.
+`harness arena` (via `harness.arena.run`) reads battles, calls `compute_ratings`, stores and renders.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from harness.bradley_terry import (
+from harness.arena.bradley_terry import (
     FALLBACK_RIDGE,
     BTFit,
     FloatArray,
@@ -33,7 +33,7 @@ from harness.errors import HarnessError
 from harness.store.battles import Battle
 
 if TYPE_CHECKING:
-    from harness.arena_style import StyleFit
+    from harness.arena.style import StyleFit
 
 __all__ = [
     "SCORE_A", "ArenaConfig", "ArenaReport", "BTFit", "EncodedBattles", "ModelRating", "PairCounts",
@@ -263,7 +263,7 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
     if config.control and config.method == "elo":
         warnings.append("style control needs the BT fit; ignored with method 'elo'")
     elif config.control:
-        from harness.arena_style import fit_style_control
+        from harness.arena.style import fit_style_control
 
         style = _anchored_style(fit_style_control(battles, encoded, config), anchor, config)
         if not style.converged:

@@ -15,8 +15,9 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
+from harness.resources import tasks_dir
 
-QUESTIONS_DIR = Path(__file__).resolve().parent.parent / "tasks" / "questions"
+QUESTIONS_DIR = tasks_dir() / "questions"
 REFERENCE_FILE = Path("reference_answer") / "gpt-4.jsonl"
 
 

@@ -12,16 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from harness import stats
 from harness.errors import HarnessError
-from harness.gate import GateConfig, Pending
+from harness.gate import stats
+from harness.gate.decide import GateConfig, Pending
 from harness.store import Store
 from harness.store.battles import Battle
 
 
 def _battle_clusters(direct: list[Battle], candidate: str) -> list[list[float]]:
     """The candidate's score per battle (1, 1/2, 0), grouped by question and turn (both answer orders)."""
-    from harness.arena import SCORE_A
+    from harness.arena.ratings import SCORE_A
 
     clusters: dict[tuple[Any, ...], list[float]] = {}
     for k, b in enumerate(direct):
@@ -52,7 +52,7 @@ def win_rate_check(direct: list[Battle], candidate: str, config: GateConfig) -> 
 
 def rating_check(battles: list[Battle], candidate: str, baseline: str, config: GateConfig) -> Pending:
     """BT rating difference (candidate - baseline) over every stored battle, with its bootstrap CI."""
-    from harness.arena import ArenaConfig, compute_ratings
+    from harness.arena.ratings import ArenaConfig, compute_ratings
 
     rounds = 1000
     arena_config = ArenaConfig.model_validate({"method": "bt", "bootstrap": rounds, "seed": config.seed,

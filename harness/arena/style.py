@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.arena import ArenaConfig, EncodedBattles
-from harness.bradley_terry import (
+from harness.arena.bradley_terry import (
     FALLBACK_RIDGE,
     FloatArray,
     PairCounts,
@@ -28,6 +27,7 @@ from harness.bradley_terry import (
     percentile_interval,
     scatter_rows,
 )
+from harness.arena.ratings import ArenaConfig, EncodedBattles
 from harness.errors import HarnessError
 from harness.store.battles import Battle
 

@@ -83,9 +83,9 @@ def eval_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Run lm-eval tasks on a model; finished tasks are served from the store."""
+    from harness.cli.render import scores_table
     from harness.config import EvalConfig
-    from harness.evaluate import run_eval
-    from harness.render import scores_table
+    from harness.eval.evaluate import run_eval
 
     config = _validated(EvalConfig, model=model, name=name, suite=suite,
                         tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else [],
@@ -118,7 +118,7 @@ def tiny_model_command(
     layers: Annotated[int, typer.Option(help="Decoder layers.")] = 4,
 ) -> None:
     """Build a tiny LLaMA-architecture model and a trained tokenizer (safetensors, no download)."""
-    from harness.tiny import make_tiny_model
+    from harness.eval.tiny import make_tiny_model
 
     tiny = make_tiny_model(out_dir, seed=seed, hidden=hidden, layers=layers)
     stdout.print(f"wrote {tiny.path} ({tiny.n_params:,} parameters)")
@@ -129,7 +129,7 @@ def tiny_model_command(
 def runs_list_command(store: StoreOpt = None, as_json: JsonOpt = False,
                       limit: Annotated[int | None, typer.Option(help="Newest N runs.")] = None) -> None:
     """List runs, newest first."""
-    from harness.render import runs_table
+    from harness.cli.render import runs_table
     from harness.store import open_store
     from harness.store.runs import list_runs
 
@@ -145,7 +145,7 @@ def runs_list_command(store: StoreOpt = None, as_json: JsonOpt = False,
 def runs_show_command(run_id: Annotated[str, typer.Argument(help="A run id (r-...).")],
                       store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Show one run: config, versions, status and scores."""
-    from harness.render import run_detail
+    from harness.cli.render import run_detail
     from harness.store import open_store
     from harness.store.runs import get_run
 
@@ -182,8 +182,8 @@ def gate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Exit 1 when the candidate is significantly worse than the baseline, 0 when not, 2 when it cannot decide."""
-    from harness.gate import GateConfig, run_gate
-    from harness.gate_report import render_text, write_gate_files
+    from harness.gate.decide import GateConfig, run_gate
+    from harness.gate.report import render_text, write_gate_files
 
     names = [t.strip() for value in tasks or [] for t in value.split(",") if t.strip()]
     try:
@@ -330,9 +330,9 @@ def judge_command(
     """Judge answers of --models on --questions (both answer orders); writes judgments and battles."""
     if ctx.invoked_subcommand is not None:
         return
-    from harness.judge import run_judge
-    from harness.judge_plan import JudgeConfig
-    from harness.judge_render import judge_summary
+    from harness.cli.judge_render import judge_summary
+    from harness.judge.plan import JudgeConfig
+    from harness.judge.run import run_judge
 
     if not models or not questions:
         raise HarnessError("harness judge needs --models A,B and --questions SET",
@@ -358,7 +358,7 @@ def judge_import_command(
     """Import existing judgments as battles (and grades), so they are not paid for twice."""
     from dataclasses import asdict
 
-    from harness.judge_import import import_judgments
+    from harness.judge.imports import import_judgments
 
     outcome = import_judgments(file, format, store)
     if as_json:
@@ -380,8 +380,8 @@ def judge_results_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Win/loss/tie and win rates per model (FastChat's counting), or mean 1-10 grades per turn."""
-    from harness.judge_render import results_report_tables
-    from harness.judge_results import results_report
+    from harness.cli.judge_render import results_report_tables
+    from harness.judge.results import results_report
     from harness.store import open_store
 
     doc = results_report(open_store(store), judge, mode, baseline, questions)
@@ -397,8 +397,8 @@ def judge_agreement_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Agreement with humans or another judge (with and without ties), and position consistency."""
-    from harness.judge_render import agreement_table
-    from harness.judge_results import agreement_report
+    from harness.cli.judge_render import agreement_table
+    from harness.judge.results import agreement_report
     from harness.store import open_store
 
     doc = agreement_report(open_store(store), judge, against)
@@ -422,8 +422,8 @@ def arena_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Rate models from battles: online Elo and Bradley-Terry with bootstrap CIs and rank ranges."""
-    from harness.arena import ArenaConfig
-    from harness.arena_run import arena_table, parse_anchor, run_arena
+    from harness.arena.ratings import ArenaConfig
+    from harness.arena.run import arena_table, parse_anchor, run_arena
 
     config = _validated(ArenaConfig, method=method, bootstrap=bootstrap, seed=seed, anchor=parse_anchor(anchor),
                         control=tuple(c.strip() for c in (control or "").split(",") if c.strip()))

@@ -18,9 +18,9 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
-from harness.judge import style_features
-from harness.judge_results import fastchat_winner
-from harness.questions import read_jsonl
+from harness.formats.questions import read_jsonl
+from harness.judge.results import fastchat_winner
+from harness.judge.run import style_features
 from harness.store.battles import Battle
 from harness.store.judgments import Judgment
 

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.templates import ALPACA_PREAMBLE, ALPACA_PREAMBLE_INPUT, VICUNA_SYSTEM
+from harness.eval.templates import ALPACA_PREAMBLE, ALPACA_PREAMBLE_INPUT, VICUNA_SYSTEM
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|pad|>"]
 _WORDS = (

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.judge_formats import (
+from harness.formats.fastchat import (
     PRD_NAME,
     Imported,
     read_alpaca_eval,

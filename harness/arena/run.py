@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from harness.arena import ArenaConfig, ArenaReport, compute_ratings
+from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings
 from harness.errors import HarnessError
 from harness.fingerprint import short
 from harness.store.battles import Battle
@@ -49,7 +49,7 @@ def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store:
     opened = open_store(store)
     skipped = 0
     if battles_file is not None:
-        from harness.battlefile import load_battles
+        from harness.formats.clean_battle import load_battles
 
         loaded = load_battles(battles_file, skip_bad)
         battles, source, skipped = loaded.battles, loaded.source, loaded.skipped

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from harness.errors import JudgeUnavailable, missing_extra
-from harness.verdicts import VerdictError
+from harness.judge.verdicts import VerdictError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
