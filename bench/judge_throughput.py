@@ -109,8 +109,8 @@ def main() -> None:
 
     import openai  # noqa: F401  (imported before the clock starts: a one-off 0.5-1 s, not throughput)
 
-    from harness.judge.run import run_judge
     from harness.judge.plan import JudgeConfig
+    from harness.judge.run import run_judge
 
     limit = args.concurrency / args.delay
     os.environ["BENCH_JUDGE_KEY"] = "sk-bench"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.formats.clean_battle import load_battles, read_clean_battles
 from harness.errors import HarnessError
+from harness.formats.clean_battle import load_battles, read_clean_battles
 
 ROWS = [
     {"model_a": "vicuna-13b", "model_b": "alpaca-13b", "winner": "model_a", "question_id": 7, "turn": 1,

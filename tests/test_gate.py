@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from harness.gate import stats
 from harness.cli import app
+from harness.gate import stats
 from harness.gate.decide import GateConfig, Pending, compare, decide, run_gate
 from harness.store import open_store
 from harness.store.battles import Battle, write_battles

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError, RunFailed
-from harness.generate import GenerateConfig, history, run_generate
 from harness.formats.questions import Question
+from harness.generate import GenerateConfig, history, run_generate
 from harness.store import open_store
 from harness.store.generations import read_answers
 from harness.store.runs import count_rows

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError, JudgeUnavailable
-from harness.judge.run import run_judge
 from harness.client import RetryPolicy
+from harness.errors import HarnessError, JudgeUnavailable
 from harness.judge.plan import JudgeConfig
 from harness.judge.results import results_report
+from harness.judge.run import run_judge
 from harness.store import open_store
 from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.judge.prompts import PROMPTS_DIR, choose_prompt, load_prompts, render_pairwise
 from harness.formats.questions import Question
+from harness.judge.prompts import PROMPTS_DIR, choose_prompt, load_prompts, render_pairwise
 
 
 def test_shipped_prompts_load_and_are_chosen_by_turn_and_reference():

@@ -19,10 +19,10 @@ from harness.judge.results import (
     single_results,
     votes_by_turn,
 )
+from harness.judge.verdicts import VerdictError, pairwise_verdict, single_grade, two_scores
 from harness.store import open_store
 from harness.store.battles import Battle, read_battles
 from harness.store.judgments import read_judgments
-from harness.judge.verdicts import VerdictError, pairwise_verdict, single_grade, two_scores
 
 
 @pytest.mark.parametrize(
