@@ -57,8 +57,9 @@ def request_count(proc: subprocess.Popen[str]) -> int:
 
 
 def make_store(folder: Path, n_models: int, n_questions: int) -> tuple[str, str, list[str]]:
+    from harness.records import Generation
     from harness.store import open_store
-    from harness.store.generations import Generation, write_generations
+    from harness.store.generations import write_generations
 
     questions = folder / "bench_q.jsonl"
     questions.write_text(
@@ -71,7 +72,7 @@ def make_store(folder: Path, n_models: int, n_questions: int) -> tuple[str, str,
     models = [f"model-{m}" for m in range(n_models)]
     rows = [
         Generation(
-            f"{m}-{i}", f"c-{m}-{i}", m, f"fp-{m}", "bench_q", f"q{i}", [f"answer {i} of {m} " * 20], {}
+            gen_key=f"{m}-{i}", content_key=f"c-{m}-{i}", model=m, model_fingerprint=f"fp-{m}", question_set="bench_q", question_id=f"q{i}", turns=[f"answer {i} of {m} " * 20], config={}
         )
         for m in models
         for i in range(n_questions)

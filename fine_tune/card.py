@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.fingerprint import fingerprint_directory
+from harness.records import ModelRecord
 from harness.store import open_store
-from harness.store.runs import ModelRecord, upsert_model
+from harness.store.runs import upsert_model
 
 if TYPE_CHECKING:
     from fine_tune.config import Recipe

@@ -22,10 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.errors import HarnessError
 from harness.eval.templates import ChatTemplate, load_chat_template
 from harness.fingerprint import content_hash
-from harness.formats.questions import Question, QuestionSet, load_questions
+from harness.formats.questions import load_questions
+from harness.records import Generation, ModelRecord, Question, QuestionSet
 from harness.store import Store, open_store
-from harness.store.generations import Generation, find_by_content, find_generations, write_generations
-from harness.store.runs import ModelRecord, upsert_model
+from harness.store.generations import find_by_content, find_generations, write_generations
+from harness.store.runs import upsert_model
 
 log = logging.getLogger(__name__)
 GEN_KEY_VERSION = 1
@@ -110,7 +111,7 @@ def _resolve(config: GenerateConfig) -> tuple[ModelRecord, Any]:
                 "backend local-chat-completions needs --base-url", hint="e.g. http://127.0.0.1:8000/v1"
             )
         fp = content_hash({"api": config.base_url, "model": config.model})
-        return ModelRecord(config.model_name, config.model, fp, kind="api"), None
+        return ModelRecord(name=config.model_name, source=config.model, fingerprint=fp, kind="api"), None
     from harness.eval.backends import check_backend, resolve_model
 
     eval_config = _eval_config(config)
@@ -268,14 +269,14 @@ class _Target:
     def rows(self, questions: Sequence[Question], answers: Sequence[list[str]]) -> list[Generation]:
         return [
             Generation(
-                gen_key(self.contents[q.question_id], self.record.name),
-                self.contents[q.question_id],
-                self.record.name,
-                self.record.fingerprint,
-                self.qset.name,
-                q.question_id,
-                list(a),
-                {**self.settings, "source": self.qset.source},
+                gen_key=gen_key(self.contents[q.question_id], self.record.name),
+                content_key=self.contents[q.question_id],
+                model=self.record.name,
+                model_fingerprint=self.record.fingerprint,
+                question_set=self.qset.name,
+                question_id=q.question_id,
+                turns=list(a),
+                config={**self.settings, "source": self.qset.source},
             )
             for q, a in zip(questions, answers)
         ]

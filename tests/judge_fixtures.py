@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.records import Generation
 from harness.store import open_store
-from harness.store.generations import Generation, write_generations
+from harness.store.generations import write_generations
 from tests.openai_server import Reply, chat_reply
 
 QUESTIONS = [
@@ -41,7 +42,7 @@ def write_question_file(directory: Path) -> Path:
 def store_answers(store_url: str, models: list[str] | None = None, question_set: str = "mini") -> None:
     store = open_store(store_url)
     rows = [
-        Generation(f"{m}-{qid}", f"c-{m}-{qid}", m, f"fp-{m}", question_set, qid, turns, {"test": True})
+        Generation(gen_key=f"{m}-{qid}", content_key=f"c-{m}-{qid}", model=m, model_fingerprint=f"fp-{m}", question_set=question_set, question_id=qid, turns=turns, config={"test": True})
         for m, answers in ANSWERS.items()
         if models is None or m in models
         for qid, turns in answers.items()

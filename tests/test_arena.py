@@ -23,7 +23,7 @@ from harness.arena.ratings import (
     rank_ranges,
 )
 from harness.errors import HarnessError
-from harness.store.battles import Battle
+from harness.records import Battle
 
 LN10 = math.log(10)
 
@@ -40,7 +40,7 @@ def simulate(strengths: np.ndarray, n: int, seed: int, tie_rate: float = 0.1) ->
     tie = rng.random(n) < tie_rate
     tie_kind = np.where(rng.random(n) < 0.5, "tie", "tie (bothbad)")
     winner = np.where(tie, tie_kind, np.where(rng.random(n) < q, "model_a", "model_b"))
-    return [Battle(f"m{i}", f"m{j}", w) for i, j, w in zip(a.tolist(), b.tolist(), winner.tolist())]
+    return [Battle(model_a=f"m{i}", model_b=f"m{j}", winner=w) for i, j, w in zip(a.tolist(), b.tolist(), winner.tolist())]
 
 
 def elo_reference(battles: list[Battle], k: float = 4, scale: float = 400, base: float = 10,
@@ -118,12 +118,12 @@ def test_bradley_terry_matches_per_battle_likelihood() -> None:
 
 def test_bradley_terry_golden_two_models() -> None:
     # 3 wins, 1 loss, 2 ties: a scores 4 of 6, so 10^(d/400) = 4/2 and d = 400 log10(2).
-    battles = [Battle("a", "b", w) for w in ["model_a"] * 3 + ["model_b", "tie", "tie (bothbad)"]]
+    battles = [Battle(model_a="a", model_b="b", winner=w) for w in ["model_a"] * 3 + ["model_b", "tie", "tie (bothbad)"]]
     report = compute_ratings(battles, ArenaConfig(method="bt", bootstrap=0))
     d = 400 * math.log10(2)
     assert report.row("a").bt == pytest.approx(1000 + d / 2, abs=1e-9)
     assert report.row("b").bt == pytest.approx(1000 - d / 2, abs=1e-9)
-    flipped = [Battle("b", "a", {"model_a": "model_b", "model_b": "model_a"}.get(b.winner, b.winner))
+    flipped = [Battle(model_a="b", model_b="a", winner={"model_a": "model_b", "model_b": "model_a"}.get(b.winner, b.winner))
                for b in battles]
     again = compute_ratings(flipped, ArenaConfig(method="bt", bootstrap=0))
     assert again.row("a").bt == pytest.approx(report.row("a").bt, abs=1e-9)  # sides do not matter to BT
@@ -189,8 +189,8 @@ def test_rank_ranges_follow_the_arena_rule() -> None:
 
 
 def test_matrices_are_consistent() -> None:
-    battles = [Battle("a", "b", "model_a"), Battle("b", "a", "model_a"), Battle("a", "b", "tie"),
-               Battle("a", "c", "model_b")]
+    battles = [Battle(model_a="a", model_b="b", winner="model_a"), Battle(model_a="b", model_b="a", winner="model_a"), Battle(model_a="a", model_b="b", winner="tie"),
+               Battle(model_a="a", model_b="c", winner="model_b")]
     report = compute_ratings(battles, ArenaConfig(bootstrap=0))
     assert report.models == ("a", "b", "c")
     assert report.counts.tolist() == [[0, 3, 1], [3, 0, 0], [1, 0, 0]]
@@ -238,7 +238,7 @@ def test_difference_has_a_bootstrap_ci_for_the_gate() -> None:
 
 
 def test_missing_mle_falls_back_to_a_ridge_with_a_warning() -> None:
-    battles = [Battle("a", "b", "model_a")] * 5 + [Battle("b", "c", "model_a"), Battle("c", "b", "model_a")]
+    battles = [Battle(model_a="a", model_b="b", winner="model_a")] * 5 + [Battle(model_a="b", model_b="c", winner="model_a"), Battle(model_a="c", model_b="b", winner="model_a")]
     report = compute_ratings(battles, ArenaConfig(bootstrap=20))
     assert any("does not exist" in w for w in report.warnings)
     bt = {r.model: r.bt for r in report.rows}
@@ -247,7 +247,7 @@ def test_missing_mle_falls_back_to_a_ridge_with_a_warning() -> None:
     encoded = encode_battles(battles)
     counts = count_pairs(encoded.a, encoded.b, encoded.score, 3)
     assert not fit_bradley_terry(counts).mle_exists
-    two_groups = [Battle("a", "b", "model_a"), Battle("b", "a", "model_a"), Battle("c", "d", "tie")]
+    two_groups = [Battle(model_a="a", model_b="b", winner="model_a"), Battle(model_a="b", model_b="a", winner="model_a"), Battle(model_a="c", model_b="d", winner="tie")]
     apart = compute_ratings(two_groups, ArenaConfig(bootstrap=10))
     assert any("2 groups of models" in w for w in apart.warnings)
 
@@ -256,9 +256,9 @@ def test_compute_ratings_rejects_bad_input() -> None:
     with pytest.raises(HarnessError, match="no battles"):
         compute_ratings([], ArenaConfig())
     with pytest.raises(HarnessError, match="not one of"):
-        compute_ratings([Battle("a", "b", "draw")], ArenaConfig())
+        compute_ratings([Battle(model_a="a", model_b="b", winner="draw")], ArenaConfig())
     with pytest.raises(HarnessError, match="same model"):
-        compute_ratings([Battle("a", "a", "tie")], ArenaConfig())
+        compute_ratings([Battle(model_a="a", model_b="a", winner="tie")], ArenaConfig())
 
 
 def test_report_json_has_the_documented_shape() -> None:
@@ -291,7 +291,7 @@ def _style_battles(n: int, seed: int) -> list[Battle]:
         p = 1 / (1 + math.exp(-3.0 * (la - lb) / (la + lb + 1)))
         winner = "model_a" if rng.random() < p else "model_b"
         extra = {"len_a": la, "len_b": lb, "md_a": 0, "md_b": 0}
-        battles.append(Battle(f"m{i}", f"m{j}", winner, extra=extra))
+        battles.append(Battle(model_a=f"m{i}", model_b=f"m{j}", winner=winner, extra=extra))
     return battles
 
 
@@ -315,14 +315,14 @@ def test_style_control_uses_fastchat_conv_metadata_and_requires_it() -> None:
     meta = style_metadata("# Title\n- one\n- two\n**bold** text", "plain answer")
     assert meta["header_count_a"] == 1 and meta["list_count_a"] == 2 and meta["bold_count_a"] == 1
     assert meta["header_count_b"] == 0 and meta["sum_assistant_b_tokens"] == 2
-    battles = [Battle("x", "y", "model_a",
+    battles = [Battle(model_a="x", model_b="y", winner="model_a",
                       extra={"conv_metadata": style_metadata("a " * k, "b **c** " * (5 - k))})
                for k in range(5)]
     features, names = style_features(battles, ("length", "markdown"))
     assert names == ("length", "bold")  # headers and lists never vary: dropped
     assert np.allclose(features.mean(axis=0), 0.0) and np.allclose(features.std(axis=0), 1.0)
     with pytest.raises(HarnessError, match="no answer counts"):
-        compute_ratings([Battle("x", "y", "model_a")], ArenaConfig(control=("length",)))
+        compute_ratings([Battle(model_a="x", model_b="y", winner="model_a")], ArenaConfig(control=("length",)))
 
 
 def test_evalica_golden_elo_and_bt_on_llmfao(shared_data: Path) -> None:
@@ -377,7 +377,7 @@ def test_fast_bootstrap_equals_exact_fits_on_the_same_draws() -> None:
 
 
 def test_style_control_with_judge_counts_anchor_and_elo_only() -> None:
-    battles = [Battle(b.model_a, b.model_b, b.winner, extra={**b.extra, "md_a": k % 3, "md_b": k % 2})
+    battles = [Battle(model_a=b.model_a, model_b=b.model_b, winner=b.winner, extra={**b.extra, "md_a": k % 3, "md_b": k % 2})
                for k, b in enumerate(_style_battles(600, seed=13))]
     config = ArenaConfig(bootstrap=20, control=("length", "markdown"), anchor=("m1", 1200.0))
     report = compute_ratings(battles, config)
@@ -402,8 +402,8 @@ def test_bootstrap_rounds_without_an_mle_stay_finite(monkeypatch: pytest.MonkeyP
         original(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(bradley_terry, "_exact_rounds", spy)
-    battles = [Battle("a", "b", "model_a")] * 10 + [Battle("b", "a", "model_a")] + \
-        [Battle("b", "c", "model_a")] * 6 + [Battle("c", "b", "model_a")] * 4 + [Battle("a", "c", "tie")]
+    battles = [Battle(model_a="a", model_b="b", winner="model_a")] * 10 + [Battle(model_a="b", model_b="a", winner="model_a")] + \
+        [Battle(model_a="b", model_b="c", winner="model_a")] * 6 + [Battle(model_a="c", model_b="b", winner="model_a")] * 4 + [Battle(model_a="a", model_b="c", winner="tie")]
     report = compute_ratings(battles, ArenaConfig(bootstrap=200))
     assert not report.warnings  # the full data has an MLE
     assert report.bootstrap is not None and np.isfinite(report.bootstrap).all()
@@ -419,7 +419,7 @@ def test_style_controlled_fit_matches_a_plain_likelihood_fit() -> None:
 
     from harness.arena.style import style_features
 
-    battles = [Battle(b.model_a, b.model_b, "tie" if k % 7 == 0 else b.winner, extra=b.extra)
+    battles = [Battle(model_a=b.model_a, model_b=b.model_b, winner="tie" if k % 7 == 0 else b.winner, extra=b.extra)
                for k, b in enumerate(_style_battles(800, seed=14))]
     report = compute_ratings(battles, ArenaConfig(method="bt", bootstrap=0, control=("length",)))
     enc = encode_battles(battles)

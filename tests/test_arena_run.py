@@ -12,9 +12,10 @@ from harness.arena.ratings import ArenaConfig
 from harness.arena.run import arena_table, parse_anchor, run_arena
 from harness.cli import app
 from harness.errors import HarnessError
+from harness.records import Battle, Rating
 from harness.store import open_store
-from harness.store.battles import Battle, write_battles
-from harness.store.ratings import Rating, list_battle_sets, read_ratings, write_ratings
+from harness.store.battles import write_battles
+from harness.store.ratings import list_battle_sets, read_ratings, write_ratings
 
 OUTCOMES = [("a", "b", "model_a")] * 6 + [("a", "b", "model_b")] * 2 + [("b", "c", "model_a")] * 5 + \
     [("c", "b", "model_a"), ("a", "c", "tie"), ("c", "a", "model_a"), ("a", "c", "model_a")]
@@ -60,7 +61,7 @@ def test_rerating_replaces_rows_and_category_filters(tmp_path: Path) -> None:
 
 def test_run_arena_from_the_store(tmp_path: Path) -> None:
     store = open_store()
-    write_battles(store, [Battle(a, b, w, source="judge:test", category="chat") for a, b, w in OUTCOMES])
+    write_battles(store, [Battle(model_a=a, model_b=b, winner=w, source="judge:test", category="chat") for a, b, w in OUTCOMES])
     outcome = run_arena(ArenaConfig(method="bt", bootstrap=30), from_store=True)
     assert outcome.report.n_battles == len(OUTCOMES) and outcome.source.startswith("store:")
     assert all(r.elo is None for r in outcome.report.rows)
@@ -72,8 +73,8 @@ def test_run_arena_from_the_store(tmp_path: Path) -> None:
 
 def test_write_ratings_replaces_only_its_method() -> None:
     store = open_store()
-    write_ratings(store, [Rating("sha256:x", "bt", "m", 1000.0), Rating("sha256:x", "elo", "m", 990.0)])
-    write_ratings(store, [Rating("sha256:x", "bt", "m", 1010.0, 990.0, 1030.0, 1, 2, 40, {"seed": 1})])
+    write_ratings(store, [Rating(battle_set="sha256:x", method="bt", model="m", rating=1000.0), Rating(battle_set="sha256:x", method="elo", model="m", rating=990.0)])
+    write_ratings(store, [Rating(battle_set="sha256:x", method="bt", model="m", rating=1010.0, ci_low=990.0, ci_high=1030.0, rank_low=1, rank_high=2, n_battles=40, params={"seed": 1})])
     rows = {r.method: r for r in read_ratings(store, "sha256:x")}
     assert rows["bt"].rating == 1010.0 and rows["bt"].params == {"seed": 1} and rows["elo"].rating == 990.0
     assert read_ratings(store, "sha256:other") == []

@@ -149,13 +149,14 @@ def test_peft_adapter_directory_is_evaluated_on_its_base(tiny_model_dir: Path, t
 
 
 def _fill_store() -> None:
-    from harness.store.runs import ModelRecord, Score, TaskResult, create_run, upsert_model, write_task_result
+    from harness.records import ModelRecord, Score, TaskResult
+    from harness.store.runs import create_run, upsert_model, write_task_result
 
     store = open_store()
-    model_id = upsert_model(store, ModelRecord("m", "m", "sha256:0"))
+    model_id = upsert_model(store, ModelRecord(name="m", source="m", fingerprint="sha256:0"))
     run_id = create_run(store, model_id, {"tasks": [], "config": {}, "config_hash": "x", "backend": "hf",
                                           "versions": {}})
-    write_task_result(store, run_id, TaskResult("t", "h", "k", 0, [Score("t", "acc", "none", 0.5, 0.1, 10)], []))
+    write_task_result(store, run_id, TaskResult(task="t", task_hash="h", eval_key="k", num_fewshot=0, scores=[Score(task="t", metric="acc", filter="none", value=0.5, stderr=0.1, n=10)], samples=[]))
 
 
 def _perturb_weights(directory: Path) -> None:

@@ -18,19 +18,10 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.gate import stats
 from harness.gate.decide import GateConfig, Pending, compare, decide, run_gate
+from harness.records import Battle, ModelRecord, SampleRecord, Score, TaskResult
 from harness.store import open_store
-from harness.store.battles import Battle, write_battles
-from harness.store.runs import (
-    ModelRecord,
-    SampleRecord,
-    Score,
-    TaskResult,
-    create_run,
-    finish_run,
-    read_task_result,
-    upsert_model,
-    write_task_result,
-)
+from harness.store.battles import write_battles
+from harness.store.runs import create_run, finish_run, read_task_result, upsert_model, write_task_result
 
 runner = CliRunner()
 N_DOCS = 200
@@ -46,15 +37,15 @@ def task_result(task: str, values: np.ndarray, metric: str = "acc", filt: str = 
                 doc_hashes: list[str] | None = None) -> TaskResult:
     """One synthetic task: per-document metric values, keyed by a doc hash derived from the doc id."""
     hashes = doc_hashes or [f"{task}-doc{i}" for i in range(len(values))]
-    samples = [SampleRecord(task, i, filt, hashes[i], f"p{i}", f"t{i}", f"Q{i}", "1", "1", {metric: float(v)})
+    samples = [SampleRecord(task=task, doc_id=i, filter=filt, doc_hash=hashes[i], prompt_hash=f"p{i}", target_hash=f"t{i}", prompt=f"Q{i}", target="1", prediction="1", metrics={metric: float(v)})
                for i, v in enumerate(values)]
-    score = Score(task, metric, filt, float(np.mean(values)), None, len(values), higher)
-    return TaskResult(task, task_hash, f"key-{task}-{task_hash}", num_fewshot, [score], samples)
+    score = Score(task=task, metric=metric, filter=filt, value=float(np.mean(values)), stderr=None, n=len(values), higher_is_better=higher)
+    return TaskResult(task=task, task_hash=task_hash, eval_key=f"key-{task}-{task_hash}", num_fewshot=num_fewshot, scores=[score], samples=samples)
 
 
 def write_run(model: str, results: list[TaskResult], status: str = "finished") -> str:
     store = open_store()
-    model_id = upsert_model(store, ModelRecord(model, f"/models/{model}", f"sha256:{model}"))
+    model_id = upsert_model(store, ModelRecord(name=model, source=f"/models/{model}", fingerprint=f"sha256:{model}"))
     run_id = create_run(store, model_id, {"suite": None, "tasks": [{"task": r.task} for r in results],
                                           "config": {}, "config_hash": "c", "backend": "hf", "versions": {}})
     for result in results:
@@ -200,8 +191,8 @@ def test_group_task_pairs_subtask_samples_and_uses_subtask_directions() -> None:
     def group(values: np.ndarray) -> TaskResult:
         half = len(values) // 2
         parts = [task_result(f"grp_{k}", part) for k, part in enumerate((values[:half], values[half:]))]
-        return TaskResult("grp", "h-grp", "key-grp", 0, parts[0].scores + parts[1].scores,
-                          parts[0].samples + parts[1].samples, ["grp", "grp_0", "grp_1"])
+        return TaskResult(task="grp", task_hash="h-grp", eval_key="key-grp", num_fewshot=0, scores=parts[0].scores + parts[1].scores,
+                          samples=parts[0].samples + parts[1].samples, members=["grp", "grp_0", "grp_1"])
 
     plain = task_result("other", correct(N_DOCS, range(10)))
     base = write_run("m1", [group(correct(N_DOCS)), plain])
@@ -352,9 +343,9 @@ def test_no_store_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_arena_win_rate_gated_with_tasks(two_runs: tuple[str, str]) -> None:
     base, cand = two_runs
-    battles = [Battle("cand-model", "base-model", "model_b", question_id=f"q{i}", turn=1) for i in range(30)]
-    battles += [Battle("base-model", "cand-model", "model_a", question_id=f"q{i}", turn=1) for i in range(30)]
-    battles += [Battle("cand-model", "other", "tie", question_id="q0", turn=1) for _ in range(5)]
+    battles = [Battle(model_a="cand-model", model_b="base-model", winner="model_b", question_id=f"q{i}", turn=1) for i in range(30)]
+    battles += [Battle(model_a="base-model", model_b="cand-model", winner="model_a", question_id=f"q{i}", turn=1) for i in range(30)]
+    battles += [Battle(model_a="cand-model", model_b="other", winner="tie", question_id="q0", turn=1) for _ in range(5)]
     write_battles(open_store(), battles)
     report = run_gate(GateConfig(candidate=cand, baseline=base))
     checks = {c.name: c for c in report.checks}
@@ -368,7 +359,7 @@ def test_arena_win_rate_gated_with_tasks(two_runs: tuple[str, str]) -> None:
 
 def test_arena_sign_test_when_each_question_judged_once(two_runs: tuple[str, str]) -> None:
     base, cand = two_runs
-    battles = [Battle("cand-model", "base-model", "model_a" if i % 2 else "model_b") for i in range(40)]
+    battles = [Battle(model_a="cand-model", model_b="base-model", winner="model_a" if i % 2 else "model_b") for i in range(40)]
     write_battles(open_store(), battles)
     report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"]))
     win = next(c for c in report.checks if c.name == "arena: win rate")
@@ -522,7 +513,7 @@ def test_real_eval_self_passes_and_damaged_copy_fails_on_the_affected_task(tiny_
 
 def test_arena_battles_of_other_models_are_only_noted(two_runs: tuple[str, str]) -> None:
     base, cand = two_runs
-    write_battles(open_store(), [Battle("cand-model", "x", "model_a"), Battle("x", "y", "tie")])
+    write_battles(open_store(), [Battle(model_a="cand-model", model_b="x", winner="model_a"), Battle(model_a="x", model_b="y", winner="tie")])
     report = run_gate(GateConfig(candidate=cand, baseline=base))
     assert [c.kind for c in report.checks] == ["task", "task"]
     assert "arena: no battles for both cand-model and base-model; not gated" in report.notes
@@ -532,8 +523,8 @@ def test_group_members_decide_which_rows_belong_to_an_entry() -> None:
     """Entries `mm` and `mm_pro` share a prefix; the stored member lists keep their subtasks apart."""
     def entry(name: str, subtasks: list[str]) -> TaskResult:
         parts = [task_result(sub, correct(10)) for sub in subtasks]
-        return TaskResult(name, "h", f"k-{name}", 0, [s for p in parts for s in p.scores],
-                          [s for p in parts for s in p.samples], [name, *subtasks])
+        return TaskResult(task=name, task_hash="h", eval_key=f"k-{name}", num_fewshot=0, scores=[s for p in parts for s in p.scores],
+                          samples=[s for p in parts for s in p.samples], members=[name, *subtasks])
 
     run = write_run("m", [entry("mm", ["mm_math", "mm_law"]), entry("mm_pro", ["mm_pro_math"])])
     samples_mm = read_task_result(open_store(), run, "mm").samples
@@ -564,7 +555,7 @@ def test_arena_checks_render_in_markdown_and_junit(two_runs: tuple[str, str]) ->
     from harness.gate.report import render_junit, render_markdown, render_text
 
     base, cand = two_runs
-    battles = [Battle("cand-model", "base-model", "model_a" if i % 3 else "model_b", question_id=f"q{i}")
+    battles = [Battle(model_a="cand-model", model_b="base-model", winner="model_a" if i % 3 else "model_b", question_id=f"q{i}")
                for i in range(30)]
     write_battles(open_store(), battles)
     report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"]))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError, RunFailed
-from harness.formats.questions import Question
 from harness.generate import GenerateConfig, history, run_generate
+from harness.records import Question
 from harness.store import open_store
 from harness.store.generations import read_answers
 from harness.store.runs import count_rows
@@ -29,7 +29,7 @@ def question_file(tmp_path: Path) -> str:
 
 
 def test_history_is_turn_by_turn():
-    q = Question("b", "chat", ("one", "two", "three"))
+    q = Question(question_id="b", category="chat", turns=("one", "two", "three"))
     assert history(q, ["A1", "A2"], 2) == [
         {"role": "user", "content": "one"}, {"role": "assistant", "content": "A1"},
         {"role": "user", "content": "two"}, {"role": "assistant", "content": "A2"},

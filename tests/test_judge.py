@@ -280,13 +280,14 @@ def test_interrupted_run_keeps_finished_judgments(openai_server, questions, stor
 
 
 def test_questions_a_model_did_not_answer_are_left_out(openai_server, tmp_path, store_url, monkeypatch):
-    from harness.store.generations import Generation, write_generations
+    from harness.records import Generation
+    from harness.store.generations import write_generations
 
     monkeypatch.setenv("TEST_JUDGE_KEY", SECRET)
     questions = str(write_question_file(tmp_path))
     store_answers(store_url, models=["alpha"])
     partial = Generation(
-        "beta-q2", "c-beta-q2", "beta", "fp-beta", "mini", "q2", ["OK haiku"], {}
+        gen_key="beta-q2", content_key="c-beta-q2", model="beta", model_fingerprint="fp-beta", question_set="mini", question_id="q2", turns=["OK haiku"], config={}
     )  # 1 of 2 turns
     write_generations(open_store(store_url), [partial])
     openai_server.responder = ScriptedJudge()

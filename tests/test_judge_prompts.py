@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.formats.questions import Question
 from harness.judge.prompts import PROMPTS_DIR, choose_prompt, load_prompts, render_pairwise
+from harness.records import Question
 
 
 def test_shipped_prompts_load_and_are_chosen_by_turn_and_reference():
@@ -22,7 +22,7 @@ def test_shipped_prompts_load_and_are_chosen_by_turn_and_reference():
         "single-multi-turn",
     }
     assert len({p.hash for p in prompts.values()}) == 5
-    plain, with_ref = Question("1", "x", ("q1", "q2")), Question("2", "math", ("q1",), ("42",))
+    plain, with_ref = Question(question_id="1", category="x", turns=("q1", "q2")), Question(question_id="2", category="math", turns=("q1",), references=("42",))
     assert choose_prompt(prompts, "pairwise", plain, 1).name == "pairwise-general"
     assert choose_prompt(prompts, "pairwise", with_ref, 1).name == "pairwise-reference"
     assert choose_prompt(prompts, "pairwise", plain, 2).name == "pairwise-multi-turn"

@@ -20,8 +20,9 @@ from harness.judge.results import (
     votes_by_turn,
 )
 from harness.judge.verdicts import VerdictError, pairwise_verdict, single_grade, two_scores
+from harness.records import Battle
 from harness.store import open_store
-from harness.store.battles import Battle, read_battles
+from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments
 
 
@@ -70,7 +71,7 @@ def test_offline_judge_matches_numbers_and_text():
 
 
 def _b(a: str, b: str, winner: str, qid: str = "1", turn: int = 1, judge: str = "j", **extra: str) -> Battle:
-    return Battle(a, b, winner, "test", "set", qid, turn, None, judge, None, dict(extra))
+    return Battle(model_a=a, model_b=b, winner=winner, source="test", question_set="set", question_id=qid, turn=turn, category=None, judge=judge, battle_key=None, extra=dict(extra))
 
 
 def test_pairwise_results_count_like_fastchat():
@@ -132,22 +133,22 @@ def test_position_stats():
 
 
 def test_single_results_drop_errors():
-    from harness.store.judgments import Judgment
+    from harness.records import Judgment
 
     def j(model: str, turn: int, score: float | None, status: str = "ok") -> Judgment:
         return Judgment(
-            f"{model}{turn}{score}",
-            "j",
-            "p",
-            "h",
-            "single",
-            "s",
-            "q",
-            turn,
-            model,
-            None,
-            "a",
-            status,
+            cache_key=f"{model}{turn}{score}",
+            judge="j",
+            prompt_name="p",
+            prompt_hash="h",
+            mode="single",
+            question_set="s",
+            question_id="q",
+            turn=turn,
+            model_a=model,
+            model_b=None,
+            answer_order="a",
+            status=status,
             score=score,
         )
 

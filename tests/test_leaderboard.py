@@ -11,18 +11,10 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
+from harness.records import Battle, ModelRecord, SampleRecord, Score, TaskResult
 from harness.store import open_store
-from harness.store.battles import Battle, write_battles
-from harness.store.runs import (
-    ModelRecord,
-    SampleRecord,
-    Score,
-    TaskResult,
-    create_run,
-    finish_run,
-    upsert_model,
-    write_task_result,
-)
+from harness.store.battles import write_battles
+from harness.store.runs import create_run, finish_run, upsert_model, write_task_result
 from harness.store.schema import generations, judgments, ratings
 
 APP = str(Path(__file__).resolve().parent.parent / "leaderboard_app" / "app.py")
@@ -43,11 +35,11 @@ B_RIGHT = np.array([1] * 36 + [0] * 24)
 
 def _task(task: str, metric: str, value: float, stderr: float, outcomes: np.ndarray | None) -> TaskResult:
     samples = [] if outcomes is None else [
-        SampleRecord(task, doc, "none", f"h{doc}", None, None, f"What is {doc}+{doc}?", str(2 * doc),
-                     str(2 * doc if ok else 2 * doc + 1), {metric: float(ok)})
+        SampleRecord(task=task, doc_id=doc, filter="none", doc_hash=f"h{doc}", prompt_hash=None, target_hash=None, prompt=f"What is {doc}+{doc}?", target=str(2 * doc),
+                     prediction=str(2 * doc if ok else 2 * doc + 1), metrics={metric: float(ok)})
         for doc, ok in enumerate(outcomes)]
-    return TaskResult(task, "sha256:t", f"key-{task}-{value}", 0,
-                      [Score(task, metric, "none", value, stderr, 60, True)], samples)
+    return TaskResult(task=task, task_hash="sha256:t", eval_key=f"key-{task}-{value}", num_fewshot=0,
+                      scores=[Score(task=task, metric=metric, filter="none", value=value, stderr=stderr, n=60, higher_is_better=True)], samples=samples)
 
 
 def fill(url: str) -> dict[str, str]:
@@ -55,8 +47,8 @@ def fill(url: str) -> dict[str, str]:
     store = open_store(url)
     run_ids = {}
     for name, (kind, base, recipe, size, tasks) in MODELS.items():
-        model_id = upsert_model(store, ModelRecord(name, f"ckpt/{name}", f"sha256:{name}", kind, base, recipe,
-                                                   size, {"recipe": recipe, "data": "arith"} if recipe else {}))
+        model_id = upsert_model(store, ModelRecord(name=name, source=f"ckpt/{name}", fingerprint=f"sha256:{name}", kind=kind, base_model=base, recipe=recipe,
+                                                   n_params=size, card={"recipe": recipe, "data": "arith"} if recipe else {}))
         run_id = create_run(store, model_id, {"suite": "smoke", "tasks": [{"task": t} for t in tasks], "config": {},
                                               "config_hash": "h", "backend": "hf", "chat_template": recipe,
                                               "versions": {"lm_eval": "0.4.13"}, "git_revision": "abc"})
@@ -75,10 +67,10 @@ def fill(url: str) -> dict[str, str]:
 
 
 def _fill_arena(store: object) -> None:
-    items = [Battle("alpaca-full", "vicuna-lora", "model_a", category="math")] * 6
-    items += [Battle("alpaca-full", "vicuna-lora", "model_b", category="writing")] * 2
-    items += [Battle("vicuna-lora", "tiny-base", "model_a", category="math")] * 5
-    items += [Battle("vicuna-lora", "tiny-base", "tie", category="math")] * 2
+    items = [Battle(model_a="alpaca-full", model_b="vicuna-lora", winner="model_a", category="math")] * 6
+    items += [Battle(model_a="alpaca-full", model_b="vicuna-lora", winner="model_b", category="writing")] * 2
+    items += [Battle(model_a="vicuna-lora", model_b="tiny-base", winner="model_a", category="math")] * 5
+    items += [Battle(model_a="vicuna-lora", model_b="tiny-base", winner="tie", category="math")] * 2
     write_battles(store, items)
     bt = [("alpaca-full", 1100, 1060, 1140, 1, 1), ("vicuna-lora", 1000, 960, 1040, 2, 2),
           ("tiny-base", 900, 850, 990, 3, 3)]
@@ -182,8 +174,8 @@ def test_arena_page_ratings_heatmaps_and_categories(filled: dict[str, str]) -> N
 
 def test_arena_page_without_stored_ratings_falls_back(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = open_store(store_url)
-    upsert_model(store, ModelRecord("m1", "m1", "f1"))
-    write_battles(store, [Battle("m1", "m2", "model_a")] * 3 + [Battle("m1", "m2", "model_b")])
+    upsert_model(store, ModelRecord(name="m1", source="m1", fingerprint="f1"))
+    write_battles(store, [Battle(model_a="m1", model_b="m2", winner="model_a")] * 3 + [Battle(model_a="m1", model_b="m2", winner="model_b")])
     monkeypatch.setitem(sys.modules, "harness.arena.ratings", None)  # as if the arena module were absent
     at = open_page("pages/arena.py")
     assert any("No ratings stored" in w.value for w in at.warning)
@@ -280,22 +272,22 @@ def test_missing_store_is_an_error_message(tmp_path: Path, monkeypatch: pytest.M
 def test_new_rows_show_up_without_restart(filled: dict[str, str], store_url: str) -> None:
     at = open_page()
     assert len(table(at)) == 4
-    upsert_model(open_store(store_url), ModelRecord("newcomer", "x", "sha256:new"))
+    upsert_model(open_store(store_url), ModelRecord(name="newcomer", source="x", fingerprint="sha256:new"))
     at.run()
     assert "newcomer" in set(table(at)["model"])
 
 
 def test_models_without_scores_and_lower_is_better_tasks(store_url: str) -> None:
     store = open_store(store_url)
-    upsert_model(store, ModelRecord("unscored", "u", "sha256:u"))
+    upsert_model(store, ModelRecord(name="unscored", source="u", fingerprint="sha256:u"))
     for name, acc, ppl in (("good", 0.8, 12.0), ("bad", 0.4, 30.0)):
-        model_id = upsert_model(store, ModelRecord(name, name, f"sha256:{name}", "full", "b", "alpaca"))
+        model_id = upsert_model(store, ModelRecord(name=name, source=name, fingerprint=f"sha256:{name}", kind="full", base_model="b", recipe="alpaca"))
         run_id = create_run(store, model_id, {"tasks": [], "config": {}, "config_hash": "h", "backend": "hf",
                                               "versions": {}})
-        write_task_result(store, run_id, TaskResult("qa", "h", f"k-qa-{name}", 0,
-                                                    [Score("qa", "acc", "none", acc, 0.01, 100, True)], []))
-        write_task_result(store, run_id, TaskResult("wikitext", "h", f"k-wt-{name}", 0, [
-            Score("wikitext", "word_perplexity", "none", ppl, None, 100, False)], []))
+        write_task_result(store, run_id, TaskResult(task="qa", task_hash="h", eval_key=f"k-qa-{name}", num_fewshot=0,
+                                                    scores=[Score(task="qa", metric="acc", filter="none", value=acc, stderr=0.01, n=100, higher_is_better=True)], samples=[]))
+        write_task_result(store, run_id, TaskResult(task="wikitext", task_hash="h", eval_key=f"k-wt-{name}", num_fewshot=0, scores=[
+            Score(task="wikitext", metric="word_perplexity", filter="none", value=ppl, stderr=None, n=100, higher_is_better=False)], samples=[]))
     at = open_page()
     df = table(at)
     assert list(df["model"]) == ["good", "bad", "unscored"]
@@ -336,13 +328,13 @@ def test_every_page_leaves_the_store_file_untouched(filled: dict[str, str], stor
 
 def test_groups_show_their_aggregate_and_subtasks_on_request(store_url: str) -> None:
     store = open_store(store_url)
-    model_id = upsert_model(store, ModelRecord("m", "m", "sha256:m"))
+    model_id = upsert_model(store, ModelRecord(name="m", source="m", fingerprint="sha256:m"))
     run_id = create_run(store, model_id, {"tasks": [], "config": {}, "config_hash": "h", "backend": "hf",
                                           "versions": {}})
-    group = [Score("mini_mmlu", "acc", "none", 0.5, 0.02, 200, True),
-             Score("mini_mmlu_math", "acc", "none", 0.4, 0.03, 100, True),
-             Score("mini_mmlu_law", "acc", "none", 0.6, 0.03, 100, True)]
-    write_task_result(store, run_id, TaskResult("mini_mmlu", "h", "k-g", 0, group, []))
+    group = [Score(task="mini_mmlu", metric="acc", filter="none", value=0.5, stderr=0.02, n=200, higher_is_better=True),
+             Score(task="mini_mmlu_math", metric="acc", filter="none", value=0.4, stderr=0.03, n=100, higher_is_better=True),
+             Score(task="mini_mmlu_law", metric="acc", filter="none", value=0.6, stderr=0.03, n=100, higher_is_better=True)]
+    write_task_result(store, run_id, TaskResult(task="mini_mmlu", task_hash="h", eval_key="k-g", num_fewshot=0, scores=group, samples=[]))
     write_task_result(store, run_id, _task("arith_mc", "acc", 0.9, 0.01, None))
     at = open_page()
     df = table(at)
@@ -355,8 +347,8 @@ def test_groups_show_their_aggregate_and_subtasks_on_request(store_url: str) -> 
 def test_arena_page_fits_ratings_when_none_are_stored(store_url: str) -> None:
     pytest.importorskip("harness.arena.ratings")
     store = open_store(store_url)
-    upsert_model(store, ModelRecord("m1", "m1", "f1"))
-    write_battles(store, [Battle("m1", "m2", "model_a")] * 6 + [Battle("m1", "m2", "model_b")] * 2)
+    upsert_model(store, ModelRecord(name="m1", source="m1", fingerprint="f1"))
+    write_battles(store, [Battle(model_a="m1", model_b="m2", winner="model_a")] * 6 + [Battle(model_a="m1", model_b="m2", winner="model_b")] * 2)
     at = open_page("pages/arena.py")
     assert not any("No ratings stored" in w.value for w in at.warning)
     df = table(at, 0)

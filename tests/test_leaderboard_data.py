@@ -12,9 +12,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from harness.records import Battle, ModelRecord
 from harness.store import open_store
-from harness.store.battles import Battle, write_battles
-from harness.store.runs import ModelRecord, create_run, finish_run, upsert_model
+from harness.store.battles import write_battles
+from harness.store.runs import create_run, finish_run, upsert_model
 from harness.store.schema import judgments
 from harness.store.views import (
     read_battle_counts,
@@ -54,8 +55,8 @@ def test_rank_ranges_without_intervals_are_plain_ranks() -> None:
 
 
 def _battles() -> list[Battle]:
-    return ([Battle("a", "b", "model_a")] * 3 + [Battle("b", "a", "model_a")] + [Battle("a", "c", "tie")] * 2
-            + [Battle("c", "b", "tie (bothbad)")] + [Battle("c", "a", "model_b", category="math")])
+    return ([Battle(model_a="a", model_b="b", winner="model_a")] * 3 + [Battle(model_a="b", model_b="a", winner="model_a")] + [Battle(model_a="a", model_b="c", winner="tie")] * 2
+            + [Battle(model_a="c", model_b="b", winner="tie (bothbad)")] + [Battle(model_a="c", model_b="a", winner="model_b", category="math")])
 
 
 def test_win_counts_in_sql_match_pandas_on_pair_counts(store_url: str) -> None:
@@ -82,7 +83,7 @@ def test_stamp_changes_with_every_kind_of_write(store_url: str) -> None:
     store = open_store(store_url)
     empty = store_stamp(store)
     assert not empty.has("models") and not empty.has("runs")
-    model_id = upsert_model(store, ModelRecord("m", "m", "f"))
+    model_id = upsert_model(store, ModelRecord(name="m", source="m", fingerprint="f"))
     with_model = store_stamp(store)
     assert with_model != empty and with_model.has("models")
     run_id = create_run(store, model_id, {"tasks": [], "config": {}, "config_hash": "h", "backend": "hf",
@@ -90,7 +91,7 @@ def test_stamp_changes_with_every_kind_of_write(store_url: str) -> None:
     running = store_stamp(store)
     finish_run(store, run_id, "finished")
     assert len({with_model, running, store_stamp(store)}) == 3
-    write_battles(store, [Battle("m", "n", "tie")])
+    write_battles(store, [Battle(model_a="m", model_b="n", winner="tie")])
     with store.engine.begin() as conn:
         conn.execute(sa.insert(judgments).values(
             cache_key="k", judge="j", prompt_name="p", prompt_hash="h", mode="pairwise", question_set="s",
@@ -192,9 +193,9 @@ def test_ratings_are_fitted_when_none_are_stored(store_url: str) -> None:
     from leaderboard_app.data import computed_ratings
 
     store = open_store(store_url)
-    write_battles(store, [Battle("a", "b", "model_a")] * 8 + [Battle("a", "b", "model_b")] * 2
-                  + [Battle("b", "c", "model_a")] * 8 + [Battle("b", "c", "model_b")] * 2
-                  + [Battle("a", "c", "model_a")] * 9 + [Battle("a", "c", "model_b")])
+    write_battles(store, [Battle(model_a="a", model_b="b", winner="model_a")] * 8 + [Battle(model_a="a", model_b="b", winner="model_b")] * 2
+                  + [Battle(model_a="b", model_b="c", winner="model_a")] * 8 + [Battle(model_a="b", model_b="c", winner="model_b")] * 2
+                  + [Battle(model_a="a", model_b="c", winner="model_a")] * 9 + [Battle(model_a="a", model_b="c", winner="model_b")])
     fitted = computed_ratings(store)
     bt = fitted[fitted["method"] == "bt"].set_index("model")
     assert list(bt.sort_values("rating", ascending=False).index) == ["a", "b", "c"]

@@ -9,13 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from harness.errors import HarnessError, StoreSchemaTooNew
+from harness.records import Battle, ModelRecord, SampleRecord, Score, TaskResult
 from harness.store import SCHEMA_VERSION, open_store, resolve_store_url
-from harness.store.battles import Battle, read_battles, write_battles
+from harness.store.battles import read_battles, write_battles
 from harness.store.runs import (
-    ModelRecord,
-    SampleRecord,
-    Score,
-    TaskResult,
     count_rows,
     create_run,
     find_task_results,
@@ -45,13 +42,13 @@ def url(request: pytest.FixtureRequest, store_url: str) -> str:
 
 
 def _result(task: str = "arith_mc", key: str = "k1") -> TaskResult:
-    scores = [Score(task, "acc", "none", 0.75, 0.1, 4, True)]
+    scores = [Score(task=task, metric="acc", filter="none", value=0.75, stderr=0.1, n=4, higher_is_better=True)]
     samples = [
-        SampleRecord(task, i, "none", f"d{i}", f"p{i}", f"t{i}", f"prompt {i}", "3", "3" if i % 4 else "2",
-                     {"acc": float(i % 4 != 0)})
+        SampleRecord(task=task, doc_id=i, filter="none", doc_hash=f"d{i}", prompt_hash=f"p{i}", target_hash=f"t{i}", prompt=f"prompt {i}", target="3", prediction="3" if i % 4 else "2",
+                     metrics={"acc": float(i % 4 != 0)})
         for i in range(4)
     ]
-    return TaskResult(task, "sha256:task", key, 0, scores, samples)
+    return TaskResult(task=task, task_hash="sha256:task", eval_key=key, num_fewshot=0, scores=scores, samples=samples)
 
 
 def test_migrations_run_once_and_are_recorded(url: str) -> None:
@@ -73,8 +70,8 @@ def test_store_newer_than_code_is_refused(url: str) -> None:
 
 def test_eval_records_round_trip(url: str) -> None:
     store = open_store(url)
-    model_id = upsert_model(store, ModelRecord("tiny", "/m", "sha256:abc", n_params=10))
-    assert upsert_model(store, ModelRecord("tiny", "/m", "sha256:abc", recipe="alpaca")) == model_id
+    model_id = upsert_model(store, ModelRecord(name="tiny", source="/m", fingerprint="sha256:abc", n_params=10))
+    assert upsert_model(store, ModelRecord(name="tiny", source="/m", fingerprint="sha256:abc", recipe="alpaca")) == model_id
     run_id = create_run(store, model_id, {"suite": "smoke", "tasks": [{"task": "arith_mc"}], "config": {"a": 1},
                                           "config_hash": "h", "backend": "hf", "versions": {"torch": "x"}})
     write_task_result(store, run_id, _result())
@@ -91,10 +88,10 @@ def test_eval_records_round_trip(url: str) -> None:
 
 def test_battles_are_deduplicated_by_key_and_keep_order(url: str) -> None:
     store = open_store(url)
-    items = [Battle("a", "b", "model_a", battle_key="1"), Battle("b", "c", "tie", battle_key="2"),
-             Battle("a", "c", "model_b", extra={"len_a": 3})]
+    items = [Battle(model_a="a", model_b="b", winner="model_a", battle_key="1"), Battle(model_a="b", model_b="c", winner="tie", battle_key="2"),
+             Battle(model_a="a", model_b="c", winner="model_b", extra={"len_a": 3})]
     assert write_battles(store, items) == 3
-    assert write_battles(store, items[:2] + [Battle("c", "a", "model_a", battle_key="2")]) == 0
+    assert write_battles(store, items[:2] + [Battle(model_a="c", model_b="a", winner="model_a", battle_key="2")]) == 0
     assert [(b.model_a, b.winner, b.extra) for b in read_battles(store)] == [
         ("a", "model_a", {}), ("b", "tie", {}), ("a", "model_b", {"len_a": 3})]
 
@@ -103,7 +100,7 @@ def test_readonly_store_cannot_be_written(store_url: str) -> None:
     open_store(store_url)
     ro = open_store(store_url, readonly=True)
     with pytest.raises(sa.exc.OperationalError, match="readonly"):
-        upsert_model(ro, ModelRecord("x", "x", "sha256:x"))
+        upsert_model(ro, ModelRecord(name="x", source="x", fingerprint="sha256:x"))
 
 
 def test_readonly_store_must_exist(tmp_path: Path) -> None:

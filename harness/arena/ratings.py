@@ -30,7 +30,7 @@ from harness.arena.bradley_terry import (
 )
 from harness.config import Frozen
 from harness.errors import HarnessError
-from harness.store.battles import Battle
+from harness.records import Battle
 
 if TYPE_CHECKING:
     from harness.arena.style import StyleFit

@@ -15,8 +15,7 @@ from rich.table import Table
 from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings
 from harness.errors import HarnessError
 from harness.fingerprint import short
-from harness.store.battles import Battle
-from harness.store.ratings import Rating
+from harness.records import Battle, Rating
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +93,8 @@ def ratings_from_report(report: ArenaReport, source: str, category: str | None =
 def _rating(key: tuple[str, str, int, dict[str, Any]], method: str, rating: float, low: float | None,
             high: float | None, ranks: tuple[int, int] | None) -> Rating:
     battle_set, model, n_battles, params = key
-    return Rating(battle_set, method, model, rating, low, high, ranks[0] if ranks else None,
-                  ranks[1] if ranks else None, n_battles, params)
+    return Rating(battle_set=battle_set, method=method, model=model, rating=rating, ci_low=low, ci_high=high, rank_low=ranks[0] if ranks else None,
+                  rank_high=ranks[1] if ranks else None, n_battles=n_battles, params=params)
 
 
 def _cell(value: float | None) -> str:

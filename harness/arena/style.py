@@ -29,7 +29,7 @@ from harness.arena.bradley_terry import (
 )
 from harness.arena.ratings import ArenaConfig, EncodedBattles
 from harness.errors import HarnessError
-from harness.store.battles import Battle
+from harness.records import Battle
 
 # FastChat clean_battle `conv_metadata` keys; `{}` is a or b. Header/list/bold may be dicts of sub-counts.
 METADATA_KEYS = {"length": "sum_assistant_{}_tokens", "headers": "header_count_{}",

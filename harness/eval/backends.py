@@ -18,7 +18,7 @@ from typing import Any
 from harness.config import EvalConfig
 from harness.errors import HarnessError, ModelNotFound, missing_extra
 from harness.fingerprint import content_hash, fingerprint_directory
-from harness.store.runs import ModelRecord
+from harness.records import ModelRecord
 
 log = logging.getLogger(__name__)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
@@ -153,7 +153,7 @@ def resolve_model(config: EvalConfig) -> ResolvedModel:
         if not config.base_url:
             raise HarnessError("backend local-completions needs --base-url", hint="e.g. http://127.0.0.1:8000/v1/completions")
         fp = content_hash({"api": config.base_url, "model": config.model})
-        return ResolvedModel(ModelRecord(name, config.model, fp, kind="api"), config.model)
+        return ResolvedModel(ModelRecord(name=name, source=config.model, fingerprint=fp, kind="api"), config.model)
     directory = _locate(config.model)
     if (directory / "adapter_config.json").exists():
         adapter_config = _read_json(directory / "adapter_config.json")

@@ -26,11 +26,9 @@ from harness.eval.backends import ResolvedModel, check_backend, load_lm, resolve
 from harness.eval.suites import local_task_spec, resolve_tasks, task_manager
 from harness.eval.templates import ChatTemplate, load_chat_template, tokenizer_template
 from harness.fingerprint import content_hash
+from harness.records import SampleRecord, Score, TaskResult
 from harness.store import Store, check_store_url, open_store
 from harness.store.runs import (
-    SampleRecord,
-    Score,
-    TaskResult,
     create_run,
     find_task_results,
     finish_run,
@@ -234,8 +232,8 @@ def evaluate_task(lm: Any, planned: PlannedTask, config: EvalConfig, template: C
     samples = [rec for name, rows in sorted(results.get("samples", {}).items()) for rec in parse_samples(name, rows)]
     members = sorted({planned.entry.task, *planned.loaded["tasks"], *planned.loaded["groups"]})
     return TaskResult(
-        planned.entry.task, planned.task_hash, planned.eval_key, planned.entry.num_fewshot,
-        parse_scores(results), samples, members, planned.spec_key,
+        task=planned.entry.task, task_hash=planned.task_hash, eval_key=planned.eval_key, num_fewshot=planned.entry.num_fewshot,
+        scores=parse_scores(results), samples=samples, members=members, spec_key=planned.spec_key,
     )
 
 

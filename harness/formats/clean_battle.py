@@ -17,7 +17,7 @@ from typing import Any, TypeGuard
 
 from harness.arena.style import style_metadata
 from harness.errors import HarnessError
-from harness.store.battles import WINNERS, Battle
+from harness.records import WINNERS, Battle
 
 _FIELDS = ("question_set", "question_id", "turn", "category", "judge", "battle_key")
 _PRD_SCORE = {1: "model_a", 2: "model_b", 3: "tie"}
@@ -120,7 +120,7 @@ def _clean_battle(row: Any, source: str) -> Battle | str:
         if key in known:
             known[key] = str(known[key])
     extra = {k: v for k, v in row.items() if k not in ("model_a", "model_b", "winner") and k not in known}
-    return Battle(row["model_a"], row["model_b"], row["winner"], source=source, extra=extra, **known)
+    return Battle(model_a=row["model_a"], model_b=row["model_b"], winner=row["winner"], source=source, extra=extra, **known)
 
 
 def read_llmfao_csv(path: Path, skip_bad: bool = False) -> BattleFile:
@@ -139,7 +139,7 @@ def read_llmfao_csv(path: Path, skip_bad: bool = False) -> BattleFile:
             extra: dict[str, Any] = {"worker": row["worker"]} if row.get("worker") else {}
             if pair:
                 extra["conv_metadata"] = style_metadata(*pair)
-            collect.battles.append(Battle(row["left"], row["right"], winner, source=f"import:{path.name}",
+            collect.battles.append(Battle(model_a=row["left"], model_b=row["right"], winner=winner, source=f"import:{path.name}",
                                           question_set="llmfao", question_id=row.get("prompt"),
                                           judge=f"worker:{row['worker']}" if row.get("worker") else judge,
                                           extra=extra))
@@ -179,7 +179,7 @@ def read_prd_ratings(folder: Path, skip_bad: bool = False) -> BattleFile:
             first, second = answers.get((match["a"], qid)), answers.get((match["b"], qid))
             extra = {} if first is None or second is None else {
                 "conv_metadata": style_metadata(first, second)}
-            collect.battles.append(Battle(match["a"], match["b"], _PRD_SCORE[row["score"]],
+            collect.battles.append(Battle(model_a=match["a"], model_b=match["b"], winner=_PRD_SCORE[row["score"]],
                                           source=f"import:prd-{reviewer}", question_set="vicuna80",
                                           question_id=qid, judge=reviewer, extra=extra))
     return collect.result(f"import:prd-{reviewer}")
@@ -218,7 +218,7 @@ def read_vicuna80_reviews(folder: Path, skip_bad: bool = False) -> BattleFile:
                 continue
             winner = "model_a" if score[0] > score[1] else "model_b" if score[1] > score[0] else "tie"
             extra = {"score": score, "conv_metadata": style_metadata(first[2], second[2])}
-            collect.battles.append(Battle(first[0], second[0], winner, source="import:vicuna80-gpt4-review",
+            collect.battles.append(Battle(model_a=first[0], model_b=second[0], winner=winner, source="import:vicuna80-gpt4-review",
                                           question_set="vicuna80", question_id=first[1], judge="gpt-4",
                                           extra=extra))
     return collect.result("import:vicuna80-gpt4-review")

@@ -21,8 +21,7 @@ from harness.fingerprint import content_hash
 from harness.formats.questions import read_jsonl
 from harness.judge.results import fastchat_winner
 from harness.judge.run import style_features
-from harness.store.battles import Battle
-from harness.store.judgments import Judgment
+from harness.records import Battle, Judgment
 
 PRD_NAME = re.compile(
     r"^answer[_-](?P<a>.+?)-vs-answer[_-](?P<b>.+?)-(?P<judge>[^-]+)-reviewer[_-]threeclass$"
@@ -71,16 +70,16 @@ def read_fastchat_pair(path: Path) -> Imported:
         prompt = row["judge"][1] if isinstance(row["judge"], list) else None
         out.battles.append(
             Battle(
-                row["model_1"],
-                row["model_2"],
-                fastchat_winner(g1, g2),
-                f"import:{path.name}",
-                _bench_name(path),
-                str(row["question_id"]),
-                int(row.get("turn", 1)),
-                None,
-                judge,
-                _key(
+                model_a=row["model_1"],
+                model_b=row["model_2"],
+                winner=fastchat_winner(g1, g2),
+                source=f"import:{path.name}",
+                question_set=_bench_name(path),
+                question_id=str(row["question_id"]),
+                turn=int(row.get("turn", 1)),
+                category=None,
+                judge=judge,
+                battle_key=_key(
                     "fastchat-pair",
                     path,
                     judge,
@@ -90,7 +89,7 @@ def read_fastchat_pair(path: Path) -> Imported:
                     row["model_2"],
                     row.get("turn"),
                 ),
-                {"g1": g1, "g2": g2, "prompt": prompt},
+                extra={"g1": g1, "g2": g2, "prompt": prompt},
             )
         )
     return out
@@ -107,16 +106,16 @@ def read_fastchat_votes(path: Path) -> Imported:
         judge = _judge_name(row["judge"])
         out.battles.append(
             Battle(
-                row["model_a"],
-                row["model_b"],
-                row["winner"],
-                f"import:{path.name}",
-                _bench_name(path),
-                str(row["question_id"]),
-                int(row.get("turn", 1)),
-                None,
-                judge,
-                _key(
+                model_a=row["model_a"],
+                model_b=row["model_b"],
+                winner=row["winner"],
+                source=f"import:{path.name}",
+                question_set=_bench_name(path),
+                question_id=str(row["question_id"]),
+                turn=int(row.get("turn", 1)),
+                category=None,
+                judge=judge,
+                battle_key=_key(
                     "fastchat-votes",
                     path,
                     i,
@@ -141,20 +140,20 @@ def read_fastchat_single(path: Path) -> Imported:
         out.dropped += not ok
         out.judgments.append(
             Judgment(
-                _key(
+                cache_key=_key(
                     "fastchat-single", path, judge, prompt, row["question_id"], row["model"], row.get("turn")
                 ),
-                judge,
-                prompt,
-                "imported",
-                "single",
-                _bench_name(path),
-                str(row["question_id"]),
-                int(row.get("turn", 1)),
-                row["model"],
-                None,
-                "a",
-                "ok" if ok else "error",
+                judge=judge,
+                prompt_name=prompt,
+                prompt_hash="imported",
+                mode="single",
+                question_set=_bench_name(path),
+                question_id=str(row["question_id"]),
+                turn=int(row.get("turn", 1)),
+                model_a=row["model"],
+                model_b=None,
+                answer_order="a",
+                status="ok" if ok else "error",
                 score=score if ok else None,
                 raw_output=row.get("judgment"),
                 error=None if ok else "judge gave no rating (score -1)",
@@ -176,17 +175,17 @@ def read_vicuna_review(path: Path) -> Imported:
         g1 = "tie" if s1 == s2 else "model_a" if s1 > s2 else "model_b"
         out.battles.append(
             Battle(
-                model_a,
-                model_b,
-                g1,
-                f"import:{path.name}",
-                "vicuna80",
-                str(row["question_id"]),
-                1,
-                None,
-                "gpt-4",
-                _key("vicuna-review", path, row["question_id"]),
-                {"g1": g1, "score_a": s1, "score_b": s2},
+                model_a=model_a,
+                model_b=model_b,
+                winner=g1,
+                source=f"import:{path.name}",
+                question_set="vicuna80",
+                question_id=str(row["question_id"]),
+                turn=1,
+                category=None,
+                judge="gpt-4",
+                battle_key=_key("vicuna-review", path, row["question_id"]),
+                extra={"g1": g1, "score_a": s1, "score_b": s2},
             )
         )
     return out
@@ -246,17 +245,17 @@ def read_prd(path: Path) -> Imported:
                 key = _key("prd", f, qid, i, judge)
                 out.battles.append(
                     Battle(
-                        a,
-                        b,
-                        winner,
-                        f"import:prd/{f.parent.name}",
-                        "vicuna80",
-                        qid,
-                        1,
-                        None,
-                        judge,
-                        key,
-                        extra,
+                        model_a=a,
+                        model_b=b,
+                        winner=winner,
+                        source=f"import:prd/{f.parent.name}",
+                        question_set="vicuna80",
+                        question_id=qid,
+                        turn=1,
+                        category=None,
+                        judge=judge,
+                        battle_key=key,
+                        extra=extra,
                     )
                 )
     return out
@@ -291,17 +290,17 @@ def read_alpaca_eval(path: Path) -> Imported:
         qid = content_hash(row["instruction"]).split(":")[1][:16]
         out.battles.append(
             Battle(
-                row["generator_1"],
-                row["generator_2"],
-                winner,
-                f"import:{path.parent.name}/{path.name}",
-                "alpaca_eval",
-                qid,
-                1,
-                row.get("dataset"),
-                str(row["annotator"]),
-                _key("alpaca-eval", path, i, row["annotator"], qid),
-                {
+                model_a=row["generator_1"],
+                model_b=row["generator_2"],
+                winner=winner,
+                source=f"import:{path.parent.name}/{path.name}",
+                question_set="alpaca_eval",
+                question_id=qid,
+                turn=1,
+                category=row.get("dataset"),
+                judge=str(row["annotator"]),
+                battle_key=_key("alpaca-eval", path, i, row["annotator"], qid),
+                extra={
                     "len_a": len_a,
                     "len_b": len_b,
                     "md_a": md_a,
@@ -325,17 +324,17 @@ def read_llmfao(path: Path) -> Imported:
                 continue
             out.battles.append(
                 Battle(
-                    row["left"],
-                    row["right"],
-                    winner,
-                    f"import:{path.name}",
-                    "llmfao",
-                    str(row["prompt"]),
-                    1,
-                    None,
-                    judge,
-                    _key("llmfao", path, i, row["id"], row.get("worker")),
-                    {"pair_id": row["id"]},
+                    model_a=row["left"],
+                    model_b=row["right"],
+                    winner=winner,
+                    source=f"import:{path.name}",
+                    question_set="llmfao",
+                    question_id=str(row["prompt"]),
+                    turn=1,
+                    category=None,
+                    judge=judge,
+                    battle_key=_key("llmfao", path, i, row["id"], row.get("worker")),
+                    extra={"pair_id": row["id"]},
                 )
             )
     return out

@@ -9,61 +9,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.fingerprint import content_hash
+from harness.records import Question, QuestionSet
 from harness.resources import tasks_dir
 
 QUESTIONS_DIR = tasks_dir() / "questions"
 REFERENCE_FILE = Path("reference_answer") / "gpt-4.jsonl"
 
 
-@dataclass(frozen=True)
-class Question:
-    """One question: its turns (asked one after another) and, where one decides, a reference per turn."""
-
-    question_id: str
-    category: str
-    turns: tuple[str, ...]
-    references: tuple[str, ...] | None = None
-
-    @property
-    def content_hash(self) -> str:
-        return content_hash({"turns": list(self.turns), "references": list(self.references or [])})
-
-
-@dataclass(frozen=True)
-class QuestionSet:
-    """A named list of questions; `name` is what generations, judgments and battles record."""
-
-    name: str
-    source: str
-    questions: tuple[Question, ...]
-
-    def by_id(self) -> dict[str, Question]:
-        return {q.question_id: q for q in self.questions}
-
-
 def _mt_bench_row(row: dict[str, Any]) -> Question:
     refs = row.get("reference")
     return Question(
-        str(row["question_id"]),
-        str(row.get("category", "")),
-        tuple(map(str, row["turns"])),
-        tuple(map(str, refs)) if refs else None,
+        question_id=str(row["question_id"]),
+        category=str(row.get("category", "")),
+        turns=tuple(map(str, row["turns"])),
+        references=tuple(map(str, refs)) if refs else None,
     )
 
 
 def _vicuna_row(row: dict[str, Any]) -> Question:
-    return Question(str(row["question_id"]), str(row.get("category", "")), (str(row["text"]),))
+    return Question(question_id=str(row["question_id"]), category=str(row.get("category", "")), turns=(str(row["text"]),))
 
 
 def _arena_hard_row(row: dict[str, Any]) -> Question:
     return Question(
-        str(row["uid"]), str(row.get("cluster") or row.get("category", "")), (str(row["prompt"]),)
+        question_id=str(row["uid"]), category=str(row.get("cluster") or row.get("category", "")), turns=(str(row["prompt"]),)
     )
 
 
@@ -105,7 +78,7 @@ def detect_format(row: dict[str, Any], path: Path) -> str:
 def _with_references(questions: list[Question], ref_path: Path) -> list[Question]:
     refs = {str(r["question_id"]): tuple(map(str, r["choices"][0]["turns"])) for r in read_jsonl(ref_path)}
     return [
-        Question(q.question_id, q.category, q.turns, q.references or refs.get(q.question_id))
+        Question(question_id=q.question_id, category=q.category, turns=q.turns, references=q.references or refs.get(q.question_id))
         for q in questions
     ]
 
@@ -131,7 +104,7 @@ def load_question_file(path: Path, name: str | None = None) -> QuestionSet:
     ids = [q.question_id for q in questions]
     if len(set(ids)) != len(ids):
         raise HarnessError(f"{path} repeats question ids", hint="each question_id must be unique")
-    return QuestionSet(name or _set_name(path), str(path), tuple(questions))
+    return QuestionSet(name=name or _set_name(path), source=str(path), questions=tuple(questions))
 
 
 def builtin_sets() -> list[str]:

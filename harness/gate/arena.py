@@ -15,8 +15,8 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.gate import stats
 from harness.gate.decide import GateConfig, Pending
+from harness.records import Battle
 from harness.store import Store
-from harness.store.battles import Battle
 
 
 def _battle_clusters(direct: list[Battle], candidate: str) -> list[list[float]]:

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import HarnessError
 from harness.gate import stats
+from harness.records import RunTask, SampleRecord, Score
 from harness.store import Store, open_store
-from harness.store.baselines import RunRef, RunTask, resolve_ref, run_tasks
-from harness.store.runs import SampleRecord, Score, read_task_result
+from harness.store.baselines import RunRef, resolve_ref, run_tasks
+from harness.store.runs import read_task_result
 
 log = logging.getLogger(__name__)
 Direction = Literal["higher", "lower"]

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
-from harness.formats.questions import Question, QuestionSet, load_questions
+from harness.formats.questions import load_questions
 from harness.judge.offline import OFFLINE_JUDGE
 from harness.judge.prompts import JudgePrompt, choose_prompt, load_prompts
+from harness.records import Question, QuestionSet
 from harness.store import Store
 from harness.store.generations import read_answers
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
-from harness.formats.questions import Question
+from harness.records import Question
 from harness.resources import tasks_dir
 
 PROMPTS_DIR = tasks_dir() / "judge_prompts"

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness.records import Battle, Judgment
 from harness.store import Store
-from harness.store.battles import Battle, read_battles
-from harness.store.judgments import Judgment, read_judgments
+from harness.store.battles import read_battles
+from harness.store.judgments import read_judgments
 
 Key = tuple[str, str, str]  # (question_id, model sorted first, model sorted second)
 

@@ -25,9 +25,9 @@ from harness.judge.plan import Job, JudgeConfig, Match, Plan, plan_jobs
 from harness.judge.prompts import render_pairwise, render_single
 from harness.judge.results import fastchat_winner
 from harness.judge.verdicts import PAIRWISE_PARSERS, SINGLE_PARSERS
+from harness.records import Battle, Judgment
 from harness.store import Store, open_store
-from harness.store.battles import Battle
-from harness.store.judgments import Judgment, find_judgments, write_judgments
+from harness.store.judgments import find_judgments, write_judgments
 
 log = logging.getLogger(__name__)
 _MARKDOWN = re.compile(r"^\s{0,3}#{1,6}\s|^\s*(?:[-*+]|\d+[.)])\s|\*\*[^*\n]+\*\*|__[^_\n]+__", re.MULTILINE)

@@ -12,18 +12,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from harness.errors import HarnessError
+from harness.records import Baseline, RunTask
 from harness.store import Store, open_store
 from harness.store.runs import read_run
 from harness.store.schema import baselines, models, runs, task_results
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """A pinned name and the run id it stands for."""
-
-    name: str
-    run_id: str
-    updated_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -35,16 +27,6 @@ class RunRef:
     model: str
     via: str  # run id | baseline <name> | model name
     chat_template: str | None = None  # the template the run's prompts went through; None: raw prompts
-
-
-@dataclass(frozen=True)
-class RunTask:
-    """One task of one run as the gate needs it: the config hash and few-shot count it ran with."""
-
-    task: str
-    task_hash: str
-    num_fewshot: int | None
-    n_samples: int
 
 
 def set_baseline(store: Store, name: str, run_id: str) -> Baseline:
@@ -64,7 +46,7 @@ def get_baseline(store: Store, name: str) -> Baseline | None:
         if not sa.inspect(conn).has_table(baselines.name):
             return None
         row = conn.execute(sa.select(baselines).where(baselines.c.name == name)).first()
-    return None if row is None else Baseline(row.name, row.ref, row.updated_at)
+    return None if row is None else Baseline(name=row.name, run_id=row.ref, updated_at=row.updated_at)
 
 
 def list_baselines(store: Store) -> list[Baseline]:
@@ -73,7 +55,7 @@ def list_baselines(store: Store) -> list[Baseline]:
         if not sa.inspect(conn).has_table(baselines.name):
             return []
         rows = conn.execute(sa.select(baselines).order_by(baselines.c.name)).all()
-    return [Baseline(r.name, r.ref, r.updated_at) for r in rows]
+    return [Baseline(name=r.name, run_id=r.ref, updated_at=r.updated_at) for r in rows]
 
 
 def run_tasks(store: Store, run_id: str) -> dict[str, RunTask]:
@@ -81,7 +63,7 @@ def run_tasks(store: Store, run_id: str) -> dict[str, RunTask]:
     query = sa.select(task_results).where(task_results.c.run_id == run_id).order_by(task_results.c.id)
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
-    return {r.task: RunTask(r.task, r.task_hash, r.num_fewshot, r.n_samples) for r in rows}
+    return {r.task: RunTask(task=r.task, task_hash=r.task_hash, num_fewshot=r.num_fewshot, n_samples=r.n_samples) for r in rows}
 
 
 def model_exists(store: Store, name: str) -> bool:

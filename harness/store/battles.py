@@ -6,32 +6,13 @@ The judge writes them (`write_battles`), the arena, the gate and the leaderboard
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict
 
 import sqlalchemy as sa
 
+from harness.records import Battle
 from harness.store import Store
 from harness.store.schema import battles
-
-WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
-
-
-@dataclass(frozen=True)
-class Battle:
-    """A Chatbot Arena `clean_battle`-shaped outcome; `extra` keeps anything else the source had."""
-
-    model_a: str
-    model_b: str
-    winner: str  # one of WINNERS
-    source: str = "import"
-    question_set: str | None = None
-    question_id: str | None = None
-    turn: int | None = None
-    category: str | None = None
-    judge: str | None = None
-    battle_key: str | None = None  # set it to make re-writing the same battle a no-op
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def write_battles(store: Store, items: Iterable[Battle]) -> int:

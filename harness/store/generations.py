@@ -7,27 +7,13 @@ them up before generating; `harness judge` reads the newest answers of each mode
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict
 
 import sqlalchemy as sa
 
+from harness.records import Generation
 from harness.store import Store
 from harness.store.schema import generations
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One model's answers (one per turn) to one question under one generation config."""
-
-    gen_key: str
-    content_key: str
-    model: str
-    model_fingerprint: str
-    question_set: str
-    question_id: str
-    turns: list[str]
-    config: dict[str, Any]
 
 
 def find_generations(store: Store, keys: list[str]) -> set[str]:

@@ -7,41 +7,13 @@ and writes each finished call (with the battle it completes, if any) as soon as 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 
 import sqlalchemy as sa
 
+from harness.records import Battle, Judgment
 from harness.store import Store
-from harness.store.battles import Battle
 from harness.store.schema import battles, judgments
-
-
-@dataclass(frozen=True)
-class Judgment:
-    """One judge call and its outcome; `status` is ok or error, `raw_output` the judge's text as returned."""
-
-    cache_key: str
-    judge: str
-    prompt_name: str
-    prompt_hash: str
-    mode: str  # pairwise | single
-    question_set: str
-    question_id: str
-    turn: int
-    model_a: str
-    model_b: str | None
-    answer_order: str  # ab | ba | a
-    status: str  # ok | error
-    verdict: str | None = None  # A | B | tie, in the order the answers were shown
-    winner: str | None = None  # model name, tie or tie (bothbad)
-    score: float | None = None
-    raw_output: str | None = None
-    error: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost_usd: float | None = None
-    attempts: int | None = None
-
 
 _FIELDS = [f.name for f in fields(Judgment)]
 

@@ -7,31 +7,14 @@ latest computation wins); the leaderboard and the gate read them (`read_ratings`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
 
+from harness.records import Rating
 from harness.store import Store
 from harness.store.schema import ratings
-
-METHODS = ("bt", "elo", "bt-controlled")
-
-
-@dataclass(frozen=True)
-class Rating:
-    """One model's rating under one method for one battle set; CIs and ranks are None without a bootstrap."""
-
-    battle_set: str
-    method: str  # one of METHODS
-    model: str
-    rating: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-    rank_low: int | None = None
-    rank_high: int | None = None
-    n_battles: int | None = None
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 def write_ratings(store: Store, items: Sequence[Rating]) -> int:
@@ -59,8 +42,8 @@ def read_ratings(store: Store, battle_set: str | None = None, method: str | None
         query = query.where(ratings.c.method == method)
     query = query.order_by(ratings.c.method, ratings.c.rating.desc(), ratings.c.model)
     with store.engine.connect() as conn:
-        return [Rating(r["battle_set"], r["method"], r["model"], r["rating"], r["ci_low"], r["ci_high"],
-                       r["rank_low"], r["rank_high"], r["n_battles"], r["params"] or {})
+        return [Rating(battle_set=r["battle_set"], method=r["method"], model=r["model"], rating=r["rating"], ci_low=r["ci_low"], ci_high=r["ci_high"],
+                       rank_low=r["rank_low"], rank_high=r["rank_high"], n_battles=r["n_battles"], params=r["params"] or {})
                 for r in conn.execute(query).mappings()]
 
 

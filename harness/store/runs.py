@@ -8,70 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
 
+from harness.records import ModelRecord, SampleRecord, Score, TaskResult
 from harness.store import Store
 from harness.store.schema import models, runs, samples, scores, task_results
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """A model as the store knows it: the name it was given as, where it came from and its fingerprint."""
-
-    name: str
-    source: str
-    fingerprint: str
-    kind: str = "base"
-    base_model: str | None = None
-    recipe: str | None = None
-    n_params: int | None = None
-    card: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Score:
-    """One aggregate metric of one task, as lm-eval reports it."""
-
-    task: str
-    metric: str
-    filter: str
-    value: float | None
-    stderr: float | None
-    n: int | None
-    higher_is_better: bool | None = None
-
-
-@dataclass(frozen=True)
-class SampleRecord:
-    """One document's outcome: lm-eval's hashes, the prediction and the per-sample metric values."""
-
-    task: str
-    doc_id: int
-    filter: str
-    doc_hash: str | None
-    prompt_hash: str | None
-    target_hash: str | None
-    prompt: str | None
-    target: str | None
-    prediction: str | None
-    metrics: dict[str, float]
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    """Everything one task of one run produced."""
-
-    task: str
-    task_hash: str
-    eval_key: str
-    num_fewshot: int | None
-    scores: list[Score]
-    samples: list[SampleRecord]
-    members: list[str] = field(default_factory=list)  # a group's own name and its subtasks'; [] means [task]
-    spec_key: str | None = None  # cache key from the task files (project tasks only)
 
 
 def now() -> dt.datetime:
@@ -158,8 +102,8 @@ def read_task_result(store: Store, run_id: str, task: str) -> TaskResult:
         ).mappings()
         score_list = [Score(**{k: r[k] for k in Score.__dataclass_fields__}) for r in score_rows]
         sample_list = [SampleRecord(**{k: r[k] for k in SampleRecord.__dataclass_fields__}) for r in sample_rows]
-    return TaskResult(row.task, row.task_hash, row.eval_key, row.num_fewshot, score_list, sample_list, members,
-                      row.spec_key)
+    return TaskResult(task=row.task, task_hash=row.task_hash, eval_key=row.eval_key, num_fewshot=row.num_fewshot, scores=score_list, samples=sample_list, members=members,
+                      spec_key=row.spec_key)
 
 
 def _run_query() -> sa.Select[Any]:
