@@ -122,3 +122,47 @@ def test_password_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(HarnessError) as info:
         open_store("postgresql+psycopg2://user:s3cret@127.0.0.1:1/db")
     assert "s3cret" not in str(info.value)
+
+
+def _shape(inspector: sa.Inspector, table: str) -> dict[str, object]:
+    columns = {c["name"]: (type(c["type"]).__name__, c["nullable"]) for c in inspector.get_columns(table)}
+    indexes = {tuple(i["column_names"]) for i in inspector.get_indexes(table)}
+    uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
+    return {"columns": columns, "indexes": indexes, "uniques": uniques,
+            "pk": tuple(inspector.get_pk_constraint(table)["constrained_columns"])}
+
+
+def test_migrated_database_has_the_live_schema(url: str, tmp_path: Path) -> None:
+    """The frozen migration steps and schema.py describe the same tables (reflected from the database)."""
+    migrated = open_store(url).engine
+    fresh = sa.create_engine(f"sqlite:///{tmp_path / 'live.db'}") if url.startswith("sqlite") else None
+    if fresh is not None:
+        metadata.create_all(fresh)
+    got = sa.inspect(migrated)
+    assert set(metadata.tables) <= set(got.get_table_names())
+    for name, table in metadata.tables.items():
+        shape = _shape(got, name)
+        assert set(shape["columns"]) == {c.name for c in table.columns}, name  # type: ignore[arg-type]
+        if fresh is not None:
+            assert shape == _shape(sa.inspect(fresh), name), name
+
+
+def test_a_later_step_adds_a_column_to_an_existing_store(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new column is a new step (add_columns), so a store made before it keeps its rows and gains the column."""
+    from harness.store import migrations
+
+    store = open_store(url)
+    upsert_model(store, ModelRecord(name="old", source="/m", fingerprint="sha256:old"))
+    step = ("999_test_column", lambda conn: migrations.add_columns(conn, "models", sa.Column("note", sa.Text)))
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, step])
+    monkeypatch.setattr("harness.store.MIGRATIONS", migrations.MIGRATIONS)
+    reopened = open_store(url)
+    with reopened.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT name, note FROM models")).all()
+        steps = list(conn.execute(sa.select(migrations_table.c.name)).scalars())
+    assert [tuple(r) for r in rows] == [("old", None)]
+    assert steps[-1] == "999_test_column"
+    if not url.startswith("sqlite"):  # leave the shared PostgreSQL database as the other tests expect it
+        with reopened.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE models DROP COLUMN note"))
+            conn.execute(sa.delete(migrations_table).where(migrations_table.c.name == "999_test_column"))

@@ -13,7 +13,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from harness.errors import HarnessError, StoreSchemaTooNew, missing_extra
-from harness.store.schema import MIGRATIONS, SCHEMA_VERSION, metadata, migrations_table
+from harness.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from harness.store.schema import metadata, migrations_table
 
 DEFAULT_STORE = "results/harness.db"
 _DRIVER_EXTRAS = {"psycopg2": ("postgres", "psycopg2-binary"), "psycopg": ("postgres", "psycopg")}

@@ -1,12 +1,10 @@
-"""The results store's tables and their ordered, named migrations.
+"""The results store's tables as they are now: what every query in `harness.store` is written against.
 
-Every table lives here so that one file shows the whole data model. A database records which migrations
-it has had; opening one that has a migration this code does not know raises `StoreSchemaTooNew`.
+Every table lives here so that one file shows the whole data model. The DDL that creates them lives, frozen
+step by step, in `harness.store.migrations`; a test checks that migrating a new database gives these tables.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -198,19 +196,3 @@ baselines = sa.Table(
     sa.Column("ref", sa.String(300), nullable=False),  # a run id
     sa.Column("updated_at", sa.DateTime(timezone=True), server_default=_now()),
 )
-
-
-def _create(*tables: sa.Table) -> Callable[[sa.Connection], None]:
-    def migrate(conn: sa.Connection) -> None:
-        metadata.create_all(conn, tables=list(tables))
-
-    return migrate
-
-
-# Append only: a released migration is never edited or reordered.
-MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
-    ("001_eval", _create(models, runs, task_results, scores, samples)),
-    ("002_judge_arena", _create(generations, judgments, battles, ratings)),
-    ("003_baselines", _create(baselines)),
-]
-SCHEMA_VERSION = len(MIGRATIONS)
