@@ -18,9 +18,8 @@ from harness.store import open_store
 from harness.store.runs import upsert_model
 
 if TYPE_CHECKING:
-    from fine_tune.config import Recipe
-    from fine_tune.data import TrainingData
-    from fine_tune.sft import FinetuneRequest, PreparedData
+    from fine_tune.config import FinetuneRequest, Recipe
+    from fine_tune.data import PreparedData, TrainingData
 
 CARD = "harness.json"
 

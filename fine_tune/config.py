@@ -10,18 +10,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from harness.config import Frozen
 from harness.errors import HarnessError
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LoraSettings(_Frozen):
+class LoraSettings(Frozen):
     """The adapter of a LoRA recipe (peft `LoraConfig`)."""
 
     r: int = Field(8, gt=0)
@@ -30,11 +27,11 @@ class LoraSettings(_Frozen):
     """Scaling numerator: the update is multiplied by alpha / r."""
     dropout: float = Field(0.05, ge=0, lt=1)
     """Dropout on the adapter input."""
-    target_modules: list[str] = ["q_proj", "v_proj"]
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"])
     """Linear layers (by name suffix) that get an adapter."""
 
 
-class Recipe(_Frozen):
+class Recipe(Frozen):
     """One fine-tuning recipe: data format, chat template, method and optimisation hyperparameters."""
 
     name: str
@@ -157,3 +154,24 @@ def load_recipe(name: str, overrides: dict[str, Any] | None = None) -> Recipe:
             f"recipe {path.stem}: bad value for {key}: {err['msg']}",
             hint="fix the recipe or the --set override; see fine_tune/config.py for the fields",
         ) from None
+
+
+class FinetuneRequest(Frozen):
+    """What `harness finetune` was asked to do (the recipe's own values live in `Recipe`)."""
+
+    recipe: str
+    """Recipe name (alpaca, alpaca-lora, vicuna, vicuna-lora) or a recipe .yaml path."""
+    base: str
+    """Base model directory (safetensors + tokenizer)."""
+    data: str
+    """Training data: a JSON/JSONL file or a folder of them, in the recipe's data format."""
+    out: str
+    """Output directory: the fine-tuned model, its card and `checkpoints/`."""
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    """Recipe keys to override (`--set`, `--lr`, ...), nested for `lora.*`."""
+    resume: bool = False
+    """Continue from the last checkpoint in `out/checkpoints`."""
+    skip_bad: bool = False
+    """Skip (and count) malformed records instead of stopping at the first."""
+    name: str | None = None
+    """Name to register the model under; defaults to `out` as given."""

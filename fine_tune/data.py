@@ -199,6 +199,16 @@ class TokenizedExample:
     truncated: bool
 
 
+@dataclass(frozen=True)
+class PreparedData:
+    """Tokenized examples as columns, plus the counts the card records."""
+
+    rows: dict[str, list[list[int]]]
+    n_truncated: int
+    n_tokens: int
+    n_trained_tokens: int
+
+
 def adds_bos(tokenizer: Any) -> bool:
     """Whether the tokenizer's own encoding starts with bos (LLaMA tokenizers and the tiny one do)."""
     bos = tokenizer.bos_token_id

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fine_tune.sft import FinetuneRequest, FinetuneResult, run_finetune
+from fine_tune.config import FinetuneRequest
+from fine_tune.sft import FinetuneResult, run_finetune
 from fine_tune.synthetic import SyntheticData, write_arith_data
 
 # The published recipes assume a 7B model, 52k examples and 8 GPUs; a tiny random-init model learns

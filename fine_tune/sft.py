@@ -19,11 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from fine_tune.card import build_card, read_card, register_model, write_card
-from fine_tune.config import Recipe, load_recipe
-from fine_tune.data import PROMPT_FORMATS, TrainingData, load_data, render_segments, tokenize_segments
+from fine_tune.config import FinetuneRequest, Recipe, load_recipe
+from fine_tune.data import (
+    PROMPT_FORMATS,
+    PreparedData,
+    TrainingData,
+    load_data,
+    render_segments,
+    tokenize_segments,
+)
 from harness.errors import HarnessError, ModelNotFound
 from harness.eval.templates import BUILTIN_TEMPLATES
 from harness.fingerprint import content_hash, fingerprint_directory
@@ -31,29 +36,6 @@ from harness.fingerprint import content_hash, fingerprint_directory
 log = logging.getLogger(__name__)
 PAD_TOKEN = "[PAD]"  # what stanford_alpaca adds to LLaMA's tokenizer
 CHECKPOINTS = "checkpoints"
-
-
-class FinetuneRequest(BaseModel):
-    """What `harness finetune` was asked to do (the recipe's own values live in `Recipe`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    recipe: str
-    """Recipe name (alpaca, alpaca-lora, vicuna, vicuna-lora) or a recipe .yaml path."""
-    base: str
-    """Base model directory (safetensors + tokenizer)."""
-    data: str
-    """Training data: a JSON/JSONL file or a folder of them, in the recipe's data format."""
-    out: str
-    """Output directory: the fine-tuned model, its card and `checkpoints/`."""
-    overrides: dict[str, Any] = {}
-    """Recipe keys to override (`--set`, `--lr`, ...), nested for `lora.*`."""
-    resume: bool = False
-    """Continue from the last checkpoint in `out/checkpoints`."""
-    skip_bad: bool = False
-    """Skip (and count) malformed records instead of stopping at the first."""
-    name: str | None = None
-    """Name to register the model under; defaults to `out` as given."""
 
 
 @dataclass(frozen=True)
@@ -77,16 +59,6 @@ class FinetuneResult:
                 "final_loss": curve[-1]["loss"] if curve else None, "loss_curve": curve,
                 "tokens_seen": card.get("tokens_seen"), "wall_time_s": card.get("wall_time_s"),
                 "data": card.get("data")}
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """Tokenized examples as columns, plus the counts the card records."""
-
-    rows: dict[str, list[list[int]]]
-    n_truncated: int
-    n_tokens: int
-    n_trained_tokens: int
 
 
 @dataclass

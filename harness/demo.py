@@ -39,7 +39,7 @@ def _base_model(out: Path) -> Path:
 
 def _evaluate(models: dict[str, tuple[Path, str]], store: str, limit: int | None) -> dict[str, str]:
     """Evaluate every model on the smoke suite; returns model name -> run id."""
-    from harness.config import EvalConfig
+    from harness.eval.config import EvalConfig
     from harness.eval.evaluate import run_eval
 
     table = Table(title=f"smoke suite (held-out sums{'' if limit is None else f', first {limit}'})")

@@ -90,7 +90,7 @@ class GenerateOutcome:
 
 def _eval_config(config: GenerateConfig) -> Any:
     """The `harness eval` config that `backends` resolves and loads an hf or vllm model from."""
-    from harness.config import EvalConfig
+    from harness.eval.config import EvalConfig
 
     backend: Literal["hf", "vllm"] = "vllm" if config.backend == "vllm" else "hf"
     return EvalConfig(

@@ -18,10 +18,8 @@ WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 # Rating methods stored per battle set.
 RATING_METHODS = ("bt", "elo", "bt-controlled")
 
-record = dataclass(frozen=True, kw_only=True)
 
-
-@record
+@dataclass(frozen=True, kw_only=True)
 class ModelRecord:
     """A model as the store knows it: the name it was given as, where it came from and its fingerprint."""
 
@@ -35,7 +33,7 @@ class ModelRecord:
     card: dict[str, Any] = field(default_factory=dict)
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class Score:
     """One aggregate metric of one task, as lm-eval reports it."""
 
@@ -48,7 +46,7 @@ class Score:
     higher_is_better: bool | None = None
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class SampleRecord:
     """One document's outcome: lm-eval's hashes, the prediction and the per-sample metric values."""
 
@@ -64,7 +62,7 @@ class SampleRecord:
     metrics: dict[str, float]
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class TaskResult:
     """Everything one task of one run produced."""
 
@@ -78,7 +76,7 @@ class TaskResult:
     spec_key: str | None = None  # cache key from the task files (project tasks only)
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class RunTask:
     """One task of one stored run as the gate needs it: the config hash and few-shot count it ran with."""
 
@@ -88,7 +86,7 @@ class RunTask:
     n_samples: int
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class Generation:
     """One model's answers (one per turn) to one question under one generation config."""
 
@@ -102,7 +100,7 @@ class Generation:
     config: dict[str, Any]
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class Judgment:
     """One judge call and its outcome; `status` is ok or error, `raw_output` the judge's text as returned."""
 
@@ -129,7 +127,7 @@ class Judgment:
     attempts: int | None = None
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class Battle:
     """A Chatbot Arena `clean_battle`-shaped outcome; `extra` keeps anything else the source had."""
 
@@ -146,7 +144,7 @@ class Battle:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class Rating:
     """One model's rating under one method for one battle set; CIs and ranks are None without a bootstrap."""
 
@@ -162,7 +160,7 @@ class Rating:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class Baseline:
     """A pinned name and the run id it stands for."""
 
@@ -171,7 +169,7 @@ class Baseline:
     updated_at: dt.datetime | None = None
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class Question:
     """One open-ended question: its turns (asked one after another) and, where one decides, a reference per turn."""
 
@@ -185,7 +183,7 @@ class Question:
         return content_hash({"turns": list(self.turns), "references": list(self.references or [])})
 
 
-@record
+@dataclass(frozen=True, kw_only=True)
 class QuestionSet:
     """A named list of questions; `name` is what generations, judgments and battles record."""
 

@@ -298,7 +298,7 @@ def test_store_hit_on_project_tasks_needs_no_lm_eval(tiny_model_dir: Path, store
     first = eval_json(tiny_model_dir)
     script = (
         "import sys, json\n"
-        "from harness.config import EvalConfig\n"
+        "from harness.eval.config import EvalConfig\n"
         "from harness.eval.evaluate import run_eval\n"
         f"out = run_eval(EvalConfig(model={str(tiny_model_dir)!r}, suite='smoke', limit={LIMIT}))\n"
         "print(json.dumps([out.run_id, out.cached, 'lm_eval' in sys.modules, 'torch' in sys.modules]))\n"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from fine_tune.config import load_recipe
-from fine_tune.sft import FinetuneRequest, add_pad_token, grad_accumulation, run_finetune
+from fine_tune.config import FinetuneRequest, load_recipe
+from fine_tune.sft import add_pad_token, grad_accumulation, run_finetune
 from harness.errors import HarnessError
 from harness.eval.templates import VICUNA_SYSTEM, render_alpaca_prompt
 
@@ -285,7 +285,7 @@ def test_demo_variants_beat_the_base_on_held_out_arithmetic(tmp_path: Path) -> N
     (its MC stays near chance: lm-eval appends choices to "ASSISTANT:" without the space Vicuna replies start with).
     """
     from fine_tune.demo import build_demo_variants
-    from harness.config import EvalConfig
+    from harness.eval.config import EvalConfig
     from harness.eval.evaluate import run_eval
     from harness.eval.tiny import make_tiny_model
 

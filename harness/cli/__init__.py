@@ -84,7 +84,7 @@ def eval_command(
 ) -> None:
     """Run lm-eval tasks on a model; finished tasks are served from the store."""
     from harness.cli.render import scores_table
-    from harness.config import EvalConfig
+    from harness.eval.config import EvalConfig
     from harness.eval.evaluate import run_eval
 
     config = _validated(EvalConfig, model=model, name=name, suite=suite,
@@ -454,8 +454,8 @@ def finetune_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune a base model with a recipe (full or LoRA); print the resolved config; register the model."""
-    from fine_tune.config import parse_overrides
-    from fine_tune.sft import FinetuneRequest, resolve, run_finetune
+    from fine_tune.config import FinetuneRequest, parse_overrides
+    from fine_tune.sft import resolve, run_finetune
 
     flags = {"num_epochs": epochs, "max_steps": max_steps, "learning_rate": lr, "max_length": max_len,
              "packing": packing}

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import EvalConfig
 from harness.errors import HarnessError, ModelNotFound, missing_extra
+from harness.eval.config import EvalConfig
 from harness.fingerprint import content_hash, fingerprint_directory
 from harness.records import ModelRecord
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.config import EvalConfig, SuiteTask, config_hash
+from harness.config import config_hash
 from harness.console import progress
 from harness.errors import HarnessError, RunFailed
 from harness.eval.backends import ResolvedModel, check_backend, load_lm, resolve_model
+from harness.eval.config import EvalConfig, SuiteTask
 from harness.eval.suites import local_task_spec, resolve_tasks, task_manager
 from harness.eval.templates import ChatTemplate, load_chat_template, tokenizer_template
 from harness.fingerprint import content_hash

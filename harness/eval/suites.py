@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from harness.config import Suite, SuiteTask
 from harness.errors import HarnessError
+from harness.eval.config import Suite, SuiteTask
 from harness.fingerprint import content_hash
 from harness.resources import tasks_dir
 

@@ -1,0 +1,68 @@
+"""`harness eval`'s configuration: suites (tasks/suites/*.yaml), their entries, and the eval request.
+
+The CLI builds an `EvalConfig` from its flags; `suites.load_suite` parses suite files into `Suite`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from harness.config import Frozen
+
+Backend = Literal["hf", "vllm", "local-completions"]
+
+
+class SuiteTask(Frozen):
+    """One entry of a suite file."""
+
+    task: str
+    """An lm-eval task or group name (the project's own from tasks/, or any bundled one)."""
+    num_fewshot: int | None = None
+    """Few-shot examples for this task; None keeps the task's own default."""
+
+
+class Suite(Frozen):
+    """A named list of tasks: `tasks/suites/NAME.yaml`."""
+
+    name: str
+    """The name given to `--suite`."""
+    description: str = ""
+    """One line for `harness suites` and the leaderboard."""
+    tasks: list[SuiteTask] = Field(min_length=1)
+    """The tasks, evaluated in this order."""
+
+
+class EvalConfig(Frozen):
+    """Everything `harness eval` needs; the CLI builds one from its flags."""
+
+    model: str
+    """Checkpoint directory, hub id, PEFT adapter directory, or (local-completions) the served model name."""
+    name: str | None = None
+    """Name to store the model under; defaults to `model` as given."""
+    suite: str | None = None
+    """Suite name from tasks/suites/ (exclusive with `tasks`)."""
+    tasks: list[str] = Field(default_factory=list)
+    """Task names (exclusive with `suite`)."""
+    backend: Backend = "hf"
+    """hf (transformers), vllm (GPU, needs the vllm extra) or local-completions (an OpenAI-compatible server)."""
+    base_url: str | None = None
+    """Completions endpoint for local-completions, e.g. http://127.0.0.1:8000/v1/completions."""
+    limit: int | None = None
+    """Evaluate only the first N documents of each task (part of the cache key)."""
+    num_fewshot: int | None = None
+    """Few-shot count for every task, overriding the suite and the task defaults."""
+    batch_size: str | None = None
+    """`auto` or an integer; None means 16 on CPU (auto-detection is slow there) and auto on GPUs.
+    Not part of the cache key."""
+    device: str = "cpu"
+    """cpu, cuda, cuda:0 ...; not part of the cache key."""
+    dtype: str = "auto"
+    """Weights dtype for hf/vllm (auto, float32, bfloat16, float16)."""
+    chat_template: str | None = None
+    """alpaca, vicuna, `tokenizer` (the model's own) or a .jinja path; None evaluates raw prompts."""
+    trust_remote_code: bool = False
+    """Allow model repos to run their own code. Off unless asked for."""
+    force: bool = False
+    """Re-run tasks even when the store has them."""
