@@ -1,4 +1,4 @@
-"""Allow `python -m harness ...` as a synonym for the `harness` console script."""
+"""`python -m harness ...`: the same command as `harness ...`."""
 
 from harness.cli import app
 
