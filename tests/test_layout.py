@@ -129,11 +129,11 @@ def test_wheel_installed_outside_the_checkout_runs_an_eval(tmp_path: Path, tiny_
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout.split()
     assert all(Path(p).is_relative_to(target) for p in where)
     run = subprocess.run([sys.executable, "-m", "harness", "eval", "--model", str(tiny_model_dir), "--suite", "smoke",
-                          "--limit", "4", "--json"], cwd=elsewhere, env=env, capture_output=True, text=True)
+                          "--limit", "4", "--json"], check=False, cwd=elsewhere, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     scores = {s["task"] for s in json.loads(run.stdout)["scores"]}
     assert {"arith_mc", "arith_gen"} <= scores
-    recipes = subprocess.run([sys.executable, "-c", "from fine_tune.config import load_recipe; "
-                              "print(load_recipe('alpaca').name)"], cwd=elsewhere, env=env, capture_output=True,
-                             text=True, check=True)
+    code = "from fine_tune.config import load_recipe; print(load_recipe('alpaca').name)"
+    recipes = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env, capture_output=True, text=True,
+                             check=True)
     assert recipes.stdout.strip() == "alpaca"
