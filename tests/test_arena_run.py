@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.arena.ratings import ArenaConfig
-from harness.arena.run import arena_table, parse_anchor, run_arena
+from harness.arena.run import run_arena
 from harness.cli import app
+from harness.cli.arena import arena_table, parse_anchor
 from harness.errors import HarnessError
 from harness.records import Battle, Rating
 from harness.store import open_store

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -115,13 +116,25 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
     assert config["package-dir"] == {"harness.tasks": "tasks"}
 
 
+def _source_copy(tmp_path: Path) -> Path:
+    """The checkout's files (tracked and untracked, not ignored) in a fresh folder: no stale build/ leaks in."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    copy = tmp_path / "src"
+    for name in listed:
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    return copy
+
+
 def test_wheel_installed_outside_the_checkout_runs_an_eval(tmp_path: Path, tiny_model_dir: Path) -> None:
     """Build the wheel, install it with --no-deps into a folder, and run `harness eval --suite smoke` from elsewhere."""
     dist, target, elsewhere = tmp_path / "dist", tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(ROOT)], check=True,
-                   capture_output=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(_source_copy(tmp_path))],
+                   check=True, capture_output=True)
     wheel = next(dist.glob("harness-*.whl"))
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, capture_output=True)
     env = {**os.environ, "PYTHONPATH": str(target), "HARNESS_STORE": str(elsewhere / "store.db")}

@@ -1,6 +1,6 @@
 """`harness arena` glue: read battles (a file or the store), rate them, store the ratings, render the table.
 
-`run_arena(...)` is what the CLI and the end-to-end demo call; `arena_table(report)` is the human output.
+`run_arena(...)` is what the CLI and the end-to-end demo call; the CLI renders the report (`harness.cli.arena`).
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings
 from harness.errors import HarnessError
-from harness.fingerprint import short
 from harness.records import Battle, Rating
 
 log = logging.getLogger(__name__)
@@ -95,62 +92,3 @@ def _rating(key: tuple[str, str, int, dict[str, Any]], method: str, rating: floa
     battle_set, model, n_battles, params = key
     return Rating(battle_set=battle_set, method=method, model=model, rating=rating, ci_low=low, ci_high=high, rank_low=ranks[0] if ranks else None,
                   rank_high=ranks[1] if ranks else None, n_battles=n_battles, params=params)
-
-
-def _cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
-
-
-def _interval(value: float | None, low: float | None, high: float | None) -> str:
-    """An Arena-style CI: how far the bounds lie below and above the rating."""
-    if value is None or low is None or high is None:
-        return "—"
-    return f"-{value - low:.0f}/+{high - value:.0f}"
-
-
-def arena_table(report: ArenaReport, title: str | None = None) -> Table:
-    """One row per model, best BT first: rank range, BT with its CI, Elo, controlled BT and CI, battles.
-
-    Whole rating points; `--json` has full precision."""
-    table = Table(title=title or f"arena: {report.n_battles:,} battles, {len(report.models)} models")
-    controlled = report.style is not None
-    columns = ["rank", "model", "BT", f"{report.config.ci:.0%} CI", "Elo"]
-    columns += (["BT ctrl", "ctrl CI"] if controlled else []) + ["n"]
-    rows = []
-    for row in report.rows:
-        rank = str(row.rank_low) if row.rank_low == row.rank_high else f"{row.rank_low}–{row.rank_high}"
-        cells = [rank, row.model, _cell(row.bt), _interval(row.bt, row.ci_low, row.ci_high), _cell(row.elo)]
-        if controlled:
-            cells += [_cell(row.bt_controlled),
-                      _interval(row.bt_controlled, row.controlled_ci_low, row.controlled_ci_high)]
-        rows.append([*cells, f"{row.battles:,}"])
-    for k, column in enumerate(columns):
-        widest = max(len(r[k]) for r in rows)
-        if column == "model":
-            table.add_column(column, min_width=min(16, widest), overflow="fold")
-        else:
-            table.add_column(column, justify="right", min_width=widest)
-    for cells in rows:
-        table.add_row(*cells)
-    notes = [f"battle set {short(report.battle_set)}", f"{report.config.bootstrap} bootstrap rounds"]
-    if report.config.anchor is not None:
-        notes.append(f"anchor {report.config.anchor[0]} = {report.config.anchor[1]:g}")
-    if report.style is not None:
-        weights = ", ".join(f"{n} {c:+.3f}" for n, c in zip(report.style.features, report.style.coefficients))
-        notes.append(f"style coefficients (log-odds per SD): {weights}")
-    table.caption = "; ".join(notes)
-    return table
-
-
-def parse_anchor(value: str | None) -> tuple[str, float] | None:
-    """`MODEL=RATING` -> (model, rating); None passes through."""
-    if value is None:
-        return None
-    model, sep, rating = value.rpartition("=")
-    try:
-        if not sep or not model:
-            raise ValueError
-        return model, float(rating)
-    except ValueError:
-        raise HarnessError(f"bad --anchor {value!r}",
-                           hint="use MODEL=RATING, e.g. --anchor vicuna-13b=1000") from None

@@ -33,7 +33,7 @@ def set_baseline(store: Store, name: str, run_id: str) -> Baseline:
     """Pin `name` to `run_id`, replacing an earlier pin of the same name."""
     with store.engine.begin() as conn:
         conn.execute(sa.delete(baselines).where(baselines.c.name == name))
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         conn.execute(sa.insert(baselines).values(name=name, ref=run_id, updated_at=now))
     found = get_baseline(store, name)
     assert found is not None

@@ -19,7 +19,7 @@ from harness.store.schema import models, runs, samples, scores, task_results
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def upsert_model(store: Store, model: ModelRecord) -> int:

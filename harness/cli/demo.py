@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.rule import Rule
 from rich.table import Table
 
+from harness.cli.options import StoreOpt, handled
 from harness.console import stdout
 from harness.store import resolve_store_url
 
@@ -59,7 +62,7 @@ def _evaluate(models: dict[str, tuple[Path, str]], store: str, limit: int | None
 
 
 def _judge(models: dict[str, tuple[Path, str]], store: str) -> None:
-    from harness.cli.judge_render import judge_summary
+    from harness.cli.judge import judge_summary
     from harness.generate import GenerateConfig, run_generate
     from harness.judge.plan import judge_config_from_env
     from harness.judge.run import run_judge
@@ -74,7 +77,8 @@ def _judge(models: dict[str, tuple[Path, str]], store: str) -> None:
 
 def _arena(store: str) -> None:
     from harness.arena.ratings import ArenaConfig
-    from harness.arena.run import arena_table, run_arena
+    from harness.arena.run import run_arena
+    from harness.cli.arena import arena_table
 
     outcome = run_arena(ArenaConfig(bootstrap=1000, seed=0), from_store=True, store=store)
     stdout.print(arena_table(outcome.report))
@@ -119,3 +123,13 @@ def run_demo(store_url: str | None = None, out_dir: Path = DEMO_DIR, limit: int 
     _gate(runs["tiny-base"], runs["tiny-alpaca"], store)
     _step(7, "the leaderboard")
     stdout.print("open it with:\n  " + shlex.join([".venv/bin/harness", "leaderboard", "--store", store]))
+
+
+@handled
+def demo_command(
+    store: StoreOpt = None,
+    out_dir: Annotated[Path, typer.Option(help="Where the demo's models and data go.")] = Path("results/demo"),
+    limit: Annotated[int | None, typer.Option(help="Documents per task (default: all 200).")] = None,
+) -> None:
+    """The whole loop on a CPU: tiny model, fine-tunes, eval, judge, arena, gate, leaderboard."""
+    run_demo(store, out_dir, limit)

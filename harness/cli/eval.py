@@ -1,0 +1,158 @@
+"""`harness eval`, `harness runs list|show` and `harness tiny-model`: parse, call `eval`, render the tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.table import Table
+
+from harness.cli.options import (
+    BaseUrlOpt,
+    BatchSizeOpt,
+    ChatTemplateOpt,
+    DeviceOpt,
+    DtypeOpt,
+    ForceOpt,
+    JsonOpt,
+    ModelOpt,
+    NameOpt,
+    SeedOpt,
+    StoreOpt,
+    TasksOpt,
+    handled,
+    print_json,
+    split_list,
+    validated,
+)
+from harness.console import stdout
+from harness.errors import HarnessError
+from harness.fingerprint import short
+
+runs_app = typer.Typer(no_args_is_help=True, help="Browse the runs in the store.")
+
+
+@handled
+def eval_command(
+    model: ModelOpt,
+    suite: Annotated[str | None, typer.Option(help="Suite from tasks/suites/ (smoke, open_llm_v1, ...).")] = None,
+    tasks: TasksOpt = None,
+    backend: Annotated[str, typer.Option(help="hf | vllm | local-completions.")] = "hf",
+    base_url: BaseUrlOpt = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N documents per task.")] = None,
+    num_fewshot: Annotated[int | None, typer.Option(help="Few-shot examples for every task.")] = None,
+    batch_size: BatchSizeOpt = None,
+    device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "auto",
+    chat_template: ChatTemplateOpt = None,
+    name: NameOpt = None,
+    trust_remote_code: Annotated[bool, typer.Option(help="Let the model repo run its own code.")] = False,
+    force: ForceOpt = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run lm-eval tasks on a model; finished tasks are served from the store."""
+    from harness.eval.config import EvalConfig
+    from harness.eval.evaluate import run_eval
+
+    config = validated(EvalConfig, model=model, name=name, suite=suite, tasks=split_list(tasks), backend=backend,
+                       base_url=base_url, limit=limit, num_fewshot=num_fewshot, batch_size=batch_size,
+                       device=device, dtype=dtype, chat_template=chat_template,
+                       trust_remote_code=trust_remote_code, force=force)
+    outcome = run_eval(config, store)
+    if as_json:
+        print_json(outcome.to_json())
+    else:
+        stdout.print(scores_table(outcome))
+
+
+@handled
+def tiny_model_command(
+    out_dir: Annotated[Path, typer.Argument(help="Directory to write the model to.")],
+    seed: SeedOpt = 0,
+    hidden: Annotated[int, typer.Option(help="Hidden size.")] = 128,
+    layers: Annotated[int, typer.Option(help="Decoder layers.")] = 4,
+) -> None:
+    """Build a tiny LLaMA-architecture model and a trained tokenizer (safetensors, no download)."""
+    from harness.eval.tiny import make_tiny_model
+
+    tiny = make_tiny_model(out_dir, seed=seed, hidden=hidden, layers=layers)
+    stdout.print(f"wrote {tiny.path} ({tiny.n_params:,} parameters)")
+
+
+@runs_app.command("list")
+@handled
+def runs_list_command(store: StoreOpt = None, as_json: JsonOpt = False,
+                      limit: Annotated[int | None, typer.Option(help="Newest N runs.")] = None) -> None:
+    """List runs, newest first."""
+    from harness.store import open_store
+    from harness.store.runs import list_runs
+
+    rows = list_runs(open_store(store), limit)
+    if as_json:
+        print_json({"runs": rows})
+    else:
+        stdout.print(runs_table(rows))
+
+
+@runs_app.command("show")
+@handled
+def runs_show_command(run_id: Annotated[str, typer.Argument(help="A run id (r-...).")],
+                      store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Show one run: config, versions, status and scores."""
+    from harness.store import open_store
+    from harness.store.runs import get_run
+
+    run = get_run(open_store(store), run_id)
+    if run is None:
+        raise HarnessError(f"no run {run_id!r} in the store", hint="list runs with `harness runs list`")
+    if as_json:
+        print_json(run)
+    else:
+        stdout.print(run_detail(run))
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def scores_table(outcome: Any) -> Table:
+    """task × metric × value ± stderr for one eval outcome."""
+    source = "from the store" if outcome.cached else "computed"
+    table = Table(title=f"{outcome.model_name} [{short(outcome.fingerprint)}] run {outcome.run_id} ({source})")
+    for column in ("task", "metric", "filter", "value", "± stderr", "n"):
+        table.add_column(column, justify="right" if column in ("value", "± stderr", "n") else "left")
+    for s in outcome.scores:
+        table.add_row(s.task, s.metric, s.filter, _fmt(s.value), _fmt(s.stderr), str(s.n or ""))
+    return table
+
+
+def runs_table(rows: list[dict[str, Any]]) -> Table:
+    """One line per run."""
+    table = Table(title="runs")
+    for column in ("run", "model", "suite/tasks", "backend", "status", "started", "finished"):
+        table.add_column(column)
+    for r in rows:
+        tasks = r["suite"] or ",".join(t["task"] for t in r["tasks"])
+        table.add_row(r["id"], r["model"], tasks, r["backend"], r["status"],
+                      str(r["started_at"])[:19], str(r["finished_at"] or "")[:19])
+    return table
+
+
+def run_detail(run: dict[str, Any]) -> Group:
+    """A run's metadata and its scores."""
+    meta = Table(show_header=False, title=f"run {run['id']}")
+    for key in ("model", "model_fingerprint", "status", "error", "suite", "backend", "chat_template",
+                "chat_template_hash", "git_revision", "started_at", "finished_at"):
+        meta.add_row(key, str(run.get(key)))
+    meta.add_row("versions", json.dumps(run["versions"]))
+    meta.add_row("config", json.dumps(run["config"]))
+    scores = Table(title="scores")
+    for column in ("task", "metric", "filter", "value", "± stderr", "n"):
+        scores.add_column(column)
+    for s in run["scores"]:
+        scores.add_row(s["task"], s["metric"], s["filter"], _fmt(s["value"]), _fmt(s["stderr"]), str(s["n"] or ""))
+    return Group(meta, scores)
