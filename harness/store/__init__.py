@@ -1,32 +1,28 @@
 """The results store: one SQLAlchemy database (SQLite file by default, PostgreSQL by URL) for every record.
 
-`open_store(url)` connects and runs pending migrations; `open_store(url, readonly=True)` (the leaderboard)
-never writes. Record families live in their own modules: `runs` (models, runs, scores, samples), ...
+`open_store(url)` connects, brings the schema up to date under one write lock (so any number of processes may
+open a new store together) and marks runs whose process died as interrupted; `open_store(url, readonly=True)`
+(the leaderboard) never writes, and `create=False` (read commands) refuses a store that does not exist yet.
+Record families live in their own modules: `runs`, `battles`, `judgments`, `generations`, `ratings`,
+`baselines`, `leases`; `views` holds the leaderboard's read queries.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from harness.errors import HarnessError, StoreSchemaTooNew, missing_extra
+from harness.errors import HarnessError, StoreSchemaTooNew
+from harness.store.engine import Store, check_url, make_engine, parse_url, sqlite_path
+from harness.store.leases import reconcile_runs
 from harness.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from harness.store.schema import metadata, migrations_table
 
 DEFAULT_STORE = "results/harness.db"
-_DRIVER_EXTRAS = {"psycopg2": ("postgres", "psycopg2-binary"), "psycopg": ("postgres", "psycopg")}
-
-
-@dataclass(frozen=True)
-class Store:
-    """An open store: the engine plus the URL it was opened from (password masked)."""
-
-    engine: sa.Engine
-    url: str
-    readonly: bool = False
+_ADVISORY_LOCK = 0x6861726E  # "harn": serialises migrations across PostgreSQL clients
+_OPEN_HINT = "check --store / HARNESS_STORE"
 
 
 def resolve_store_url(value: str | None) -> str:
@@ -37,57 +33,9 @@ def resolve_store_url(value: str | None) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
-def _engine(url: str, readonly: bool) -> sa.Engine:
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise HarnessError(
-            f"bad store URL {url!r}", hint="use a path, sqlite:///FILE or postgresql://USER@HOST/DB"
-        ) from exc
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:":
-            path = Path(database)
-            if readonly and not path.exists():
-                raise HarnessError(f"no store at {path}", hint="run `harness eval` first or pass --store")
-            if not path.parent.exists():
-                if readonly:
-                    raise HarnessError(f"no store at {path}", hint="pass --store")
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise HarnessError(f"cannot open store {path}: {exc.strerror}", hint="check --store / HARNESS_STORE") from exc
-            if readonly:
-                parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
-    try:
-        return sa.create_engine(parsed)
-    except (ModuleNotFoundError, sa.exc.NoSuchModuleError) as exc:
-        driver = getattr(exc, "name", None) or parsed.drivername.split("+")[-1]
-        if driver in _DRIVER_EXTRAS:
-            extra, module = _DRIVER_EXTRAS[driver]
-            raise missing_extra(f"store {parsed.get_backend_name()}", extra, module) from exc
-        raise HarnessError(
-            f"bad store URL {parsed.render_as_string()!r}: {exc}",
-            hint="use a path, sqlite:///FILE or postgresql://USER@HOST/DB",
-        ) from exc
-
-
 def check_store_url(url: str | None) -> None:
-    """Fail on a malformed URL or a missing database driver without connecting (nothing is written)."""
-    full_url = resolve_store_url(url)
-    try:
-        parsed = sa.engine.make_url(full_url)
-    except sa.exc.ArgumentError as exc:
-        raise HarnessError(f"bad store URL {full_url!r}", hint="use a path, sqlite:///FILE or postgresql://USER@HOST/DB") from exc
-    if parsed.get_backend_name() != "sqlite":
-        _engine(full_url, readonly=True).dispose()
-    elif parsed.database and parsed.database != ":memory:":
-        existing = Path(parsed.database).parent
-        while not existing.exists():
-            existing = existing.parent
-        if not existing.is_dir() or not os.access(existing, os.W_OK):
-            raise HarnessError(f"cannot open store {parsed.database}: {existing} is not writable",
-                               hint="check --store / HARNESS_STORE")
+    """Fail on a malformed URL, a missing driver or an unwritable folder before anything is written."""
+    check_url(resolve_store_url(url))
 
 
 def applied_migrations(conn: sa.Connection) -> list[str]:
@@ -97,39 +45,85 @@ def applied_migrations(conn: sa.Connection) -> list[str]:
     return list(conn.execute(sa.select(migrations_table.c.name).order_by(migrations_table.c.name)).scalars())
 
 
-def open_store(url: str | None = None, readonly: bool = False) -> Store:
-    """Connect to the store at `url` (see `resolve_store_url`) and bring its schema up to date.
-
-    Raises:
-        StoreSchemaTooNew: the database has migrations this code does not know.
-        HarnessError: the URL is malformed or the database cannot be reached.
-    """
-    full_url = resolve_store_url(url)
-    engine = _engine(full_url, readonly)
-    shown = sa.engine.make_url(full_url).render_as_string(hide_password=True)
-    known = [name for name, _ in MIGRATIONS]
-    try:
-        with engine.connect() as conn:
-            done = applied_migrations(conn)
-    except sa.exc.OperationalError as exc:
-        raise HarnessError(
-            f"cannot open store {shown}: {str(exc.orig).strip()}", hint="check --store / HARNESS_STORE"
-        ) from exc
+def _refuse_newer(done: list[str], shown: str) -> None:
+    known = {name for name, _ in MIGRATIONS}
     unknown = [name for name in done if name not in known]
     if unknown:
         raise StoreSchemaTooNew(
             f"store {shown} has schema {len(done)} ({unknown[-1]}), newer than this harness's {SCHEMA_VERSION}",
             hint="upgrade harness (pip install -U -e .) or point --store at another file",
         )
-    if readonly:
-        return Store(engine, shown, readonly=True)
-    with engine.begin() as conn:
+
+
+def _migrate(store: Store) -> None:
+    """Apply the missing steps inside one write transaction; the set of applied steps is read under the lock."""
+    with store.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
         migrations_table.create(conn, checkfirst=True)
-        for name, migrate in MIGRATIONS:
+        done = applied_migrations(conn)
+        _refuse_newer(done, store.url)
+        for name, step in MIGRATIONS:
             if name not in done:
-                migrate(conn)
+                step(conn)
                 conn.execute(sa.insert(migrations_table).values(name=name))
-    return Store(engine, shown)
 
 
-__all__ = ["DEFAULT_STORE", "SCHEMA_VERSION", "Store", "metadata", "open_store", "resolve_store_url"]
+def _cannot_open(shown: str, exc: sa.exc.DBAPIError) -> HarnessError:
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    if "not a database" in reason:
+        return HarnessError(f"cannot open store {shown}: the file is not an SQLite database",
+                            hint="point --store / HARNESS_STORE at a harness store or at a new file")
+    return HarnessError(f"cannot open store {shown}: {reason}", hint=_OPEN_HINT)
+
+
+def _check_exists(parsed: sa.URL, shown: str, create: bool, readonly: bool) -> None:
+    path = sqlite_path(parsed)
+    if path is None:
+        return
+    if (readonly or not create) and not path.exists():
+        raise HarnessError(f"no store at {path}", hint="check --store / HARNESS_STORE (commands that write "
+                                                        "results, such as `harness eval`, create it)")
+    if not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HarnessError(f"cannot open store {path}: {exc.strerror}", hint=_OPEN_HINT) from exc
+
+
+def open_store(url: str | None = None, readonly: bool = False, create: bool = True) -> Store:
+    """Connect to the store at `url` (see `resolve_store_url`) and bring its schema up to date.
+
+    Args:
+        url: a path, SQLite URL or PostgreSQL URL; None reads HARNESS_STORE, then the default.
+        readonly: never write (the leaderboard): no migrations, no reconciling, a read-only connection.
+        create: when False (read-only commands), a store that does not exist yet is an error, not created.
+
+    Raises:
+        StoreSchemaTooNew: the database has migrations this code does not know.
+        HarnessError: the URL is malformed, the file is not a store, or the database cannot be reached.
+    """
+    full_url = resolve_store_url(url)
+    parsed = parse_url(full_url)
+    shown = parsed.render_as_string(hide_password=True)
+    _check_exists(parsed, shown, create, readonly)
+    store = Store(make_engine(full_url, readonly), shown, readonly=readonly)
+    try:
+        with store.engine.connect() as conn:
+            done = applied_migrations(conn)
+        _refuse_newer(done, shown)
+        if not done and not create:
+            raise HarnessError(f"store {shown} is empty", hint="check --store / HARNESS_STORE")
+        if readonly:
+            return store
+        if {name for name, _ in MIGRATIONS} - set(done):
+            _migrate(store)
+        reconcile_runs(store)
+    except sa.exc.DBAPIError as exc:
+        store.engine.dispose()
+        raise _cannot_open(shown, exc) from exc
+    return store
+
+
+__all__ = ["DEFAULT_STORE", "SCHEMA_VERSION", "Store", "check_store_url", "metadata", "open_store",
+           "resolve_store_url"]

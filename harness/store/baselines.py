@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from harness.errors import HarnessError
 from harness.records import Baseline, RunTask
-from harness.store import Store, open_store
+from harness.store import open_store
+from harness.store.engine import Store
 from harness.store.runs import read_run
 from harness.store.schema import baselines, models, runs, task_results
 

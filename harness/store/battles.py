@@ -11,31 +11,27 @@ from dataclasses import asdict
 import sqlalchemy as sa
 
 from harness.records import Battle
-from harness.store import Store
+from harness.store.engine import Store, insert_new
 from harness.store.schema import battles
 
 
 def write_battles(store: Store, items: Iterable[Battle]) -> int:
-    """Insert battles in one transaction, skipping any whose `battle_key` is already stored; returns inserted."""
-    rows = [asdict(b) for b in items]
-    keys = [r["battle_key"] for r in rows if r["battle_key"]]
-    with store.engine.begin() as conn:
-        existing: set[str] = set()
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            existing |= set(conn.execute(sa.select(battles.c.battle_key).where(battles.c.battle_key.in_(chunk))).scalars())
-        seen: set[str] = set()
-        fresh = []
-        for r in rows:
-            key = r["battle_key"]
-            if key and (key in existing or key in seen):
+    """Insert battles in order, skipping any whose `battle_key` is already stored (or repeated); returns inserted.
+
+    Safe with several writers at once: a key another process inserted meanwhile is skipped, not an error.
+    """
+    rows, seen = [], set()
+    for battle in items:
+        row = asdict(battle)
+        if row["battle_key"]:
+            if row["battle_key"] in seen:
                 continue
-            if key:
-                seen.add(key)
-            fresh.append(r)
-        if fresh:
-            conn.execute(sa.insert(battles), fresh)
-    return len(fresh)
+            seen.add(row["battle_key"])
+        rows.append(row)
+    if not rows:
+        return 0
+    with store.begin() as conn:
+        return insert_new(conn, battles, rows, ["battle_key"])
 
 
 def read_battles(

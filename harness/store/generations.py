@@ -12,7 +12,7 @@ from dataclasses import asdict
 import sqlalchemy as sa
 
 from harness.records import Generation
-from harness.store import Store
+from harness.store.engine import Store, insert_new
 from harness.store.schema import generations
 
 
@@ -44,20 +44,17 @@ def find_by_content(store: Store, content_keys: list[str]) -> dict[str, list[str
 
 
 def write_generations(store: Store, items: Iterable[Generation], replace: bool = False) -> int:
-    """Insert generations in one transaction, skipping keys already stored (or replacing them); returns inserted."""
-    rows = [asdict(g) for g in items]
+    """Insert generations in one transaction, skipping keys already stored (or replacing them); returns inserted.
+
+    A replaced generation gets a new row (the newest row of a model's answers to a question wins when read).
+    """
+    rows = list({g.gen_key: asdict(g) for g in items}.values())
     if not rows:
         return 0
-    known = set() if replace else find_generations(store, [r["gen_key"] for r in rows])
-    fresh = [r for r in rows if r["gen_key"] not in known]
-    with store.engine.begin() as conn:
+    with store.begin() as conn:
         if replace:
-            conn.execute(
-                sa.delete(generations).where(generations.c.gen_key.in_([r["gen_key"] for r in rows]))
-            )
-        if fresh:
-            conn.execute(sa.insert(generations), fresh)
-    return len(fresh)
+            conn.execute(sa.delete(generations).where(generations.c.gen_key.in_([r["gen_key"] for r in rows])))
+        return insert_new(conn, generations, rows, ["gen_key"])
 
 
 def read_answers(store: Store, model: str, question_set: str) -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ from dataclasses import asdict, fields
 import sqlalchemy as sa
 
 from harness.records import Battle, Judgment
-from harness.store import Store
+from harness.store.engine import Store, insert_new, upsert
 from harness.store.schema import battles, judgments
 
 _FIELDS = [f.name for f in fields(Judgment)]
@@ -30,27 +30,17 @@ def find_judgments(store: Store, keys: list[str]) -> dict[str, Judgment]:
 
 
 def write_judgments(store: Store, items: Iterable[Judgment], new_battles: Iterable[Battle] = ()) -> int:
-    """Insert or replace (by cache key) judgments and insert battles (deduplicated by key), in one transaction.
+    """Insert or replace (by cache key) judgments and insert battles (skipping stored keys), in one transaction.
 
-    Returns the number of battles inserted.
+    Returns the number of battles inserted. Several writers may write the same keys at once: the last
+    judgment written wins, a battle is stored once.
     """
-    rows = [asdict(j) for j in items]
-    battle_rows = [asdict(b) for b in new_battles]
-    with store.engine.begin() as conn:
-        keys = [r["cache_key"] for r in rows]
-        if keys:
-            conn.execute(sa.delete(judgments).where(judgments.c.cache_key.in_(keys)))
-            conn.execute(sa.insert(judgments), rows)
-        bkeys = [r["battle_key"] for r in battle_rows]
-        if bkeys:
-            known = set(
-                conn.execute(sa.select(battles.c.battle_key).where(battles.c.battle_key.in_(bkeys))).scalars()
-            )
-            fresh = [r for r in battle_rows if r["battle_key"] not in known]
-            if fresh:
-                conn.execute(sa.insert(battles), fresh)
-            return len(fresh)
-    return 0
+    rows = list({j.cache_key: asdict(j) for j in items}.values())
+    battle_rows = list({b.battle_key: asdict(b) for b in new_battles}.values())
+    with store.begin() as conn:
+        if rows:
+            upsert(conn, judgments, rows, ["cache_key"])
+        return insert_new(conn, battles, battle_rows, ["battle_key"]) if battle_rows else 0
 
 
 def read_judgments(store: Store, judge: str | None = None, mode: str | None = None) -> list[Judgment]:

@@ -195,6 +195,23 @@ sa.Table(
 )
 
 
+# 004_leases: claims on units of work, so many processes and machines share one store.
+_step_004 = sa.MetaData()
+sa.Table(
+    "leases",
+    _step_004,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("owner", sa.String(300), nullable=False, index=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(40)),
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+
 def add_columns(conn: sa.Connection, table: str, *columns: sa.Column) -> None:  # type: ignore[type-arg]
     """`ALTER TABLE ... ADD COLUMN` for each column, in the connection's dialect (for later steps)."""
     for column in columns:
@@ -214,5 +231,6 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("001_eval", _create(_step_001)),
     ("002_judge_arena", _create(_step_002)),
     ("003_baselines", _create(_step_003)),
+    ("004_leases", _create(_step_004)),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from harness.records import Rating
-from harness.store import Store
+from harness.store.engine import Store
 from harness.store.schema import ratings
 
 
@@ -21,7 +21,7 @@ def write_ratings(store: Store, items: Sequence[Rating]) -> int:
     """Replace the stored rows of each (battle set, method) in `items` with `items`, in one transaction."""
     rows = [asdict(r) for r in items]
     groups = {(r["battle_set"], r["method"]) for r in rows}
-    with store.engine.begin() as conn:
+    with store.begin() as conn:
         for battle_set, method in groups:
             stale = sa.and_(ratings.c.battle_set == battle_set, ratings.c.method == method)
             conn.execute(sa.delete(ratings).where(stale))

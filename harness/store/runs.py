@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from harness.records import ModelRecord, SampleRecord, Score, TaskResult
-from harness.store import Store
+from harness.store.engine import Store, insert_new
 from harness.store.schema import models, runs, samples, scores, task_results
 
 
@@ -23,24 +23,34 @@ def now() -> dt.datetime:
 
 
 def upsert_model(store: Store, model: ModelRecord) -> int:
-    """Return the id of `model` (by name + fingerprint), inserting it or refreshing its card."""
-    with store.engine.begin() as conn:
+    """Return the id of `model` (by name + fingerprint), inserting it or refreshing its card.
+
+    An insert that ignores a conflicting row, then an update: two processes registering the same new model at
+    once both get its one id.
+    """
+    values = asdict(model)
+    with store.begin() as conn:
+        insert_new(conn, models, [values], ["name", "fingerprint"])
         found = conn.execute(
             sa.select(models.c.id).where(models.c.name == model.name, models.c.fingerprint == model.fingerprint)
-        ).scalar()
-        values = asdict(model)
-        if found is not None:
-            conn.execute(sa.update(models).where(models.c.id == found).values(**values))
-            return int(found)
-        inserted = conn.execute(sa.insert(models).values(**values)).inserted_primary_key
-        assert inserted is not None
-        return int(inserted[0])
+        ).scalar_one()
+        conn.execute(sa.update(models).where(models.c.id == found).values(**values))
+    return int(found)
 
 
-def create_run(store: Store, model_id: int, run: dict[str, Any]) -> str:
-    """Insert a `running` run row; `run` holds suite, tasks, config, config_hash, backend, template, versions."""
-    run_id = "r-" + secrets.token_hex(6)
-    with store.engine.begin() as conn:
+def new_run_id() -> str:
+    """A fresh run id (r- and 12 hex digits)."""
+    return "r-" + secrets.token_hex(6)
+
+
+def create_run(store: Store, model_id: int, run: dict[str, Any], run_id: str | None = None) -> str:
+    """Insert a `running` run row; `run` holds suite, tasks, config, config_hash, backend, template, versions.
+
+    Claim the run's lease (`leases.run_key`) under `run_id` before calling this, so that no other process
+    opening the store in between takes the new run for a dead one.
+    """
+    run_id = run_id or new_run_id()
+    with store.begin() as conn:
         conn.execute(
             sa.insert(runs).values(id=run_id, model_id=model_id, started_at=now(), status="running", **run)
         )
@@ -49,7 +59,7 @@ def create_run(store: Store, model_id: int, run: dict[str, Any]) -> str:
 
 def finish_run(store: Store, run_id: str, status: str, error: str | None = None) -> None:
     """Mark a run finished, failed or interrupted."""
-    with store.engine.begin() as conn:
+    with store.begin() as conn:
         conn.execute(
             sa.update(runs).where(runs.c.id == run_id).values(status=status, error=error, finished_at=now())
         )
@@ -57,7 +67,7 @@ def finish_run(store: Store, run_id: str, status: str, error: str | None = None)
 
 def write_task_result(store: Store, run_id: str, result: TaskResult, copied_from: str | None = None) -> None:
     """Write one task's scores, samples and result row atomically."""
-    with store.engine.begin() as conn:
+    with store.begin() as conn:
         conn.execute(
             sa.insert(task_results).values(
                 run_id=run_id,

@@ -196,3 +196,18 @@ baselines = sa.Table(
     sa.Column("ref", sa.String(300), nullable=False),  # a run id
     sa.Column("updated_at", sa.DateTime(timezone=True), server_default=_now()),
 )
+
+# A claim on one unit of work (an eval task key, a judge call key, `run:<id>` for a live run); see store.leases.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # eval | judge | generate | run
+    sa.Column("owner", sa.String(300), nullable=False, index=True),  # host:pid:token
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.String(40)),
+    sa.Column("acquired_at", sa.Float, nullable=False),  # epoch seconds
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
-from harness.store import Store
+from harness.store.engine import Store
 from harness.store.schema import (
     battles,
     generations,

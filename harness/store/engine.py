@@ -1,0 +1,139 @@
+"""Connecting to a store: SQLAlchemy URLs, drivers, and SQLite set up for many processes at once.
+
+SQLite runs in WAL mode with a busy timeout, and write transactions start with `BEGIN IMMEDIATE` (see
+`Store.begin` in the package), so concurrent writers queue for the write lock instead of failing when a read
+transaction tries to become a write one. Nothing here creates tables; `open_store` does that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from harness.errors import HarnessError, missing_extra
+
+BUSY_TIMEOUT_S = 60.0
+_DRIVER_EXTRAS = {"psycopg2": ("postgres", "psycopg2-binary"), "psycopg": ("postgres", "psycopg")}
+_URL_HINT = "use a path, sqlite:///FILE or postgresql://USER@HOST/DB"
+
+
+@dataclass(frozen=True)
+class Store:
+    """An open store: the engine plus the URL it was opened from (password masked)."""
+
+    engine: sa.Engine
+    url: str
+    readonly: bool = False
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """A write transaction: `BEGIN IMMEDIATE` on SQLite, so concurrent writers wait for the lock in turn
+        instead of failing when a read transaction tries to write."""
+        with self.engine.connect() as conn:
+            conn.execution_options(harness_write=True)
+            with conn.begin():
+                yield conn
+
+
+def parse_url(url: str) -> sa.URL:
+    """The SQLAlchemy URL, or a one-line error naming the bad value."""
+    try:
+        return sa.engine.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise HarnessError(f"bad store URL {url!r}", hint=_URL_HINT) from exc
+
+
+def sqlite_path(parsed: sa.URL) -> Path | None:
+    """The database file of an SQLite URL; None for other backends and in-memory databases."""
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _sqlite_events(engine: sa.Engine, readonly: bool) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's `begin` event below issues BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if not readonly:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get("harness_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, readonly: bool) -> sa.Engine:
+    """An engine for `url`; a missing driver names its extra. SQLite files get WAL, a busy timeout and, when
+    `readonly`, a `mode=ro` connection that can never write."""
+    parsed = parse_url(url)
+    path = sqlite_path(parsed)
+    if path is not None and readonly:
+        parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
+    try:
+        engine = sa.create_engine(parsed, **({"connect_args": {"timeout": BUSY_TIMEOUT_S}} if path else {}))
+    except (ModuleNotFoundError, sa.exc.NoSuchModuleError) as exc:
+        driver = getattr(exc, "name", None) or parsed.drivername.split("+")[-1]
+        if driver in _DRIVER_EXTRAS:
+            extra, module = _DRIVER_EXTRAS[driver]
+            raise missing_extra(f"store {parsed.get_backend_name()}", extra, module) from exc
+        raise HarnessError(f"bad store URL {parsed.render_as_string()!r}: {exc}", hint=_URL_HINT) from exc
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_events(engine, readonly)
+    return engine
+
+
+def check_url(url: str) -> None:
+    """Fail on a malformed URL, a missing driver or an unwritable folder without connecting (nothing is written)."""
+    parsed = parse_url(url)
+    path = sqlite_path(parsed)
+    if parsed.get_backend_name() != "sqlite":
+        make_engine(url, readonly=True).dispose()
+    elif path is not None:
+        existing = path.parent
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise HarnessError(f"cannot open store {path}: {existing} is not writable",
+                               hint="check --store / HARNESS_STORE")
+
+
+def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str],
+               chunk: int = 500) -> int:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING, in chunks; returns how many rows were new.
+
+    Safe when several processes write the same rows at once: a duplicate is skipped, never an error.
+    """
+    inserted = 0
+    for start in range(0, len(rows), chunk):
+        statement = _dialect_insert(conn, table).values(list(rows[start:start + chunk]))
+        inserted += int(conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys))).rowcount or 0)
+    return inserted
+
+
+def upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str],
+           chunk: int = 500) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE every other given column: the last writer's row wins."""
+    for start in range(0, len(rows), chunk):
+        part = list(rows[start:start + chunk])
+        statement = _dialect_insert(conn, table).values(part)
+        columns = [c for c in part[0] if c not in keys]
+        update = {c: statement.excluded[c] for c in columns}
+        conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=update) if update
+                     else statement.on_conflict_do_nothing(index_elements=list(keys)))

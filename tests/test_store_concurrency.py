@@ -1,0 +1,128 @@
+"""The store under several processes at once (SQLite and PostgreSQL): opening a new store, registering the same
+model, claiming the same units of work, and runs whose process was killed."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from harness.records import ModelRecord
+from harness.store import open_store
+from harness.store.leases import claim, holders, release, run_key, this_process
+from harness.store.migrations import MIGRATIONS
+from harness.store.runs import create_run, list_runs, new_run_id, upsert_model
+from harness.store.schema import metadata
+from tests.test_store import BACKENDS, PG_URL
+
+PROCESSES = 6
+_ctx = mp.get_context("spawn")
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new (never opened) SQLite file, or a wiped PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'new.db'}"
+    engine = sa.create_engine(str(PG_URL))
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+    engine.dispose()
+    return str(PG_URL)
+
+
+def _together(start: float) -> None:
+    time.sleep(max(0.0, start - time.time()))
+
+
+def _open_and_register(url: str, start: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    try:
+        _together(start)
+        store = open_store(url)
+        model_id = upsert_model(store, ModelRecord(name="same", source="/m", fingerprint="sha256:same"))
+        out.put(("ok", model_id))
+    except Exception as exc:  # noqa: BLE001 -- reported to the parent, which fails the test with it
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _claim(url: str, start: float, keys: list[str], out: mp.Queue) -> None:  # type: ignore[type-arg]
+    try:
+        store = open_store(url)
+        _together(start)
+        out.put(("ok", sorted(claim(store, keys, "eval"))))
+    except Exception as exc:  # noqa: BLE001 -- reported to the parent
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _run(target: object, *args: object) -> list[tuple[str, object]]:
+    out = _ctx.Queue()
+    start = time.time() + 3.0  # every process is imported and waiting by then
+    procs = [_ctx.Process(target=target, args=(*args[:1], start, *args[1:], out)) for _ in range(PROCESSES)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    return results
+
+
+def test_processes_open_a_new_store_and_register_one_model_together(url: str) -> None:
+    results = _run(_open_and_register, url)
+    assert [r for r in results if r[0] != "ok"] == []
+    assert len({model_id for _, model_id in results}) == 1
+    with open_store(url).engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM models")).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM _migrations")).scalar() == len(MIGRATIONS)
+
+
+def test_each_unit_is_claimed_by_exactly_one_process(url: str) -> None:
+    open_store(url)
+    keys = [f"unit-{i}" for i in range(40)]
+    results = _run(_claim, url, keys)
+    assert [r for r in results if r[0] != "ok"] == []
+    won = [key for _, claimed in results for key in claimed]  # type: ignore[union-attr]
+    assert sorted(won) == sorted(keys)  # every unit once: none twice, none lost
+
+
+def _hold_forever(url: str, run_id: str, ready: mp.Event) -> None:  # type: ignore[type-arg]
+    store = open_store(url)
+    claim(store, [run_key(run_id), "unit-x"], "run", run_id=run_id)
+    model_id = upsert_model(store, ModelRecord(name="m", source="/m", fingerprint="sha256:m"))
+    create_run(store, model_id, {"suite": None, "tasks": [], "config": {}, "config_hash": "h", "backend": "hf",
+                                 "versions": {}}, run_id=run_id)
+    ready.set()
+    time.sleep(600)
+
+
+def test_a_killed_run_is_interrupted_and_its_units_are_free_again(url: str) -> None:
+    run_id = new_run_id()
+    ready = _ctx.Event()
+    proc = _ctx.Process(target=_hold_forever, args=(url, run_id, ready))
+    proc.start()
+    assert ready.wait(60)
+    store = open_store(url)
+    assert [r["status"] for r in list_runs(store)] == ["running"]  # alive: left alone
+    assert claim(store, ["unit-x"], "eval") == set()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    reopened = open_store(url)  # a dead owner's run is reconciled when the store is next opened
+    run = list_runs(reopened)[0]
+    assert run["status"] == "interrupted" and "process is gone" in run["error"]
+    assert claim(reopened, ["unit-x"], "eval") == {"unit-x"}  # its unit is taken over
+    assert holders(reopened, ["unit-x"])["unit-x"].owner == this_process().id
+    release(reopened, ["unit-x"])
+    assert holders(reopened, ["unit-x"]) == {}
+
+
+def test_an_expired_lease_is_taken_over_and_a_live_one_is_not(url: str) -> None:
+    store = open_store(url)
+    other = this_process().__class__("elsewhere", 1, "abcd")  # a process on another machine
+    assert claim(store, ["a"], "judge", owner=other, ttl=3600) == {"a"}
+    assert claim(store, ["b"], "judge", owner=other, ttl=-1) == {"b"}  # its heartbeat stopped long ago
+    assert claim(store, ["a", "b", "c"], "judge") == {"b", "c"}
+    assert holders(store, ["a"])["a"].owner == other.id
