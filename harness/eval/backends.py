@@ -65,6 +65,62 @@ def _check_weights(directory: Path) -> None:
             raise ModelNotFound(f"corrupt checkpoint: {path.name} does not open ({exc})", hint="re-save it") from exc
 
 
+def _check_tokenizer(directory: Path) -> None:
+    """The tokenizer files parse (a truncated tokenizer.json fails here, not after a run has started)."""
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        if (directory / name).exists():
+            _read_json(directory / name)
+    if (directory / "tokenizer.json").exists():
+        from tokenizers import Tokenizer
+
+        try:
+            Tokenizer.from_file(str(directory / "tokenizer.json"))
+        except Exception as exc:  # noqa: BLE001 -- tokenizers raises a bare Exception for a corrupt file
+            raise ModelNotFound(f"corrupt checkpoint: {directory / 'tokenizer.json'} does not load ({exc})",
+                                hint="re-save the tokenizer: tokenizer.save_pretrained(dir)") from None
+
+
+def _weight_shapes(directory: Path) -> dict[str, tuple[int, ...]]:
+    from safetensors import safe_open
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    for path in sorted(directory.glob("*.safetensors")):
+        with safe_open(str(path), framework="numpy") as fh:
+            shapes.update({key: tuple(fh.get_slice(key).get_shape()) for key in fh.keys()})  # noqa: SIM118
+    return shapes
+
+
+def check_checkpoint(model: ResolvedModel, config: EvalConfig) -> None:
+    """The weights have the shapes config.json implies (a model built on the meta device, no memory used).
+
+    Run before a run's rows are written, so a config that does not match its weights fails with exit 2 and
+    leaves the store as it was. API models and models with remote code are not checked.
+    """
+    if config.backend == "local-completions" or config.trust_remote_code or not Path(model.path).is_dir():
+        return
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    directory = Path(model.path)
+    try:
+        with torch.device("meta"):
+            built = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(directory))
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise ModelNotFound(f"{directory}/config.json does not describe a causal LM ({exc})",
+                            hint="fix config.json or pass --trust-remote-code for a custom architecture") from exc
+    stored = _weight_shapes(directory)
+    for key, tensor in built.state_dict().items():
+        if key in stored and stored[key] != tuple(tensor.shape):
+            raise ModelNotFound(
+                f"corrupt checkpoint: {key} has shape {list(stored[key])} in the weights but "
+                f"{directory.name}/config.json implies {list(tensor.shape)}",
+                hint="the config does not belong to these weights: re-save the model")
+    missing = [k for k in built.state_dict() if k not in stored and not k.endswith("lm_head.weight")]
+    if missing:
+        raise ModelNotFound(f"corrupt checkpoint: the weights lack {len(missing)} tensors config.json needs "
+                            f"(first: {missing[0]})", hint="re-save the model with save_pretrained")
+
+
 def _hub_snapshot(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
 
@@ -113,6 +169,7 @@ def _resolve_full(directory: Path, name: str, source: str) -> ResolvedModel:
             hint="save the tokenizer beside the weights: tokenizer.save_pretrained(dir)",
         )
     _check_weights(directory)
+    _check_tokenizer(directory)
     card = _read_json(directory / "harness.json") if (directory / "harness.json").exists() else {}
     record = ModelRecord(
         name=name,

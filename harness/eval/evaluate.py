@@ -1,19 +1,20 @@
 """`harness eval`: run lm-eval tasks on a model and keep scores and per-sample records in the store.
 
-Each task is looked up by its eval key (model fingerprint + task config hash + settings) before anything
-loads; only missing tasks run, one `lm_eval.simple_evaluate` call each, on one LM loaded once, and each
-finished task is committed on its own, so a killed run keeps its finished tasks.
+Each task is looked up by its eval key (`eval.plan`) before anything loads; only missing tasks run, one
+`lm_eval.simple_evaluate` call each, on one LM loaded once. Each task is claimed in the store (a lease) before it
+is computed and committed on its own when done, so several processes on one store never compute the same task
+twice (the second waits and takes the first's result) and a killed run keeps its finished tasks.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,36 +23,27 @@ from harness import __version__
 from harness.config import config_hash
 from harness.console import progress
 from harness.errors import HarnessError, RunFailed
-from harness.eval.backends import ResolvedModel, check_backend, load_lm, resolve_model
-from harness.eval.config import EvalConfig, SuiteTask
-from harness.eval.suites import local_task_spec, resolve_tasks, task_manager
-from harness.eval.templates import ChatTemplate, load_chat_template, tokenizer_template
-from harness.fingerprint import content_hash
-from harness.records import SampleRecord, Score, TaskResult
+from harness.eval.backends import ResolvedModel, check_backend, check_checkpoint, load_lm, resolve_model
+from harness.eval.config import EvalConfig
+from harness.eval.plan import PlannedTask, chat_template_for, plan_tasks, spec_keys
+from harness.eval.results import parse_samples, parse_scores
+from harness.eval.suites import resolve_tasks
+from harness.eval.templates import ChatTemplate
+from harness.records import Score, TaskResult
 from harness.store import Store, check_store_url, open_store
+from harness.store.leases import Heartbeat, claim, held, release, run_key
 from harness.store.runs import (
     create_run,
     find_task_results,
     finish_run,
+    new_run_id,
     read_task_result,
     upsert_model,
     write_task_result,
 )
 
 log = logging.getLogger(__name__)
-EVAL_KEY_VERSION = 1  # bump when the meaning of a stored result changes
-
-
-@dataclass(frozen=True)
-class PlannedTask:
-    """A task ready to run or to be served from the store."""
-
-    entry: SuiteTask
-    loaded: Any  # lm-eval's TaskManager.load() result for this entry
-    task_hash: str
-    eval_key: str
-    manager: Any  # the one TaskManager, reused so lm-eval never re-indexes its bundled tasks
-    spec_key: str | None = None
+POLL_S = 1.0  # how often a task another process is computing is looked for again
 
 
 @dataclass(frozen=True)
@@ -75,143 +67,6 @@ class EvalOutcome:
                 {k: v for k, v in asdict(s).items() if k != "higher_is_better"} for s in self.scores
             ],
         }
-
-
-def _task_identity(task: Any) -> dict[str, Any]:
-    """A task's config without where it was read from, plus a hash of its evaluation documents.
-
-    The documents are hashed because a config names its data but does not pin it (a hub dataset revision,
-    the code behind `custom_dataset`).
-    """
-    config = task.dump_config()
-    config["metadata"] = {k: v for k, v in (config.get("metadata") or {}).items() if k != "config_source"}
-    return {"config": config, "docs": content_hash([dict(doc) for doc in task.eval_docs])}
-
-
-def _task_hash(loaded: dict[str, Any]) -> str:
-    tasks = {name: _task_identity(task) for name, task in sorted(loaded["tasks"].items())}
-    return content_hash({"tasks": tasks, "groups": loaded.get("group_map", {})})
-
-
-def _chat_template(config: EvalConfig, model: ResolvedModel) -> ChatTemplate | None:
-    if config.chat_template is None:
-        return None
-    if config.chat_template == "tokenizer":
-        if model.chat_template is None:
-            raise HarnessError(
-                f"model {config.model} has no chat template of its own",
-                hint="pass --chat-template alpaca|vicuna|FILE.jinja",
-            )
-        return tokenizer_template(model.chat_template)
-    return load_chat_template(config.chat_template)
-
-
-def _key_settings(config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
-                  entry: SuiteTask) -> dict[str, Any]:
-    """Everything besides the task's own content that decides a stored result."""
-    return {
-        "v": EVAL_KEY_VERSION,
-        "model": model.record.fingerprint,
-        "task": entry.task,
-        "num_fewshot": entry.num_fewshot,
-        "limit": config.limit,
-        "backend": config.backend,
-        "chat_template": template.hash if template else None,
-    }
-
-
-def spec_keys(config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
-              entries: list[SuiteTask]) -> list[str] | None:
-    """Cache keys from the task files, when every entry is one of the project's own tasks (else None)."""
-    spec = local_task_spec([e.task for e in entries])
-    if spec is None:
-        return None
-    return [content_hash({**_key_settings(config, model, template, e), "spec": spec}) for e in entries]
-
-
-def plan_tasks(config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
-               entries: list[SuiteTask], keys: list[str] | None) -> list[PlannedTask]:
-    """Load each task from lm-eval and compute its cache key (`keys`: the entries' spec keys, if local)."""
-    manager = task_manager([e.task for e in entries])
-    specs: list[str | None] = list(keys) if keys is not None else [None for _ in entries]
-    planned = []
-    for entry, spec_key in zip(entries, specs):
-        try:
-            loaded = manager.load([entry.task])
-        except Exception as exc:  # a hub dataset that cannot be fetched, a broken YAML
-            raise HarnessError(f"cannot load task {entry.task}: {exc}", hint="check the task and network") from exc
-        task_hash = _task_hash(loaded)
-        key = content_hash({**_key_settings(config, model, template, entry), "task_hash": task_hash})
-        planned.append(PlannedTask(entry, loaded, task_hash, key, manager, spec_key))
-    return planned
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
-
-
-def parse_scores(results: dict[str, Any]) -> list[Score]:
-    """lm-eval's `results` (and `groups`) dicts as flat `Score` rows."""
-    rows = []
-    sections = {**results.get("results", {}), **results.get("groups", {})}
-    for task, metrics in sections.items():
-        n_samples = results.get("n-samples", {}).get(task, {}).get("effective") or metrics.get("sample_len")
-        better = results.get("higher_is_better", {}).get(task, {})
-        for key, value in metrics.items():
-            if "," not in key or "_stderr," in key:
-                continue
-            metric, filt = key.split(",", 1)
-            rows.append(
-                Score(
-                    task=task,
-                    metric=metric,
-                    filter=filt,
-                    value=_number(value),
-                    stderr=_number(metrics.get(f"{metric}_stderr,{filt}")),
-                    n=int(n_samples) if n_samples is not None else None,
-                    higher_is_better=better.get(metric),
-                )
-            )
-    return rows
-
-
-def _prediction(sample: dict[str, Any]) -> str:
-    resps = sample.get("filtered_resps")
-    if not resps:
-        return ""
-    if isinstance(resps[0], (list, tuple)) and len(resps[0]) == 2 and isinstance(resps[0][1], bool):
-        best = max(range(len(resps)), key=lambda i: resps[i][0])  # multiple choice: the likeliest choice
-        args = sample.get("arguments") or []
-        return str(args[best][1]) if best < len(args) else str(best)
-    return str(resps[0])
-
-
-def parse_samples(task: str, samples: list[dict[str, Any]]) -> list[SampleRecord]:
-    """lm-eval's logged samples as `SampleRecord`s (numeric per-sample metrics only)."""
-    records = []
-    for s in samples:
-        args = s.get("arguments") or [[""]]
-        first = args[0][0] if isinstance(args[0], (list, tuple)) else args[0]
-        metrics = {m: v for m in s.get("metrics", []) if (v := _number(s.get(m))) is not None}
-        records.append(
-            SampleRecord(
-                task=task,
-                doc_id=int(s["doc_id"]),
-                filter=str(s.get("filter", "none")),
-                doc_hash=s.get("doc_hash"),
-                prompt_hash=s.get("prompt_hash"),
-                target_hash=s.get("target_hash"),
-                prompt=str(first),
-                target=str(s.get("target")),
-                prediction=_prediction(s),
-                metrics=metrics,
-            )
-        )
-    return records
 
 
 def evaluate_task(lm: Any, planned: PlannedTask, config: EvalConfig, template: ChatTemplate | None) -> TaskResult:
@@ -302,7 +157,7 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     check_backend(config)
     entries = resolve_tasks(config.suite, config.tasks, config.num_fewshot)
     model = resolve_model(config)
-    template = _chat_template(config, model)
+    template = chat_template_for(config, model)
     tasks = [e.task for e in entries]
     keys = spec_keys(config, model, template, entries)
     store = None
@@ -318,16 +173,77 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     return _execute(store, config, model, template, plan, hits)
 
 
-def _execute(
-    store: Store,
-    config: EvalConfig,
-    model: ResolvedModel,
-    template: ChatTemplate | None,
-    plan: list[PlannedTask],
-    hits: dict[str, str],
-) -> EvalOutcome:
+@dataclass
+class _Runner:
+    """One run's state while it works through its tasks: the LM is loaded at the first task that needs it."""
+
+    store: Store
+    config: EvalConfig
+    model: ResolvedModel
+    template: ChatTemplate | None
+    run_id: str
+    lm: Any = None
+    scores: list[Score] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+
+    def copy(self, planned: PlannedTask, from_run: str) -> None:
+        result = replace(read_task_result(self.store, from_run, planned.entry.task), spec_key=planned.spec_key)
+        write_task_result(self.store, self.run_id, result, copied_from=from_run)
+        self.scores += result.scores
+        self.cached.append(planned.entry.task)
+
+    def compute(self, planned: PlannedTask) -> None:
+        if self.lm is None:
+            self.lm = load_lm(self.model, self.config)
+            if self.template is not None:
+                self.lm.tokenizer.chat_template = self.template.jinja
+        result = evaluate_task(self.lm, planned, self.config, self.template)
+        write_task_result(self.store, self.run_id, result)
+        self.scores += result.scores
+
+    def take(self, planned: PlannedTask) -> bool:
+        """Do one task under its lease; False when another live process holds it."""
+        with held(self.store, [planned.eval_key], "eval", self.run_id) as mine:
+            if not mine:
+                return False
+            done = {} if self.config.force else find_task_results(self.store, [planned.eval_key])
+            if planned.eval_key in done:  # finished by another process since this run looked
+                self.copy(planned, done[planned.eval_key])
+            else:
+                self.compute(planned)
+        return True
+
+
+def _work_through(runner: _Runner, plan: list[PlannedTask], hits: dict[str, str], bar: Any) -> None:
+    """Every task once: stored ones copied, free ones computed, ones another process holds waited for."""
+    pending = plan
+    while pending:
+        waiting = []
+        for p in pending:
+            bar.update(bar.task_ids[0], description=f"eval {runner.model.record.name}: {p.entry.task}")
+            if p.eval_key in hits:
+                runner.copy(p, hits[p.eval_key])
+            elif not runner.take(p):
+                waiting.append(p)
+                continue
+            bar.advance(bar.task_ids[0])
+        if waiting:
+            names = ", ".join(p.entry.task for p in waiting)
+            bar.update(bar.task_ids[0], description=f"eval {runner.model.record.name}: waiting for {names} "
+                                                    "(another process is computing them)")
+            time.sleep(POLL_S)
+            keys = [p.eval_key for p in waiting]
+            hits = {} if runner.config.force else find_task_results(runner.store, keys)
+        pending = waiting
+
+
+def _start_run(store: Store, config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
+               plan: list[PlannedTask]) -> str:
+    """Register the model and a `running` run, the run's lease taken first (see `create_run`)."""
     model_id = upsert_model(store, model.record)
-    run_id = create_run(store, model_id, {
+    run_id = new_run_id()
+    claim(store, [run_key(run_id)], "run", run_id=run_id)
+    return create_run(store, model_id, {
         "suite": config.suite,
         "tasks": [p.entry.model_dump() for p in plan],
         "config": config.model_dump(mode="json"),
@@ -337,33 +253,31 @@ def _execute(
         "chat_template_hash": template.hash if template else None,
         "versions": versions(),
         "git_revision": git_revision(),
-    })
-    lm, scores, cached = None, [], []
+    }, run_id=run_id)
+
+
+def _end_run(store: Store, run_id: str, status: str, error: str | None = None) -> None:
+    finish_run(store, run_id, status, error)
+    release(store, [run_key(run_id)])
+
+
+def _execute(store: Store, config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
+             plan: list[PlannedTask], hits: dict[str, str]) -> EvalOutcome:
+    check_checkpoint(model, config)  # the whole checkpoint, before any row is written
+    run_id = _start_run(store, config, model, template, plan)
+    runner = _Runner(store, config, model, template, run_id)
     try:
-        with _sigterm_as_interrupt(), progress(f"eval {model.record.name}", total=len(plan)) as bar:
-            for p in plan:
-                bar.update(bar.task_ids[0], description=f"eval {model.record.name}: {p.entry.task}")
-                if p.eval_key in hits:
-                    result = replace(read_task_result(store, hits[p.eval_key], p.entry.task), spec_key=p.spec_key)
-                    write_task_result(store, run_id, result, copied_from=hits[p.eval_key])
-                    cached.append(p.entry.task)
-                else:
-                    if lm is None:
-                        lm = load_lm(model, config)
-                        if template is not None:
-                            lm.tokenizer.chat_template = template.jinja
-                    result = evaluate_task(lm, p, config, template)
-                    write_task_result(store, run_id, result)
-                scores += result.scores
-                bar.advance(bar.task_ids[0])
+        with (_sigterm_as_interrupt(), Heartbeat(store),
+              progress(f"eval {model.record.name}", total=len(plan)) as bar):
+            _work_through(runner, plan, hits, bar)
     except KeyboardInterrupt:
-        finish_run(store, run_id, "interrupted", "interrupted by the user or a signal")
+        _end_run(store, run_id, "interrupted", "interrupted by the user or a signal")
         raise
     except HarnessError as exc:
-        finish_run(store, run_id, "failed", str(exc))
+        _end_run(store, run_id, "failed", str(exc))
         raise
     except Exception as exc:
-        finish_run(store, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        _end_run(store, run_id, "failed", f"{type(exc).__name__}: {exc}")
         raise RunFailed(f"run {run_id} failed: {type(exc).__name__}: {exc}", hint="see `harness runs show`") from exc
-    finish_run(store, run_id, "finished")
-    return EvalOutcome(run_id, model.record.name, model.record.fingerprint, False, scores, cached)
+    _end_run(store, run_id, "finished")
+    return EvalOutcome(run_id, model.record.name, model.record.fingerprint, False, runner.scores, runner.cached)
