@@ -30,7 +30,7 @@ from harness.eval.results import parse_samples, parse_scores
 from harness.eval.suites import resolve_tasks
 from harness.eval.templates import ChatTemplate
 from harness.records import Score, TaskResult
-from harness.store import Store, check_store_url, open_store
+from harness.store import Store, check_store_url, open_store, store_exists
 from harness.store.leases import Heartbeat, claim, held, release, run_key
 from harness.store.runs import (
     create_run,
@@ -161,11 +161,12 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     tasks = [e.task for e in entries]
     keys = spec_keys(config, model, template, entries)
     store = None
-    if keys is not None and not config.force:  # project tasks only: their names are known to be valid
+    if keys is not None and not config.force and store_exists(store_url):  # project tasks: names known valid
         store = open_store(store_url)
         if (run_id := _one_run(keys, find_task_results(store, keys, by="spec_key"))) is not None:
             return _served(store, run_id, model, tasks)
     plan = plan_tasks(config, model, template, entries, keys)
+    check_checkpoint(model, config)  # the whole checkpoint, before the store is created or written
     store = store or open_store(store_url)
     hits = {} if config.force else find_task_results(store, [p.eval_key for p in plan])
     if (run_id := _one_run([p.eval_key for p in plan], hits)) is not None:
@@ -263,7 +264,6 @@ def _end_run(store: Store, run_id: str, status: str, error: str | None = None) -
 
 def _execute(store: Store, config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
              plan: list[PlannedTask], hits: dict[str, str]) -> EvalOutcome:
-    check_checkpoint(model, config)  # the whole checkpoint, before any row is written
     run_id = _start_run(store, config, model, template, plan)
     runner = _Runner(store, config, model, template, run_id)
     try:

@@ -38,6 +38,12 @@ def check_store_url(url: str | None) -> None:
     check_url(resolve_store_url(url))
 
 
+def store_exists(url: str | None) -> bool:
+    """False when `url` names an SQLite file that is not there yet (a server database counts as existing)."""
+    path = sqlite_path(parse_url(resolve_store_url(url)))
+    return path is None or path.exists()
+
+
 def applied_migrations(conn: sa.Connection) -> list[str]:
     """Names of the migrations a database has had, in order ([] for a new database)."""
     if not sa.inspect(conn).has_table(migrations_table.name):
@@ -126,4 +132,4 @@ def open_store(url: str | None = None, readonly: bool = False, create: bool = Tr
 
 
 __all__ = ["DEFAULT_STORE", "SCHEMA_VERSION", "Store", "check_store_url", "metadata", "open_store",
-           "resolve_store_url"]
+           "resolve_store_url", "store_exists"]
