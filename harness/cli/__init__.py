@@ -29,6 +29,7 @@ StoreOpt = Annotated[str | None, typer.Option("--store", envvar="HARNESS_STORE",
                                               help="Store URL or SQLite path [default: results/harness.db].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", help="Skip (and count) malformed rows.")]
 
 
 def handled(func: F) -> F:
@@ -349,9 +350,11 @@ def judge_command(
 @judge_app.command("import")
 @handled
 def judge_import_command(
-    file: Annotated[Path, typer.Argument(help="Judgment file (or PRD ratings folder).")],
-    format: Annotated[str | None, typer.Option("--format", help="fastchat-pair | fastchat-single | fastchat-votes | "
-                                               "vicuna-review | prd | alpaca-eval | llmfao [default: detect].")] = None,
+    file: Annotated[Path, typer.Argument(help="Judgment or battle file (or a PRD ratings / Vicuna-80 folder).")],
+    format: Annotated[str | None, typer.Option("--format", help="clean-battle | fastchat-pair | fastchat-single | "
+                                               "fastchat-votes | vicuna-review | prd | alpaca-eval | llmfao "
+                                               "[default: detect].")] = None,
+    skip_bad: SkipBadOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -360,7 +363,7 @@ def judge_import_command(
 
     from harness.judge.imports import import_judgments
 
-    outcome = import_judgments(file, format, store)
+    outcome = import_judgments(file, format, store, skip_bad)
     if as_json:
         print_json(asdict(outcome))
     else:
@@ -408,15 +411,15 @@ def judge_agreement_command(
 @app.command("arena")
 @handled
 def arena_command(
-    battles: Annotated[Path | None, typer.Option("--battles", help="clean_battle JSON/JSONL (or an LLMFAO .csv, "
-                                                 "a PRD ratings-*/ or Vicuna-80 fastchat_eval folder).")] = None,
+    battles: Annotated[Path | None, typer.Option("--battles", help="clean_battle JSON/JSONL, or any file "
+                                                 "`harness judge import` reads (stored too).")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="Rate the battles in the store.")] = False,
     method: Annotated[str, typer.Option(help="bt | elo | both.")] = "both",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the BT CIs (0: none).")] = 1000,
     anchor: Annotated[str | None, typer.Option(help="MODEL=RATING: pin one model's rating.")] = None,
     category: Annotated[str | None, typer.Option(help="Only battles of this category.")] = None,
     control: Annotated[str | None, typer.Option(help="Style control covariates: length,markdown.")] = None,
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip (and count) malformed rows.")] = False,
+    skip_bad: SkipBadOpt = False,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
