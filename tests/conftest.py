@@ -13,7 +13,8 @@ os.environ.pop("OPENAI_API_KEY", None)
 
 from tests.openai_server import FakeOpenAI
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# ../shared/data beside the checkout; HARNESS_SHARED_DATA points elsewhere (a git worktree, CI).
+SHARED_DATA = Path(os.environ.get("HARNESS_SHARED_DATA") or Path(__file__).resolve().parent.parent.parent / "shared" / "data")
 
 
 @pytest.fixture(autouse=True)

@@ -310,7 +310,8 @@ def test_length_control_removes_a_length_bias() -> None:
 
 
 def test_style_control_uses_fastchat_conv_metadata_and_requires_it() -> None:
-    from harness.arena.style import style_features, style_metadata
+    from harness.answer_style import style_metadata
+    from harness.arena.style import style_covariates
 
     meta = style_metadata("# Title\n- one\n- two\n**bold** text", "plain answer")
     assert meta["header_count_a"] == 1 and meta["list_count_a"] == 2 and meta["bold_count_a"] == 1
@@ -318,7 +319,7 @@ def test_style_control_uses_fastchat_conv_metadata_and_requires_it() -> None:
     battles = [Battle(model_a="x", model_b="y", winner="model_a",
                       extra={"conv_metadata": style_metadata("a " * k, "b **c** " * (5 - k))})
                for k in range(5)]
-    features, names = style_features(battles, ("length", "markdown"))
+    features, names = style_covariates(battles, ("length", "markdown"))
     assert names == ("length", "bold")  # headers and lists never vary: dropped
     assert np.allclose(features.mean(axis=0), 0.0) and np.allclose(features.std(axis=0), 1.0)
     with pytest.raises(HarnessError, match="no answer counts"):
@@ -328,7 +329,7 @@ def test_style_control_uses_fastchat_conv_metadata_and_requires_it() -> None:
 def test_evalica_golden_elo_and_bt_on_llmfao(shared_data: Path) -> None:
     """evalica's published expected scores on the LLMFAO crowd votes (Elo in file order; BT strengths
     normalised to sum 1)."""
-    from harness.formats.clean_battle import load_battles
+    from harness.formats import read_file as load_battles
 
     battles = load_battles(shared_data / "llmfao" / "crowd-comparisons.csv").battles
     assert len(battles) == 8931
@@ -346,7 +347,7 @@ def test_evalica_golden_elo_and_bt_on_llmfao(shared_data: Path) -> None:
 
 
 def test_real_vote_files_convert_and_fit(shared_data: Path) -> None:
-    from harness.formats.clean_battle import load_battles
+    from harness.formats import read_file as load_battles
 
     human = load_battles(shared_data / "prd_vicuna80_pairwise" / "ratings-human")
     assert len(human.battles) == 7040 and human.skipped == 0
@@ -417,13 +418,13 @@ def test_style_controlled_fit_matches_a_plain_likelihood_fit() -> None:
     from scipy.optimize import minimize
     from scipy.special import expit, log_expit
 
-    from harness.arena.style import style_features
+    from harness.arena.style import style_covariates
 
     battles = [Battle(model_a=b.model_a, model_b=b.model_b, winner="tie" if k % 7 == 0 else b.winner, extra=b.extra)
                for k, b in enumerate(_style_battles(800, seed=14))]
     report = compute_ratings(battles, ArenaConfig(method="bt", bootstrap=0, control=("length",)))
     enc = encode_battles(battles)
-    x, _ = style_features(battles, ("length",))
+    x, _ = style_covariates(battles, ("length",))
     m = len(enc.models)
 
     def nll(params: np.ndarray) -> tuple[float, np.ndarray]:

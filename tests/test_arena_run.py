@@ -122,7 +122,7 @@ def test_cli_json_skip_bad_and_errors(tmp_path: Path) -> None:
 
 
 def test_cli_style_control_from_file_metadata(tmp_path: Path) -> None:
-    from harness.arena.style import style_metadata
+    from harness.answer_style import style_metadata
 
     rows = []
     for k, (a, b, w) in enumerate(OUTCOMES * 3):

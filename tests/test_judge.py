@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.answer_style import style_metadata
 from harness.client import RetryPolicy
 from harness.errors import HarnessError, JudgeUnavailable
 from harness.judge.plan import JudgeConfig
@@ -17,7 +18,7 @@ from harness.judge.run import run_judge
 from harness.store import open_store
 from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments
-from tests.judge_fixtures import ScriptedJudge, store_answers, write_question_file
+from tests.judge_fixtures import ANSWERS, ScriptedJudge, store_answers, write_question_file
 from tests.openai_server import Reply, chat_reply
 
 FAST = RetryPolicy(attempts=4, parse_attempts=3, base_delay=0.01, max_delay=0.5, jitter=0.0)
@@ -119,8 +120,9 @@ def test_rerun_makes_zero_requests_and_battles_follow_fastchat(
     assert by_key[("q3", 1, "alpha", "beta")].winner == "tie"  # OK vs OK
     assert by_key[("q2", 2, "beta", "gamma")].winner == "model_b"  # BAD vs OK
     b = by_key[("q1", 1, "alpha", "gamma")]
-    assert b.extra["g1"] == b.extra["g2"] == "model_a" and b.extra["len_a"] == len("GOOD 4")
-    assert {"len_a", "len_b", "md_a", "md_b"} <= set(b.extra)
+    meta = b.extra["conv_metadata"]  # style counts in FastChat's convention, as the readers write them
+    assert b.extra["g1"] == b.extra["g2"] == "model_a" and meta["sum_assistant_a_tokens"] == len(["GOOD", "4"])
+    assert meta == style_metadata(ANSWERS["alpha"]["q1"][0], ANSWERS["gamma"]["q1"][0])
     usage = results_report(open_store(store_url), judge="judge-x")["judges"][0]["usage"]
     assert usage["judgments"] == PLANNED and usage["cost_usd"] == pytest.approx(first.usage.cost_usd)
     results = {r["model"]: r for r in again.results}

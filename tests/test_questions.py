@@ -52,7 +52,7 @@ def test_bad_question_files(tmp_path: Path):
     with pytest.raises(HarnessError, match="not a known question format"):
         load_questions(str(_write(tmp_path / "odd.jsonl", [{"foo": 1}])))
     (tmp_path / "broken.jsonl").write_text('{"question_id": 1, "turns": ["a"]}\n{oops\n')
-    with pytest.raises(HarnessError, match=r"broken.jsonl:2"):
+    with pytest.raises(HarnessError, match=r"line 2 of .*broken.jsonl: invalid JSON"):
         load_questions(str(tmp_path / "broken.jsonl"))
     dup = [{"question_id": 1, "turns": ["a"]}, {"question_id": 1, "turns": ["b"]}]
     with pytest.raises(HarnessError, match="repeats"):

@@ -1,21 +1,27 @@
 """Arena ratings: online Elo and Bradley-Terry with bootstrap CIs, rank ranges and win-rate matrices.
 
 Pure numpy/scipy over `Battle` records, no I/O. The BT fit and its multinomial bootstrap live in
-`harness.arena.bradley_terry` (re-exported here), style control in `harness.arena.style`.
+`harness.arena.bradley_terry` and the config and battle encoding in `harness.arena.battles` (both
+re-exported here), style control in `harness.arena.style`.
 `harness arena` (via `harness.arena.run`) reads battles, calls `compute_ratings`, stores and renders.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
-from pydantic import Field
 
+from harness.arena.battles import (
+    SCORE_A,
+    ArenaConfig,
+    EncodedBattles,
+    battle_set_fingerprint,
+    encode_battles,
+)
 from harness.arena.bradley_terry import (
     FALLBACK_RIDGE,
     BTFit,
@@ -28,12 +34,9 @@ from harness.arena.bradley_terry import (
     mle_exists,
     percentile_interval,
 )
-from harness.config import Frozen
+from harness.arena.style import StyleFit, fit_style_control
 from harness.errors import HarnessError
 from harness.records import Battle
-
-if TYPE_CHECKING:
-    from harness.arena.style import StyleFit
 
 __all__ = [
     "SCORE_A", "ArenaConfig", "ArenaReport", "BTFit", "EncodedBattles", "ModelRating", "PairCounts",
@@ -41,45 +44,6 @@ __all__ = [
     "encode_battles", "fit_bradley_terry", "mle_exists", "online_elo", "predicted_win_rates", "rank_ranges",
     "win_matrices",
 ]
-
-Method = Literal["bt", "elo", "both"]
-Control = Literal["length", "markdown"]
-SCORE_A = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
-
-
-class ArenaConfig(Frozen):
-    """How `harness arena` rates a battle set."""
-
-    method: Method = "both"
-    """bt: Bradley-Terry with bootstrap CIs; elo: online Elo only; both."""
-    bootstrap: int = Field(1000, ge=0)
-    """Bootstrap rounds for the BT confidence intervals (0: none)."""
-    seed: int = 0
-    """Seed of the bootstrap's random generator."""
-    anchor: tuple[str, float] | None = None
-    """(model, rating): shift every rating so this model has this rating; default: BT mean 1000."""
-    control: tuple[Control, ...] = ()
-    """Style covariates for a controlled BT fit beside the raw one: length and/or markdown."""
-    k: float = Field(4.0, gt=0)
-    """Online Elo step size."""
-    scale: float = Field(400.0, gt=0)
-    """Elo points per factor `base` of odds."""
-    base: float = Field(10.0, gt=1)
-    """Odds base of the Elo scale."""
-    initial: float = 1000.0
-    """Online Elo start rating, and the BT mean when there is no anchor."""
-    ci: float = Field(0.95, gt=0, lt=1)
-    """Coverage of the percentile bootstrap intervals."""
-
-
-@dataclass(frozen=True)
-class EncodedBattles:
-    """Battles as arrays: model indices into `models` (sorted names) and model_a's score (1, 0.5 or 0)."""
-
-    models: tuple[str, ...]
-    a: IntArray
-    b: IntArray
-    score: FloatArray
 
 
 @dataclass(frozen=True)
@@ -172,29 +136,6 @@ def _json_matrix(matrix: FloatArray) -> list[list[float | None]]:
     return [[None if math.isnan(v) else float(v) for v in row] for row in matrix.tolist()]
 
 
-def encode_battles(battles: Sequence[Battle]) -> EncodedBattles:
-    """Map model names to indices (sorted names) and winners to model_a's score; raises on a bad winner."""
-    models = sorted({b.model_a for b in battles} | {b.model_b for b in battles})
-    index = {name: k for k, name in enumerate(models)}
-    try:
-        score = np.fromiter((SCORE_A[b.winner] for b in battles), np.float64, len(battles))
-    except KeyError as exc:
-        raise HarnessError(f"battle winner {exc.args[0]!r} is not one of {sorted(SCORE_A)}") from None
-    a = np.fromiter((index[b.model_a] for b in battles), np.int64, len(battles))
-    b = np.fromiter((index[b.model_b] for b in battles), np.int64, len(battles))
-    if np.any(a == b):
-        raise HarnessError(f"battle {int(np.argmax(a == b))} has the same model on both sides")
-    return EncodedBattles(tuple(models), a, b, score)
-
-
-def battle_set_fingerprint(battles: Sequence[Battle]) -> str:
-    """Content hash of the ordered (model_a, model_b, winner) triples: the key ratings are stored under."""
-    digest = hashlib.sha256()
-    for b in battles:
-        digest.update(f"{b.model_a}\x1f{b.model_b}\x1f{b.winner}\x1e".encode())
-    return "sha256:" + digest.hexdigest()
-
-
 def online_elo(a: IntArray, b: IntArray, score: FloatArray, n_models: int, k: float = 4.0,
                scale: float = 400.0, base: float = 10.0, initial: float = 1000.0) -> FloatArray:
     """Online Elo in battle order (the 2023 Arena notebook); a's expected score is
@@ -263,8 +204,6 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
     if config.control and config.method == "elo":
         warnings.append("style control needs the BT fit; ignored with method 'elo'")
     elif config.control:
-        from harness.arena.style import fit_style_control
-
         style = _anchored_style(fit_style_control(battles, encoded, config), anchor, config)
         if not style.converged:
             warnings.append("the style-controlled BT fit did not converge (a covariate may separate "
@@ -320,8 +259,6 @@ def _anchored(ratings: FloatArray, anchor: int | None, config: ArenaConfig) -> F
 
 
 def _anchored_style(style: StyleFit, anchor: int | None, config: ArenaConfig) -> StyleFit:
-    from dataclasses import replace
-
     if anchor is None or style.samples is None:
         return replace(style, ratings=_anchored(style.ratings, anchor, config))
     samples = _anchored(style.samples, anchor, config)

@@ -6,62 +6,78 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings
 from harness.errors import HarnessError
 from harness.records import Battle, Rating
+
+if TYPE_CHECKING:
+    from harness.formats import Imported
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ArenaOutcome:
-    """A rated battle set: the report, where the battles came from, rows skipped as malformed, rows stored."""
+    """A rated battle set: the report, where the battles came from, rows skipped as malformed, rating rows
+    stored, and how many of a file's battles were new to the store."""
 
     report: ArenaReport
     source: str
     skipped: int
     stored: int
+    battles_written: int = 0
 
     def to_json(self) -> dict[str, object]:
-        extra = {"source": self.source, "skipped": self.skipped, "stored": self.stored}
+        extra = {"source": self.source, "skipped": self.skipped, "stored": self.stored,
+                 "battles_written": self.battles_written}
         return {**self.report.to_json(), **extra}
 
 
 def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store: bool = False,
               category: str | None = None, skip_bad: bool = False, store: str | None = None) -> ArenaOutcome:
     """Rate the battles of `battles_file` or of the store (exactly one), optionally of one category, and
-    store the ratings under the battle set's fingerprint."""
+    store the ratings under the battle set's fingerprint.
+
+    A file is read through `harness.formats.read_file` (as `harness judge import` reads it) and the
+    battles rated are stored too, keyed by the file's digest and row, so rating it again adds none.
+    """
     from harness.store import open_store
-    from harness.store.battles import read_battles
+    from harness.store.battles import read_battles, write_battles
     from harness.store.ratings import write_ratings
 
     if (battles_file is None) == (not from_store):
         raise HarnessError("pass exactly one of --battles FILE and --from-store",
                            hint="--from-store rates the battles `harness judge` wrote")
     opened = open_store(store)
-    skipped = 0
-    if battles_file is not None:
-        from harness.formats.clean_battle import load_battles
-
-        loaded = load_battles(battles_file, skip_bad)
-        battles, source, skipped = loaded.battles, loaded.source, loaded.skipped
-        for problem in loaded.problems:
-            log.warning("skipped %s", problem)
-        if category is not None:
-            battles = [b for b in battles if b.category == category]
+    loaded = None if battles_file is None else _file_battles(battles_file, category, skip_bad)
+    if loaded is not None:
+        battles, source = loaded.battles, loaded.source
     else:
         battles, source = read_battles(opened, category=category), f"store:{opened.url}"
-    if skipped:
-        log.warning("skipped %d malformed rows", skipped)
     report = compute_ratings(_checked(battles, category), config)
     for note in report.warnings:
         log.warning("%s", note)
+    written = 0 if loaded is None else write_battles(opened, battles)
     stored = write_ratings(opened, ratings_from_report(report, source, category))
-    return ArenaOutcome(report, source, skipped, stored)
+    return ArenaOutcome(report, source, 0 if loaded is None else loaded.skipped, stored, written)
+
+
+def _file_battles(path: Path, category: str | None, skip_bad: bool) -> Imported:
+    """What a file holds, keeping only the battles of `category` when one is given."""
+    from harness.formats import read_file
+
+    loaded = read_file(path, skip_bad=skip_bad)
+    for problem in loaded.problems:
+        log.warning("skipped %s", problem)
+    if loaded.skipped:
+        log.warning("skipped %d malformed rows", loaded.skipped)
+    if category is None:
+        return loaded
+    return replace(loaded, battles=[b for b in loaded.battles if b.category == category])
 
 
 def _checked(battles: list[Battle], category: str | None) -> list[Battle]:

@@ -1,22 +1,22 @@
 """Style control for arena ratings: Bradley-Terry with answer-length and markdown covariates.
 
-A battle carries FastChat's `conv_metadata` counts in `extra` (`style_metadata(answer_a, answer_b)` makes
-them from the two answers) or the judge's `len_a/len_b/md_a/md_b`. Each covariate is (a - b) / (a + b + 1),
-standardised, as in the Arena's style control; the fit is unpenalised and its bootstrap resamples battles.
-Called by `harness.arena.compute_ratings`.
+A battle carries the answers' style counts in `extra` (FastChat's `conv_metadata`, written by the judge
+and the readers with `harness.answer_style.style_metadata`). Each covariate is (a - b) / (a + b + 1) of a
+count, standardised, as in the Arena's style control; the fit is unpenalised and its bootstrap resamples
+battles. Called by `harness.arena.ratings.compute_ratings`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.answer_style import MARKDOWN, side_counts
+from harness.arena.battles import ArenaConfig, EncodedBattles
 from harness.arena.bradley_terry import (
     FALLBACK_RIDGE,
     FloatArray,
@@ -27,19 +27,10 @@ from harness.arena.bradley_terry import (
     percentile_interval,
     scatter_rows,
 )
-from harness.arena.ratings import ArenaConfig, EncodedBattles
 from harness.errors import HarnessError
 from harness.records import Battle
 
-# FastChat clean_battle `conv_metadata` keys; `{}` is a or b. Header/list/bold may be dicts of sub-counts.
-METADATA_KEYS = {"length": "sum_assistant_{}_tokens", "headers": "header_count_{}",
-                 "lists": "list_count_{}", "bold": "bold_count_{}"}
-CONTROL_FEATURES = {"length": ("length",), "markdown": ("headers", "lists", "bold")}
-_MARKDOWN = CONTROL_FEATURES["markdown"]
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-_HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
-_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s", re.MULTILINE)
-_BOLD = re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__")
+CONTROL_FEATURES = {"length": ("length",), "markdown": MARKDOWN}
 _CELLS_PER_CHUNK = 4_000_000
 
 
@@ -57,44 +48,7 @@ class StyleFit:
     converged: bool = True
 
 
-def style_metadata(answer_a: str, answer_b: str) -> dict[str, int]:
-    """FastChat-style `conv_metadata` for two answers: word/punctuation tokens, markdown headers, list
-    items and bold spans."""
-    out: dict[str, int] = {}
-    for side, text in (("a", answer_a), ("b", answer_b)):
-        out[METADATA_KEYS["length"].format(side)] = len(_TOKEN.findall(text))
-        out[METADATA_KEYS["headers"].format(side)] = len(_HEADER.findall(text))
-        out[METADATA_KEYS["lists"].format(side)] = len(_LIST.findall(text))
-        out[METADATA_KEYS["bold"].format(side)] = len(_BOLD.findall(text))
-    return out
-
-
-def _count(value: Any) -> float:
-    return float(sum(value.values()) if isinstance(value, dict) else value)
-
-
-def side_counts(extra: dict[str, Any]) -> dict[str, tuple[float, float]] | None:
-    """(a, b) style counts of one battle: length, headers, lists, bold and markdown (their sum) from
-    FastChat's `conv_metadata`, or length and markdown from the judge's `len_a/len_b/md_a/md_b`; None
-    when absent."""
-    meta = extra.get("conv_metadata")
-    try:
-        if isinstance(meta, dict):
-            out = {name: (_count(meta[key.format("a")]), _count(meta[key.format("b")]))
-                   for name, key in METADATA_KEYS.items()}
-            out["markdown"] = (sum(out[k][0] for k in _MARKDOWN), sum(out[k][1] for k in _MARKDOWN))
-            return out
-        if "len_a" in extra and "len_b" in extra:
-            out = {"length": (_count(extra["len_a"]), _count(extra["len_b"]))}
-            if "md_a" in extra and "md_b" in extra:
-                out["markdown"] = (_count(extra["md_a"]), _count(extra["md_b"]))
-            return out
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-    return None
-
-
-def style_features(battles: Sequence[Battle], control: Sequence[str]) -> tuple[FloatArray, tuple[str, ...]]:
+def style_covariates(battles: Sequence[Battle], control: Sequence[str]) -> tuple[FloatArray, tuple[str, ...]]:
     """Standardised covariates (battles x features): (a - b) / (a + b + 1) of each count, as the Arena does.
 
     `markdown` means headers, lists and bold separately when every battle has them, else their sum.
@@ -115,7 +69,7 @@ def style_features(battles: Sequence[Battle], control: Sequence[str]) -> tuple[F
             raise HarnessError(
                 f"battle {row} ({battle.model_a} vs {battle.model_b}) has no answer counts for "
                 f"{missing[0]!r} control",
-                hint="style control needs extra.conv_metadata (FastChat) or len_a/len_b/md_a/md_b (judge)",
+                hint="style control needs extra.conv_metadata (harness.answer_style.style_metadata)",
             )
         assert counts is not None
         for col, name in enumerate(names):
@@ -130,7 +84,7 @@ def style_features(battles: Sequence[Battle], control: Sequence[str]) -> tuple[F
 def fit_style_control(battles: Sequence[Battle], encoded: EncodedBattles, config: ArenaConfig) -> StyleFit:
     """Ratings (mean `config.initial`) and covariate weights of BT with `config.control` covariates, with
     `config.bootstrap` battle-resampling rounds."""
-    features, names = style_features(battles, config.control)
+    features, names = style_covariates(battles, config.control)
     n_models, n = len(encoded.models), len(encoded.a)
     start = np.zeros(n_models + len(names))
     exists, params, converged = _fit_rounds(encoded, features, np.ones((1, n)), start)

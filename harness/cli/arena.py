@@ -26,8 +26,8 @@ from harness.fingerprint import short
 
 @handled
 def arena_command(
-    battles: Annotated[Path | None, typer.Option("--battles", help="clean_battle JSON/JSONL (or an LLMFAO .csv, "
-                                                 "a PRD ratings-*/ or Vicuna-80 fastchat_eval folder).")] = None,
+    battles: Annotated[Path | None, typer.Option("--battles", help="clean_battle JSON/JSONL, or any file "
+                                                 "`harness judge import` reads (stored too).")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="Rate the battles in the store.")] = False,
     method: Annotated[str, typer.Option(help="bt | elo | both.")] = "both",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the BT CIs (0: none).")] = 1000,

@@ -19,6 +19,7 @@ from harness.cli.options import (
     JsonOpt,
     ModelOpt,
     NameOpt,
+    SkipBadOpt,
     StoreOpt,
     handled,
     print_json,
@@ -112,9 +113,11 @@ def judge_command(
 @judge_app.command("import")
 @handled
 def judge_import_command(
-    file: Annotated[Path, typer.Argument(help="Judgment file (or PRD ratings folder).")],
-    format: Annotated[str | None, typer.Option("--format", help="fastchat-pair | fastchat-single | fastchat-votes | "
-                                               "vicuna-review | prd | alpaca-eval | llmfao [default: detect].")] = None,
+    file: Annotated[Path, typer.Argument(help="Judgment or battle file (or a PRD ratings / Vicuna-80 folder).")],
+    format: Annotated[str | None, typer.Option("--format", help="clean-battle | fastchat-pair | fastchat-single | "
+                                               "fastchat-votes | vicuna-review | prd | alpaca-eval | llmfao "
+                                               "[default: detect].")] = None,
+    skip_bad: SkipBadOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -123,7 +126,7 @@ def judge_import_command(
 
     from harness.judge.imports import import_judgments
 
-    outcome = import_judgments(file, format, store)
+    outcome = import_judgments(file, format, store, skip_bad)
     if as_json:
         print_json(asdict(outcome))
     else:

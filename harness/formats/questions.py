@@ -7,12 +7,12 @@ the Vicuna-80 format (question_id, text, category) or the Arena-Hard format (uid
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.formats.rows import json_lines
 from harness.records import Question, QuestionSet
 from harness.resources import tasks_dir
 
@@ -48,20 +48,9 @@ ROW_FORMATS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], Questio
 }
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a .jsonl file, one per non-empty line."""
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except ValueError as exc:
-                raise HarnessError(
-                    f"{path}:{number} is not valid JSON ({exc})", hint="fix or remove the line"
-                ) from exc
-    return rows
+def read_jsonl(path: Path) -> list[Any]:
+    """The parsed non-blank lines of a .jsonl file; invalid JSON raises `HarnessError` naming the line."""
+    return [row.value for row in json_lines(path)]
 
 
 def detect_format(row: dict[str, Any], path: Path) -> str:

@@ -21,7 +21,7 @@ from harness.store import Store
 
 def _battle_clusters(direct: list[Battle], candidate: str) -> list[list[float]]:
     """The candidate's score per battle (1, 1/2, 0), grouped by question and turn (both answer orders)."""
-    from harness.arena.ratings import SCORE_A
+    from harness.arena.battles import SCORE_A
 
     clusters: dict[tuple[Any, ...], list[float]] = {}
     for k, b in enumerate(direct):

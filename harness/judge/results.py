@@ -81,11 +81,6 @@ class PositionStats:
         }
 
 
-def fastchat_winner(g1: str, g2: str) -> str:
-    """Combine the two orders' winners (in model_a/model_b terms): agreement stands, anything else is a tie."""
-    return g1 if g1 == g2 else "tie"
-
-
 def pairwise_results(
     battles: Iterable[Battle], baseline: str | None = None, models: list[str] | None = None
 ) -> list[PairwiseResult]:

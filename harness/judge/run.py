@@ -12,25 +12,24 @@ import asyncio
 import functools
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.answer_style import style_metadata
 from harness.client import BudgetExceeded, Completion, JudgeClient, RetryPolicy, Usage
 from harness.errors import JudgeUnavailable
 from harness.fingerprint import content_hash
+from harness.formats.fastchat import fastchat_winner
 from harness.judge.offline import OFFLINE_JUDGE, grade_answer, judge_pair
 from harness.judge.plan import Job, JudgeConfig, Match, Plan, plan_jobs
 from harness.judge.prompts import render_pairwise, render_single
-from harness.judge.results import fastchat_winner
 from harness.judge.verdicts import PAIRWISE_PARSERS, SINGLE_PARSERS
 from harness.records import Battle, Judgment
 from harness.store import Store, open_store
 from harness.store.judgments import find_judgments, write_judgments
 
 log = logging.getLogger(__name__)
-_MARKDOWN = re.compile(r"^\s{0,3}#{1,6}\s|^\s*(?:[-*+]|\d+[.)])\s|\*\*[^*\n]+\*\*|__[^_\n]+__", re.MULTILINE)
 
 
 @dataclass
@@ -67,11 +66,6 @@ class JudgeOutcome:
         return data
 
 
-def style_features(text: str) -> tuple[int, int]:
-    """(characters, markdown elements: headers, list items, bold spans) of an answer, for style control."""
-    return len(text), len(_MARKDOWN.findall(text))
-
-
 def _side(winner: str | None, match: Match) -> str:
     if winner == match.ab.model_a:
         return "model_a"
@@ -84,8 +78,7 @@ def make_battle(judge: str, question_set: str, match: Match, ab: Judgment, ba: J
     """The battle of one match: FastChat's rule (a tie when the orders disagree or either is a tie)."""
     g1, g2 = _side(ab.winner, match), _side(ba.winner, match)
     job = match.ab
-    len_a, md_a = style_features(job.first[job.turn - 1])
-    len_b, md_b = style_features(str(job.second[job.turn - 1]) if job.second else "")
+    meta = style_metadata(job.first[job.turn - 1], str(job.second[job.turn - 1]) if job.second else "")
     key = content_hash({"judge": judge, "set": question_set, "keys": [ab.cache_key, ba.cache_key]})
     return Battle(
         model_a=job.model_a,
@@ -99,10 +92,7 @@ def make_battle(judge: str, question_set: str, match: Match, ab: Judgment, ba: J
         judge=judge,
         battle_key=key,
         extra={
-            "len_a": len_a,
-            "len_b": len_b,
-            "md_a": md_a,
-            "md_b": md_b,
+            "conv_metadata": meta,
             "g1": g1,
             "g2": g2,
             "prompt": ab.prompt_name,
