@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,14 +21,26 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from harness.redact import redact
+
 stdout = Console()
 stderr = Console(stderr=True)
+
+
+def _redacted(record: logging.LogRecord) -> bool:
+    """A logging filter: the record's text with credentials masked (never drops a record)."""
+    message = record.getMessage()
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+    return True
 
 
 def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     """Send `logging` records to stderr through rich; --quiet shows warnings, --verbose debug."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False)
+    handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False, markup=False)
+    handler.addFilter(_redacted)
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "urllib3", "filelock", "datasets", "openai", "transformers"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
@@ -55,8 +68,9 @@ def progress(description: str, total: int | None) -> Iterator[Progress]:
 
 
 def render_error(message: str, hint: str | None) -> None:
-    """Print one error line (and its fix) to stderr, no traceback."""
-    line = f"[bold red]error:[/] {message}"
+    """Print one error line (and its fix) to stderr, no traceback; brackets in the text print as typed
+    (`.[postgres]` is not rich markup) and credentials in URLs are masked."""
+    line = f"[bold red]error:[/] {escape(redact(message))}"
     if hint:
-        line += f" [dim]— {hint}[/]"
+        line += f" [dim]— {escape(redact(hint))}[/]"
     stderr.print(line, highlight=False, soft_wrap=True)

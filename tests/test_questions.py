@@ -78,3 +78,39 @@ def test_real_question_files(shared_data: Path):
     assert len(old.questions) == 80 and old.by_id()["1"].turns[0] == vicuna.by_id()["1"].turns[0]
     arena = load_questions(str(shared_data / "arena_hard_auto" / "arena-hard-v0.1_question.jsonl"))
     assert len(arena.questions) == 500
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[{"question_id": 1, "turns": ["hi"]}]\n', "line 1: expected a JSON object, got a list"),
+        ('{"question_id": 1, "turns": "hello"}\n', "line 1: turns must be a non-empty list of strings"),
+        ('{"question_id": 1, "turns": []}\n', "line 1: turns must be a non-empty list"),
+        ('{"question_id": 1, "turns": ["ok"]}\n{"question_id": 2, "turns": [5]}\n', "line 2: turns[0] must be a non-empty"),
+        ('{"question_id": 1, "turns": [""]}\n', "line 1: turns[0] must be a non-empty string"),
+        ('{"question_id": 1, "turns": ["\\ud800 lone"]}\n', "line 1: turns[0] holds an unpaired surrogate"),
+        ('{"question_id": 1, "turns": ["a"]}\n{"text": "b"}\n', "line 2: not a mt-bench question"),
+        ('{"question_id": "", "turns": ["a"]}\n', "line 1: question_id must be a non-empty string"),
+    ],
+)
+def test_bad_question_lines_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text(text)
+    with pytest.raises(HarnessError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_questions(str(path))
+
+
+def test_bad_question_file_through_the_cli_exits_2_and_leaves_the_store(tmp_path: Path, store_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.store import open_store
+    from harness.store.runs import count_rows
+
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question_id": 1, "turns": "hello"}\n')
+    before = count_rows(open_store())
+    result = CliRunner().invoke(app, ["generate", "--model", "x", "--backend", "local-chat-completions",
+                                      "--base-url", "http://127.0.0.1:9/v1", "--questions", str(path)])
+    assert result.exit_code == 2 and "line 1: turns must be" in result.stderr and "Traceback" not in result.stderr
+    assert count_rows(open_store()) == before

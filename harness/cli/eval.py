@@ -91,7 +91,7 @@ def runs_list_command(store: StoreOpt = None, as_json: JsonOpt = False,
     from harness.store import open_store
     from harness.store.runs import list_runs
 
-    rows = list_runs(open_store(store), limit)
+    rows = list_runs(open_store(store, create=False), limit)
     if as_json:
         print_json({"runs": rows})
     else:
@@ -106,7 +106,7 @@ def runs_show_command(run_id: Annotated[str, typer.Argument(help="A run id (r-..
     from harness.store import open_store
     from harness.store.runs import get_run
 
-    run = get_run(open_store(store), run_id)
+    run = get_run(open_store(store, create=False), run_id)
     if run is None:
         raise HarnessError(f"no run {run_id!r} in the store", hint="list runs with `harness runs list`")
     if as_json:

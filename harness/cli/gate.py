@@ -86,7 +86,7 @@ def baseline_list_command(store: StoreOpt = None, as_json: JsonOpt = False) -> N
     from harness.store import open_store
     from harness.store.baselines import list_baselines
 
-    pins = list_baselines(open_store(store))
+    pins = list_baselines(open_store(store, create=False))
     if as_json:
         print_json({"baselines": [{"name": b.name, "run_id": b.run_id, "updated_at": b.updated_at} for b in pins]})
         return

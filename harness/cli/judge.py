@@ -149,7 +149,7 @@ def judge_results_command(
     from harness.judge.results import results_report
     from harness.store import open_store
 
-    doc = results_report(open_store(store), judge, mode, baseline, questions)
+    doc = results_report(open_store(store, create=False), judge, mode, baseline, questions)
     print_json(doc) if as_json else stdout.print(results_report_tables(doc))
 
 
@@ -165,7 +165,7 @@ def judge_agreement_command(
     from harness.judge.results import agreement_report
     from harness.store import open_store
 
-    doc = agreement_report(open_store(store), judge, against)
+    doc = agreement_report(open_store(store, create=False), judge, against)
     print_json(doc) if as_json else stdout.print(agreement_table(doc))
 
 
