@@ -115,6 +115,15 @@ class Usage:
     completion_tokens: int = 0
     cost_usd: float = 0.0
 
+    def count_call(self, retry: bool) -> None:
+        self.calls += 1
+        self.retries += retry
+
+    def bill(self, prompt_tokens: int, completion_tokens: int, cost_usd: float) -> None:
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        self.cost_usd += cost_usd
+
 
 @dataclass(frozen=True)
 class Completion(Generic[T]):
@@ -185,14 +194,12 @@ def api_key_from_env(variable: str, base_url: str | None, label: str, hint: str)
 
 @dataclass
 class _Attempts:
-    calls: int = 0
+    """One logical call so far: what its attempts spent, how many replies were unparseable, the last reply."""
+
+    spent: Usage = field(default_factory=Usage)
     bad_replies: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
     text: str | None = None
     finish_reason: str | None = None
-    errors: list[str] = field(default_factory=list)
 
 
 class ModelClient:
@@ -209,7 +216,7 @@ class ModelClient:
         self.usage = usage if usage is not None else Usage()
         if endpoint.max_cost is not None and self.price == (0.0, 0.0):
             log.warning(
-                "%s %s costs 0 by its price, so max cost $%s never stops the run: give it a price",
+                "%s %s has no price, so max cost $%s can never stop the run: give it a price",
                 endpoint.label,
                 endpoint.model,
                 endpoint.max_cost,
@@ -253,19 +260,17 @@ class ModelClient:
     async def _attempt(
         self, body: dict[str, Any], parse: Callable[[str], T], state: _Attempts
     ) -> Completion[T] | None:
-        state.calls += 1
-        self.usage.calls += 1
-        if state.calls > 1:
-            self.usage.retries += 1
+        retry = state.spent.calls > 0
+        for usage in (state.spent, self.usage):
+            usage.count_call(retry)
         try:
             reply = await self._call(body)
         except _Rejected as exc:
             return _finish(state, None, str(exc))
         except _Transient as exc:
-            state.errors.append(str(exc))
-            transport_failures = state.calls - state.bad_replies
+            transport_failures = state.spent.calls - state.bad_replies
             if transport_failures >= self.endpoint.policy.attempts:
-                return _finish(state, None, f"gave up after {state.calls} attempts: {exc}")
+                return _finish(state, None, f"gave up after {state.spent.calls} attempts: {exc}")
             wait = self.endpoint.policy.delay(transport_failures, exc.retry_after)
             log.debug("%s %s: %s; retrying in %.2fs", self.endpoint.label, self.endpoint.model, exc, wait)
             await asyncio.sleep(wait)
@@ -275,7 +280,6 @@ class ModelClient:
             return _finish(state, parse(reply.text), None)
         except UnparseableReply as exc:
             state.bad_replies += 1
-            state.errors.append(str(exc))
             if state.bad_replies >= self.endpoint.policy.parse_attempts:
                 return _finish(state, None, f"unparseable reply after {state.bad_replies} tries: {exc}")
             return None
@@ -283,12 +287,8 @@ class ModelClient:
     def _account(self, state: _Attempts, reply: _Body) -> None:
         cost = (reply.prompt_tokens * self.price[0] + reply.completion_tokens * self.price[1]) / 1e6
         state.text, state.finish_reason = reply.text, reply.finish_reason
-        state.prompt_tokens += reply.prompt_tokens
-        state.completion_tokens += reply.completion_tokens
-        state.cost += cost
-        self.usage.prompt_tokens += reply.prompt_tokens
-        self.usage.completion_tokens += reply.completion_tokens
-        self.usage.cost_usd += cost
+        for usage in (state.spent, self.usage):
+            usage.bill(reply.prompt_tokens, reply.completion_tokens, cost)
 
     async def _call(self, body: dict[str, Any]) -> _Body:
         """One HTTP request; raises `_Transient`, `_Rejected` or EndpointUnavailable on failure."""
@@ -347,10 +347,10 @@ def _finish(state: _Attempts, value: T | None, error: str | None) -> Completion[
         state.text,
         value,
         error,
-        state.prompt_tokens,
-        state.completion_tokens,
-        state.cost,
-        state.calls,
+        state.spent.prompt_tokens,
+        state.spent.completion_tokens,
+        state.spent.cost_usd,
+        state.spent.calls,
         state.finish_reason,
     )
 
