@@ -1,9 +1,10 @@
 """Self-instruct (Alpaca's data pipeline): ask an OpenAI-compatible model for new tasks, keep the novel ones.
 
 `harness self-instruct --seed-tasks seed_tasks.jsonl --num N --out data.json` samples seed and already
-generated tasks into the project's own prompt, sends `concurrency` requests at a time, parses the numbered
-tasks, filters them (length, blocklist, duplicates, ROUGE-L >= 0.7 against every kept instruction) and writes
-Alpaca JSON after every round. Re-running the command resumes from the file; tokens and cost are counted.
+generated tasks into the project's own prompt, sends `concurrency` requests at a time through the shared
+`ModelClient` (retries, usage, prices), parses the numbered tasks, filters them (length, blocklist, duplicates,
+ROUGE-L >= 0.7 against every kept instruction) and writes Alpaca JSON after every round. Re-running the
+command resumes from the file and its counters.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import os
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.errors import HarnessError, JudgeUnavailable
+from harness.client import Endpoint, ModelClient, RetryPolicy, Sampling, Usage, api_key_from_env
+from harness.errors import EndpointUnavailable, HarnessError
 
 log = logging.getLogger(__name__)
 # stanford_alpaca's blocklist: tasks a text-only model cannot do.
@@ -63,8 +65,8 @@ class SelfInstructConfig(BaseModel):
     """Model name sent to the endpoint."""
     base_url: str | None = None
     """OpenAI-compatible base URL (…/v1); None uses OPENAI_BASE_URL or OpenAI itself."""
-    api_key: str | None = None
-    """API key; None uses OPENAI_API_KEY (a local server accepts any)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Variable holding the API key (a local server accepts any, or none); never written anywhere."""
     concurrency: int = Field(8, gt=0)
     """Requests in flight at once (one round)."""
     seeds_per_prompt: int = Field(3, ge=1)
@@ -82,12 +84,12 @@ class SelfInstructConfig(BaseModel):
     max_rounds: int = Field(100, gt=0)
     """Give up after this many rounds in one invocation."""
     max_retries: int = Field(3, ge=0)
-    """Client retry policy: attempts after the first, with the SDK's exponential backoff."""
+    """Retries after the first attempt (429, 5xx, timeouts), with the client's backoff and Retry-After."""
     seed: int = 0
     """Seed for sampling the prompt's examples."""
-    prompt_price: float = 0.0
-    """USD per 1M prompt tokens, for the cost estimate."""
-    completion_price: float = 0.0
+    prompt_price: float | None = None
+    """USD per 1M prompt tokens, for the cost estimate; None (and no completion price): the client's price table."""
+    completion_price: float | None = None
     """USD per 1M completion tokens."""
 
 
@@ -105,16 +107,12 @@ class Task:
 
 @dataclass
 class Progress:
-    """Counters kept in `OUT.state.json`: requests, failures, tokens, rejection reasons."""
+    """Counters kept in `OUT.state.json`: prompts sent, failed ones, rejection reasons and the client's usage."""
 
     requests: int = 0
     failed_requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
-
-    def cost(self, config: SelfInstructConfig) -> float:
-        return (self.prompt_tokens * config.prompt_price + self.completion_tokens * config.completion_price) / 1e6
+    usage: Usage = field(default_factory=Usage)
 
 
 @dataclass(frozen=True)
@@ -125,13 +123,15 @@ class SelfInstructResult:
     total: int
     added: int
     progress: Progress
-    cost_usd: float
+
+    @property
+    def cost_usd(self) -> float:
+        return self.progress.usage.cost_usd
 
     def to_json(self) -> dict[str, Any]:
         p = self.progress
         return {"out": str(self.out), "total": self.total, "added": self.added, "requests": p.requests,
-                "failed_requests": p.failed_requests, "rejected": dict(p.rejected),
-                "usage": {"prompt_tokens": p.prompt_tokens, "completion_tokens": p.completion_tokens},
+                "failed_requests": p.failed_requests, "rejected": dict(p.rejected), "usage": asdict(p.usage),
                 "cost_usd": round(self.cost_usd, 6)}
 
 
@@ -260,18 +260,24 @@ def load_existing(out: Path) -> tuple[list[Task], Progress]:
         raise HarnessError(f"{out} exists but is not this command's Alpaca JSON ({exc})",
                            hint="choose another --out or delete the file") from exc
     state = json.loads(_state_path(out).read_text()) if _state_path(out).exists() else {}
-    progress = Progress(state.get("requests", 0), state.get("failed_requests", 0), state.get("prompt_tokens", 0),
-                        state.get("completion_tokens", 0), Counter(state.get("rejected", {})))
-    return tasks, progress
+    return tasks, Progress(state.get("requests", 0), state.get("failed_requests", 0),
+                           Counter(state.get("rejected", {})), _stored_usage(state))
+
+
+def _stored_usage(state: dict[str, Any]) -> Usage:
+    if "usage" in state:
+        return Usage(**state["usage"])
+    # state files written before the shared client kept tokens and cost at the top level
+    return Usage(calls=state.get("requests", 0), prompt_tokens=state.get("prompt_tokens", 0),
+                 completion_tokens=state.get("completion_tokens", 0), cost_usd=state.get("cost_usd", 0.0))
 
 
 def save(out: Path, tasks: list[Task], progress: Progress, config: SelfInstructConfig) -> None:
     """Write rows and counters atomically (a killed run leaves the last complete round)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     state = {"requests": progress.requests, "failed_requests": progress.failed_requests,
-             "prompt_tokens": progress.prompt_tokens, "completion_tokens": progress.completion_tokens,
-             "rejected": dict(progress.rejected), "cost_usd": progress.cost(config),
-             "config": config.model_dump(mode="json", exclude={"api_key"})}
+             "rejected": dict(progress.rejected), "usage": asdict(progress.usage),
+             "cost_usd": progress.usage.cost_usd, "config": config.model_dump(mode="json")}
     for path, value in ((out, [t.to_alpaca() for t in tasks]), (_state_path(out), state)):
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False))
@@ -280,28 +286,17 @@ def save(out: Path, tasks: list[Task], progress: Progress, config: SelfInstructC
 
 @dataclass(frozen=True)
 class Reply:
-    """One request's outcome: the parsed tasks and its usage, or the error."""
+    """One request's outcome: the parsed tasks, or the error (its usage is counted by the client)."""
 
     tasks: list[Task]
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     error: str | None = None
 
 
-async def _ask(client: Any, config: SelfInstructConfig, prompt: str, limit: asyncio.Semaphore) -> Reply:
-    import openai
-
-    async with limit:
-        try:
-            response = await client.chat.completions.create(
-                model=config.model, messages=[{"role": "user", "content": prompt}],
-                temperature=config.temperature, max_tokens=config.max_tokens)
-        except openai.OpenAIError as exc:
-            return Reply([], error=f"{type(exc).__name__}: {exc}")
-    choice = response.choices[0]
-    usage = response.usage
-    tasks = parse_tasks(choice.message.content or "", truncated=choice.finish_reason == "length")
-    return Reply(tasks, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+async def _ask(client: ModelClient, prompt: str) -> Reply:
+    done = await client.complete([{"role": "user", "content": prompt}], str)
+    if not done.ok:
+        return Reply([], error=done.error)
+    return Reply(parse_tasks(done.text or "", truncated=done.finish_reason == "length"))
 
 
 def _prompt_for(request_no: int, seeds: list[Task], generated: list[Task], config: SelfInstructConfig) -> str:
@@ -316,8 +311,6 @@ def _keep(replies: list[Reply], novelty: NoveltyFilter, tasks: list[Task], progr
     for reply in replies:
         progress.requests += 1
         progress.failed_requests += reply.error is not None
-        progress.prompt_tokens += reply.prompt_tokens
-        progress.completion_tokens += reply.completion_tokens
         for task in reply.tasks:
             reason = rejection_reason(task) or novelty.check(task.instruction)
             if reason is None and len(tasks) < num:
@@ -328,46 +321,61 @@ def _keep(replies: list[Reply], novelty: NoveltyFilter, tasks: list[Task], progr
     return added
 
 
-async def _round(client: Any, config: SelfInstructConfig, seeds: list[Task], tasks: list[Task],
-                 limit: asyncio.Semaphore, start: int) -> list[Reply]:
+async def _round(client: ModelClient, config: SelfInstructConfig, seeds: list[Task], tasks: list[Task],
+                 start: int) -> list[Reply]:
     prompts = [_prompt_for(start + i, seeds, tasks, config) for i in range(config.concurrency)]
-    return list(await asyncio.gather(*(_ask(client, config, p, limit) for p in prompts)))
+    return list(await asyncio.gather(*(_ask(client, p) for p in prompts)))
+
+
+def make_client(config: SelfInstructConfig, usage: Usage) -> ModelClient:
+    """The shared client for `config`, adding to `usage`; the key is read from `config.api_key_env` here only.
+
+    Raises:
+        EndpointUnavailable: OpenAI itself (no base URL anywhere) and no key in the variable.
+    """
+    base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+    key = api_key_from_env(config.api_key_env, base_url, f"self-instruct model {config.model}",
+                           hint="export it, or pass --base-url for a local server")
+    priced = config.prompt_price is not None or config.completion_price is not None
+    endpoint = Endpoint(
+        model=config.model, base_url=base_url, label="self-instruct", key_env=config.api_key_env,
+        concurrency=config.concurrency, policy=RetryPolicy(attempts=config.max_retries + 1, parse_attempts=1),
+        price=(config.prompt_price or 0.0, config.completion_price or 0.0) if priced else None,
+        sampling=Sampling(temperature=config.temperature, max_tokens=config.max_tokens))
+    return ModelClient(endpoint, key, usage)
 
 
 async def generate(config: SelfInstructConfig) -> SelfInstructResult:
     """Run rounds of requests until `config.num` instructions are kept (resuming from `config.out`).
 
     Raises:
-        HarnessError: bad seed file or output file; JudgeUnavailable when a whole round of requests fails.
+        HarnessError: bad seed file or output file.
+        EndpointUnavailable: the endpoint refuses the key or the model, or a whole round of requests fails.
     """
-    import openai
-
     seeds, out = load_seed_tasks(config.seed_tasks), Path(config.out)
     tasks, progress = load_existing(out)
     novelty = NoveltyFilter(config.rouge_threshold, [t.instruction for t in seeds + tasks])
-    client = openai.AsyncOpenAI(base_url=config.base_url or os.environ.get("OPENAI_BASE_URL"),
-                                api_key=config.api_key or os.environ.get("OPENAI_API_KEY") or "unused",
-                                max_retries=config.max_retries)
-    limit, added, idle = asyncio.Semaphore(config.concurrency), 0, 0
+    client = make_client(config, progress.usage)
+    added, idle = 0, 0
     try:
         for _ in range(config.max_rounds):
             if len(tasks) >= config.num or idle >= IDLE_ROUNDS:
                 break
-            replies = await _round(client, config, seeds, tasks, limit, progress.requests)
+            replies = await _round(client, config, seeds, tasks, progress.requests)
             kept = _keep(replies, novelty, tasks, progress, config.num)
             added, idle = added + kept, 0 if kept else idle + 1
             save(out, tasks, progress, config)
             log.info("round: %d/%d instructions kept, %d requests, %s rejected", len(tasks), config.num,
                      progress.requests, dict(progress.rejected))
             if all(r.error for r in replies):
-                raise JudgeUnavailable(f"every request of a round failed: {replies[0].error}",
-                                       hint="check --base-url, --model and the API key; re-run to resume")
+                raise EndpointUnavailable(f"every request of a round failed: {replies[0].error}",
+                                          hint="check --base-url, --model and the API key; re-run to resume")
     finally:
         await client.close()
     if len(tasks) < config.num:
         log.warning("stopped at %d of %d instructions (%d rounds in a row added nothing, or --max-rounds)",
                     len(tasks), config.num, idle)
-    return SelfInstructResult(out, len(tasks), added, progress, progress.cost(config))
+    return SelfInstructResult(out, len(tasks), added, progress)
 
 
 def run_self_instruct(config: SelfInstructConfig) -> SelfInstructResult:

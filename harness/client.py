@@ -1,10 +1,10 @@
-"""The judge client: one async `openai` client per judge model, with a concurrency limit, one retry policy,
-token and cost accounting and a spending stop.
+"""The one OpenAI-compatible client: judge, generate and self-instruct all reach models through `ModelClient`.
 
-`JudgeClient.complete(messages, parse)` returns a `Completion` whose value is the parsed verdict, or an
-error after the policy's attempts. 429, 5xx, timeouts, dropped connections and malformed bodies are retried
-with exponential backoff (honouring Retry-After); outputs the parser rejects are asked again. The API key
-is handed to the SDK and kept nowhere else: not in records, not in logs.
+`ModelClient(endpoint, api_key).complete(messages, parse)` sends one chat request under the endpoint's
+concurrency limit and returns a `Completion`. 429, 408, 5xx, timeouts, dropped connections and malformed
+bodies are retried by one `RetryPolicy` (exponential backoff, Retry-After / retry-after-ms honoured);
+replies `parse` rejects with `UnparseableReply` are asked again. Calls, retries, tokens and cost (one price
+table) add up in one `Usage`; no call starts once `max_cost` is spent. The key goes to the SDK only.
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ import asyncio
 import email.utils
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from harness.errors import JudgeUnavailable, missing_extra
-from harness.judge.verdicts import VerdictError
+from harness.errors import EndpointUnavailable, UnparseableReply, missing_extra
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Messages = list[dict[str, str]]
 
 # USD per million (prompt, completion) tokens, matched by longest prefix of the model name.
 PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
@@ -40,11 +41,11 @@ PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
 
 
 class BudgetExceeded(Exception):
-    """`--max-cost` is spent: no new judge call starts."""
+    """`max_cost` is spent: no new call starts."""
 
 
 class _Rejected(Exception):
-    """The endpoint refused this one request (4xx other than auth): not retried, recorded as an error."""
+    """The endpoint refused this one request (4xx other than auth): not retried, returned as an error."""
 
 
 class _Transient(Exception):
@@ -57,7 +58,7 @@ class _Transient(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard the client tries: transport attempts with exponential backoff, and re-asks on bad verdicts."""
+    """How hard the client tries: transport attempts with backoff, and re-asks on unparseable replies."""
 
     attempts: int = 6
     parse_attempts: int = 3
@@ -74,9 +75,39 @@ class RetryPolicy:
         return backoff * (1 + random.uniform(0, self.jitter))
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """The request's generation settings; `top_p` and `stop` are sent only when set."""
+
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    top_p: float | None = None
+    stop: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Which model to call and how: everything but the key, so this can be logged or shown.
+
+    `label` names the endpoint's role in messages ("judge", "chat server"); `key_env` is the variable the
+    caller read the key from, named in the hint when the key is refused.
+    """
+
+    model: str
+    base_url: str | None
+    label: str = "model"
+    key_env: str | None = None
+    concurrency: int = 16
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    price: tuple[float, float] | None = None
+    max_cost: float | None = None
+    timeout: float = 120.0
+    sampling: Sampling = field(default_factory=Sampling)
+
+
 @dataclass
 class Usage:
-    """What one judge model has cost so far in this process."""
+    """What calls to one endpoint have cost so far (shared by the clients a caller hands it to)."""
 
     calls: int = 0
     retries: int = 0
@@ -84,10 +115,19 @@ class Usage:
     completion_tokens: int = 0
     cost_usd: float = 0.0
 
+    def count_call(self, retry: bool) -> None:
+        self.calls += 1
+        self.retries += retry
+
+    def bill(self, prompt_tokens: int, completion_tokens: int, cost_usd: float) -> None:
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        self.cost_usd += cost_usd
+
 
 @dataclass(frozen=True)
 class Completion(Generic[T]):
-    """One logical judge call: the last text, the parsed value (None on error) and what all attempts cost."""
+    """One logical call: the last text, the parsed value (None on error) and what all its attempts cost."""
 
     text: str | None
     value: T | None
@@ -96,10 +136,18 @@ class Completion(Generic[T]):
     completion_tokens: int
     cost_usd: float
     attempts: int
+    finish_reason: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class _Body(NamedTuple):
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
 
 
 def price_for(model: str, override: tuple[float, float] | None = None) -> tuple[float, float]:
@@ -108,7 +156,7 @@ def price_for(model: str, override: tuple[float, float] | None = None) -> tuple[
         return override
     matches = [name for name in PRICES_PER_MTOK if model.startswith(name)]
     if not matches:
-        log.warning("no price known for judge %s: cost counts as 0 (pass --price-per-mtok IN,OUT)", model)
+        log.info("no price known for model %s: its cost counts as 0", model)
         return (0.0, 0.0)
     return PRICES_PER_MTOK[max(matches, key=len)]
 
@@ -130,129 +178,129 @@ def parse_retry_after(headers: Any) -> float | None:
     return None
 
 
+def api_key_from_env(variable: str, base_url: str | None, label: str, hint: str) -> str:
+    """The key in `$variable`; a local endpoint (a base URL given) may go without one ("EMPTY").
+
+    Raises:
+        EndpointUnavailable: OpenAI itself (no base URL) and the variable is unset; `hint` says what to do.
+    """
+    key = os.environ.get(variable)
+    if key:
+        return key
+    if base_url is None:
+        raise EndpointUnavailable(f"{label} at OpenAI needs an API key in ${variable}", hint=hint)
+    return "EMPTY"  # local servers (vllm serve) accept any key
+
+
 @dataclass
 class _Attempts:
-    calls: int = 0
-    bad_verdicts: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
+    """One logical call so far: what its attempts spent, how many replies were unparseable, the last reply."""
+
+    spent: Usage = field(default_factory=Usage)
+    bad_replies: int = 0
     text: str | None = None
-    errors: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
 
 
-class JudgeClient:
-    """An OpenAI-compatible chat endpoint for one judge model, shared by every call of a run."""
+class ModelClient:
+    """An OpenAI-compatible chat endpoint for one model, shared by every call of a run (one event loop)."""
 
-    def __init__(
-        self,
-        model: str,
-        base_url: str | None,
-        api_key: str,
-        *,
-        concurrency: int = 16,
-        policy: RetryPolicy | None = None,
-        price: tuple[float, float] | None = None,
-        max_cost: float | None = None,
-        timeout: float = 120.0,
-        max_tokens: int = 1024,
-    ) -> None:
+    def __init__(self, endpoint: Endpoint, api_key: str, usage: Usage | None = None) -> None:
         try:
             import httpx2
             import openai
         except ModuleNotFoundError as exc:  # pragma: no cover - openai is a core dependency
-            raise missing_extra("the LLM judge", "core", "openai") from exc
-        self.model = model
-        self.policy = policy or RetryPolicy()
-        self.price = price_for(model, price)
-        self.max_cost = max_cost
-        self.max_tokens = max_tokens
-        self.usage = Usage()
+            raise missing_extra("model endpoints", "core", "openai") from exc
+        self.endpoint = endpoint
+        self.price = price_for(endpoint.model, endpoint.price)
+        self.usage = usage if usage is not None else Usage()
+        if endpoint.max_cost is not None and self.price == (0.0, 0.0):
+            log.warning(
+                "%s %s has no price, so max cost $%s can never stop the run: give it a price",
+                endpoint.label,
+                endpoint.model,
+                endpoint.max_cost,
+            )
         self._openai = openai
         self._httpx = httpx2
-        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout)
-        self._slots = asyncio.Semaphore(concurrency)
+        self._client = openai.AsyncOpenAI(
+            base_url=endpoint.base_url, api_key=api_key, max_retries=0, timeout=endpoint.timeout
+        )
+        self._slots = asyncio.Semaphore(endpoint.concurrency)
 
     @property
     def over_budget(self) -> bool:
-        return self.max_cost is not None and self.usage.cost_usd >= self.max_cost
+        cap = self.endpoint.max_cost
+        return cap is not None and self.usage.cost_usd >= cap
 
     async def close(self) -> None:
         await self._client.close()
 
     async def complete(
-        self, messages: list[dict[str, str]], parse: Callable[[str], T], max_tokens: int | None = None
+        self, messages: Messages, parse: Callable[[str], T], sampling: Sampling | None = None
     ) -> Completion[T]:
-        """Ask the judge once (retrying per the policy); raises BudgetExceeded before starting when spent."""
+        """Ask once (retrying per the policy); `parse` makes the text a value or raises UnparseableReply.
+
+        Raises:
+            BudgetExceeded: before starting, when `max_cost` is spent.
+            EndpointUnavailable: the endpoint refuses the key (401) or cannot serve the model (403, 404).
+        """
         async with self._slots:
             if self.over_budget:
-                raise BudgetExceeded(f"spent ${self.usage.cost_usd:.4f} of --max-cost ${self.max_cost}")
+                raise BudgetExceeded(
+                    f"spent ${self.usage.cost_usd:.4f} of max cost ${self.endpoint.max_cost}"
+                )
+            body = _request_body(self.endpoint.model, messages, sampling or self.endpoint.sampling)
             state = _Attempts()
             while True:
-                outcome = await self._attempt(messages, parse, max_tokens or self.max_tokens, state)
+                outcome = await self._attempt(body, parse, state)
                 if outcome is not None:
                     return outcome
 
     async def _attempt(
-        self, messages: list[dict[str, str]], parse: Callable[[str], T], max_tokens: int, state: _Attempts
+        self, body: dict[str, Any], parse: Callable[[str], T], state: _Attempts
     ) -> Completion[T] | None:
-        state.calls += 1
-        self.usage.calls += 1
-        if state.calls > 1:
-            self.usage.retries += 1
+        retry = state.spent.calls > 0
+        for usage in (state.spent, self.usage):
+            usage.count_call(retry)
         try:
-            text, prompt_tokens, completion_tokens = await self._call(messages, max_tokens)
+            reply = await self._call(body)
         except _Rejected as exc:
-            return self._finish(state, None, str(exc))
+            return _finish(state, None, str(exc))
         except _Transient as exc:
-            state.errors.append(str(exc))
-            transport_failures = state.calls - state.bad_verdicts
-            if transport_failures >= self.policy.attempts:
-                return self._finish(state, None, f"gave up after {state.calls} attempts: {exc}")
-            wait = self.policy.delay(transport_failures, exc.retry_after)
-            log.debug("judge %s: %s; retrying in %.2fs", self.model, exc, wait)
+            transport_failures = state.spent.calls - state.bad_replies
+            if transport_failures >= self.endpoint.policy.attempts:
+                return _finish(state, None, f"gave up after {state.spent.calls} attempts: {exc}")
+            wait = self.endpoint.policy.delay(transport_failures, exc.retry_after)
+            log.debug("%s %s: %s; retrying in %.2fs", self.endpoint.label, self.endpoint.model, exc, wait)
             await asyncio.sleep(wait)
             return None
-        self._account(state, prompt_tokens, completion_tokens)
-        state.text = text
+        self._account(state, reply)
         try:
-            return self._finish(state, parse(text), None)
-        except VerdictError as exc:
-            state.bad_verdicts += 1
-            state.errors.append(str(exc))
-            if state.bad_verdicts >= self.policy.parse_attempts:
-                return self._finish(
-                    state, None, f"unparseable verdict after {state.bad_verdicts} tries: {exc}"
-                )
+            return _finish(state, parse(reply.text), None)
+        except UnparseableReply as exc:
+            state.bad_replies += 1
+            if state.bad_replies >= self.endpoint.policy.parse_attempts:
+                return _finish(state, None, f"unparseable reply after {state.bad_replies} tries: {exc}")
             return None
 
-    def _account(self, state: _Attempts, prompt_tokens: int, completion_tokens: int) -> None:
-        cost = (prompt_tokens * self.price[0] + completion_tokens * self.price[1]) / 1e6
-        state.prompt_tokens += prompt_tokens
-        state.completion_tokens += completion_tokens
-        state.cost += cost
-        self.usage.prompt_tokens += prompt_tokens
-        self.usage.completion_tokens += completion_tokens
-        self.usage.cost_usd += cost
+    def _account(self, state: _Attempts, reply: _Body) -> None:
+        cost = (reply.prompt_tokens * self.price[0] + reply.completion_tokens * self.price[1]) / 1e6
+        state.text, state.finish_reason = reply.text, reply.finish_reason
+        for usage in (state.spent, self.usage):
+            usage.bill(reply.prompt_tokens, reply.completion_tokens, cost)
 
-    @staticmethod
-    def _finish(state: _Attempts, value: T | None, error: str | None) -> Completion[T]:
-        return Completion(
-            state.text, value, error, state.prompt_tokens, state.completion_tokens, state.cost, state.calls
-        )
-
-    async def _call(self, messages: list[dict[str, str]], max_tokens: int) -> tuple[str, int, int]:
-        """One HTTP request; returns (text, prompt tokens, completion tokens) or raises `_Transient`."""
+    async def _call(self, body: dict[str, Any]) -> _Body:
+        """One HTTP request; raises `_Transient`, `_Rejected` or EndpointUnavailable on failure."""
         openai = self._openai
-        body = {"model": self.model, "messages": messages, "temperature": 0.0, "max_tokens": max_tokens}
         try:
-            # The SDK's documented raw-request path: same auth, errors and timeouts as chat.completions.create,
-            # without its per-call typed-dict transform and pydantic parse (half the client's CPU at 300 req/s).
+            # The SDK's documented raw-request path: same auth, errors and timeouts as
+            # chat.completions.create, without its per-call typed-dict transform and pydantic parse
+            # (half the client's CPU at 300 req/s). Every user of the client gets it.
             response = await self._client.post("/chat/completions", cast_to=self._httpx.Response, body=body)
         except openai.AuthenticationError as exc:
-            raise JudgeUnavailable(
-                f"judge endpoint refused the API key ({exc.status_code})",
-                hint="check the key in the variable named by --judge-api-key-env",
+            raise self._unavailable(
+                f"refused the API key (HTTP {exc.status_code})", self._key_hint()
             ) from None
         except openai.APIStatusError as exc:
             if exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408:
@@ -262,22 +310,64 @@ class JudgeClient:
                 404,
             ):  # e.g. 400 prompt too long: this call fails, the run goes on
                 raise _Rejected(f"HTTP {exc.status_code}: {exc.message[:200]}") from None
-            raise JudgeUnavailable(
-                f"judge endpoint answered HTTP {exc.status_code}: {exc.message[:200]}",
-                hint="check --judge and --judge-base-url",
+            raise self._unavailable(
+                f"answered HTTP {exc.status_code}: {exc.message[:200]}",
+                "check the model name and the base URL",
             ) from None
         except openai.APIConnectionError as exc:  # includes APITimeoutError
             raise _Transient(type(exc).__name__) from None
         return _read_body(response.text)
 
+    def _unavailable(self, what: str, hint: str) -> EndpointUnavailable:
+        return EndpointUnavailable(
+            f"{self.endpoint.label} endpoint for model {self.endpoint.model!r} {what}", hint
+        )
 
-def _read_body(body: str) -> tuple[str, int, int]:
+    def _key_hint(self) -> str:
+        variable = self.endpoint.key_env
+        return f"check the key in ${variable}" if variable else "check the API key"
+
+
+def _request_body(model: str, messages: Messages, sampling: Sampling) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "temperature": sampling.temperature,
+        "max_tokens": sampling.max_tokens,
+    }
+    if sampling.top_p is not None:
+        body["top_p"] = sampling.top_p
+    if sampling.stop:
+        body["stop"] = list(sampling.stop)
+    return body
+
+
+def _finish(state: _Attempts, value: T | None, error: str | None) -> Completion[T]:
+    return Completion(
+        state.text,
+        value,
+        error,
+        state.spent.prompt_tokens,
+        state.spent.completion_tokens,
+        state.spent.cost_usd,
+        state.spent.calls,
+        state.finish_reason,
+    )
+
+
+def _read_body(body: str) -> _Body:
     try:
         data = json.loads(body)
-        text = data["choices"][0]["message"]["content"]
+        choice = data["choices"][0]
+        text = choice["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
         raise _Transient(f"malformed response body {body[:80]!r}") from None
     if not isinstance(text, str):
         raise _Transient("response has no message content")
     usage = data.get("usage") or {}
-    return text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    return _Body(
+        text,
+        choice.get("finish_reason"),
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+    )

@@ -42,7 +42,10 @@ def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False, markup=False)
     handler.addFilter(_redacted)
     logging.basicConfig(level=level, format="%(message)s", handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "urllib3", "filelock", "datasets", "openai", "transformers"):
+    # openai 3 talks through httpx2/httpcore2, which log every request at INFO under their own names.
+    noisy_loggers = ("httpx", "httpx2", "httpcore", "httpcore2", "urllib3", "filelock", "datasets", "openai",
+                     "transformers")
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     # lm-eval narrates every task at INFO; keep its warnings, minus one that is noise for our in-memory tasks.
     lm_eval = logging.getLogger("lm_eval")

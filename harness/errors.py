@@ -33,8 +33,8 @@ class MissingExtra(HarnessError):
     """An optional dependency (vllm, psycopg2, ...) that is not installed."""
 
 
-class JudgeUnavailable(HarnessError):
-    """The judge endpoint cannot be reached or refuses every request."""
+class EndpointUnavailable(HarnessError):
+    """A model endpoint (judge, chat server, self-instruct model) refuses the key, the model, or every request."""
 
     exit_code = 3
 
@@ -43,6 +43,10 @@ class RunFailed(HarnessError):
     """Work that started and then failed (the store records it as `failed`)."""
 
     exit_code = 3
+
+
+class UnparseableReply(ValueError):
+    """A model's reply the caller's parser rejects; the client asks again (not a user error)."""
 
 
 def missing_extra(feature: str, extra: str, module: str) -> MissingExtra:

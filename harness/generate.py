@@ -4,7 +4,7 @@ Answers are keyed by model fingerprint + question + generation config and looked
 ones are generated. Generation is greedy, batched and chat-templated, and multi-turn questions are answered
 turn by turn (each turn sees the model's own earlier answers). hf and vllm reuse lm-eval's model classes
 (`load_lm` + `generate_until`); local-chat-completions sends the messages to an OpenAI-compatible chat
-endpoint through the judge's async client (the server applies its own template). Each chunk of questions
+endpoint through the shared `ModelClient` (the server applies its own template). Each chunk of questions
 is committed when its last turn is done.
 """
 
@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.client import Usage
 from harness.errors import HarnessError
 from harness.eval.templates import ChatTemplate, load_chat_template
 from harness.fingerprint import content_hash
@@ -83,9 +83,11 @@ class GenerateOutcome:
     questions: int
     generated: int
     cached: int
+    usage: Usage | None = None
+    """Calls, retries, tokens and cost at the chat server (local-chat-completions only)."""
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def _eval_config(config: GenerateConfig) -> Any:
@@ -216,21 +218,25 @@ def _lm_responder(
     return respond
 
 
-def _chat_responder(config: GenerateConfig) -> Callable[[list[Messages]], list[str]]:
-    from harness.client import JudgeClient
+def _chat_responder(config: GenerateConfig, usage: Usage) -> Callable[[list[Messages]], list[str]]:
+    """Answers from the chat server through the shared client; every batch's calls add up in `usage`."""
+    from harness.client import Endpoint, ModelClient, Sampling, api_key_from_env, price_for
     from harness.errors import RunFailed
 
-    key = os.environ.get(config.api_key_env) or "EMPTY"
+    hint = f"export ${config.api_key_env}"
+    key = api_key_from_env(config.api_key_env, config.base_url, "chat server", hint=hint)
+    endpoint = Endpoint(
+        model=config.model,
+        base_url=config.base_url,
+        label="chat server",
+        key_env=config.api_key_env,
+        concurrency=config.concurrency,
+        price=price_for(config.model),  # looked up once, not once per batch
+        sampling=Sampling(temperature=0.0, max_tokens=config.max_new_tokens),
+    )
 
     async def ask_all(conversations: list[Messages]) -> list[str]:
-        client = JudgeClient(
-            config.model,
-            config.base_url,
-            key,
-            concurrency=config.concurrency,
-            price=(0.0, 0.0),
-            max_tokens=config.max_new_tokens,
-        )
+        client = ModelClient(endpoint, key, usage)  # one per batch: the SDK's connections belong to one loop
         try:
             done = await asyncio.gather(*(client.complete(c, str) for c in conversations))
         finally:
@@ -247,10 +253,10 @@ def _chat_responder(config: GenerateConfig) -> Callable[[list[Messages]], list[s
 
 
 def _responder(
-    config: GenerateConfig, resolved: Any, template: ChatTemplate | None
+    config: GenerateConfig, resolved: Any, template: ChatTemplate | None, usage: Usage
 ) -> Callable[[list[Messages]], list[str]]:
     if resolved is None:
-        return _chat_responder(config)
+        return _chat_responder(config, usage)
     from harness.eval.backends import load_lm
 
     return _lm_responder(load_lm(resolved, _eval_config(config)), template, config.max_new_tokens)
@@ -306,6 +312,7 @@ def run_generate(config: GenerateConfig, store_url: str | None = None) -> Genera
     Raises:
         HarnessError: unknown question set, bad model, missing --base-url.
         RunFailed: the chat server failed requests after retries.
+        EndpointUnavailable: the chat server refuses the key or does not serve the model.
     """
     from harness.console import progress
 
@@ -328,8 +335,9 @@ def run_generate(config: GenerateConfig, store_url: str | None = None) -> Genera
         len(todo),
         copied,
     )
+    usage = Usage()
     if todo:
-        respond = _responder(config, resolved, template)
+        respond = _responder(config, resolved, template, usage)
         with progress(f"answering {qset.name}", len(todo)) as bar:
             for start in range(0, len(todo), CHUNK):
                 chunk = todo[start : start + CHUNK]
@@ -345,4 +353,5 @@ def run_generate(config: GenerateConfig, store_url: str | None = None) -> Genera
         len(qset.questions),
         len(todo),
         len(qset.questions) - len(todo),
+        usage if resolved is None else None,
     )

@@ -11,7 +11,7 @@ import pytest
 
 from harness.answer_style import style_metadata
 from harness.client import RetryPolicy
-from harness.errors import HarnessError, JudgeUnavailable
+from harness.errors import EndpointUnavailable, HarnessError
 from harness.judge.plan import JudgeConfig
 from harness.judge.results import results_report
 from harness.judge.run import run_judge
@@ -176,7 +176,7 @@ def test_fatal_refusal_keeps_finished_judgments(openai_server, questions, store_
     openai_server.responder = ScriptedJudge(
         {3: [Reply({"error": {"message": "no such model"}}, status=404)] * 9}
     )
-    with pytest.raises(JudgeUnavailable):
+    with pytest.raises(EndpointUnavailable):
         run_judge(_config(openai_server.url, questions, concurrency=1), policy=FAST)
     kept = read_judgments(open_store(store_url))
     assert len(kept) == 3 and all(j.status == "ok" for j in kept)  # the three answered before the refusal
@@ -185,17 +185,17 @@ def test_fatal_refusal_keeps_finished_judgments(openai_server, questions, store_
     assert rest.stats.cached == 3 and rest.stats.called == PLANNED - 3
 
 
-def test_bad_key_is_judge_unavailable(openai_server, questions, monkeypatch):
+def test_bad_key_is_endpoint_unavailable(openai_server, questions, monkeypatch):
     monkeypatch.setenv("TEST_JUDGE_KEY", SECRET)
     openai_server.responder = lambda path, body: Reply({"error": {"message": "bad key"}}, status=401)
-    with pytest.raises(JudgeUnavailable) as caught:
+    with pytest.raises(EndpointUnavailable) as caught:
         run_judge(_config(openai_server.url, questions), policy=FAST)
     assert SECRET not in str(caught.value)
 
 
 def test_openai_judge_without_key_fails_before_any_call(questions, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with pytest.raises(JudgeUnavailable, match="OPENAI_API_KEY"):
+    with pytest.raises(EndpointUnavailable, match="OPENAI_API_KEY"):
         run_judge(JudgeConfig(models=["alpha", "beta"], questions=questions, judge="gpt-4o"))
 
 

@@ -20,8 +20,11 @@ from fine_tune.self_instruct import (
     rejection_reason,
     run_self_instruct,
 )
-from harness.errors import HarnessError, JudgeUnavailable
+from harness.errors import EndpointUnavailable, HarnessError
 from tests.openai_server import Reply, chat_reply
+
+KEY_ENV = "SELF_INSTRUCT_TEST_KEY"
+SECRET = "sk-test-NEVER-WRITE-5a4b3c2d"
 
 SEEDS = [
     {"id": "s0", "instruction": "Suggest a healthy breakfast that does not include eggs.",
@@ -54,6 +57,12 @@ ROUND_TWO = _response(
 )
 
 
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    return SECRET
+
+
 @pytest.fixture
 def seed_file(tmp_path: Path) -> Path:
     path = tmp_path / "seed_tasks.jsonl"
@@ -73,7 +82,7 @@ def _script(server: Any, texts: list[str], usage: tuple[int, int] = (100, 50)) -
 
 
 def _config(seed_file: Path, out: Path, server: Any, **kw: Any) -> SelfInstructConfig:
-    return SelfInstructConfig(seed_tasks=str(seed_file), out=str(out), base_url=server.url, api_key="test",
+    return SelfInstructConfig(seed_tasks=str(seed_file), out=str(out), base_url=server.url, api_key_env=KEY_ENV,
                               model="fake", max_retries=0, **{"num": 3, "concurrency": 1, **kw})
 
 
@@ -131,7 +140,7 @@ def test_generation_filters_and_counts(openai_server: Any, seed_file: Path, tmp_
     assert dict(result.progress.rejected) == {"similar": 1, "blocklist": 1, "duplicate": 1, "length": 1,
                                               "program": 1}
     assert result.progress.requests == 2 and result.added == 4
-    assert (result.progress.prompt_tokens, result.progress.completion_tokens) == (200, 100)
+    assert (result.progress.usage.prompt_tokens, result.progress.usage.completion_tokens) == (200, 100)
     assert result.cost_usd == pytest.approx((200 * 2.0 + 100 * 4.0) / 1e6)
     body = openai_server.requests[0][1]
     assert body["model"] == "fake" and "Examples:" in body["messages"][0]["content"]
@@ -157,7 +166,7 @@ def test_resume_keeps_rows_and_counters(openai_server: Any, seed_file: Path, tmp
     assert again.added == 0 and len(openai_server.requests) == 1  # already done: no request sent
     more = run_self_instruct(_config(seed_file, out, openai_server, num=4))
     assert more.total == 4 and more.added == 2 and more.progress.requests == 2
-    assert more.progress.prompt_tokens == 200  # counters continue from the state file
+    assert more.progress.usage.prompt_tokens == 200  # counters continue from the state file
 
 
 def test_round_sends_concurrent_requests(openai_server: Any, seed_file: Path, tmp_path: Path) -> None:
@@ -179,7 +188,7 @@ def test_stops_when_rounds_add_nothing(openai_server: Any, seed_file: Path, tmp_
 def test_failing_endpoint_raises_and_keeps_state(openai_server: Any, seed_file: Path, tmp_path: Path) -> None:
     openai_server.responder = lambda path, body: Reply({"error": {"message": "boom"}}, status=500)
     out = tmp_path / "gen.json"
-    with pytest.raises(JudgeUnavailable, match="every request"):
+    with pytest.raises(EndpointUnavailable, match="every request"):
         run_self_instruct(_config(seed_file, out, openai_server, concurrency=2))
     state = json.loads((tmp_path / "gen.json.state.json").read_text())
     assert state["requests"] == 2 and state["failed_requests"] == 2
@@ -214,5 +223,23 @@ def test_cli_self_instruct_json(openai_server: Any, seed_file: Path, tmp_path: P
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["total"], doc["added"], doc["requests"]) == (2, 2, 1)
-    assert doc["usage"] == {"prompt_tokens": 100, "completion_tokens": 50} and doc["cost_usd"] == 0.0002
+    assert doc["usage"] == {"calls": 1, "retries": 0, "prompt_tokens": 100, "completion_tokens": 50,
+                            "cost_usd": pytest.approx(0.0002)}
+    assert doc["cost_usd"] == 0.0002
     assert doc["rejected"] == {"similar": 1, "blocklist": 1, "duplicate": 1, "length": 1}
+
+
+def test_resume_reads_a_state_file_from_before_the_shared_client(openai_server: Any, seed_file: Path,
+                                                                 tmp_path: Path) -> None:
+    _script(openai_server, [ROUND_TWO])
+    out = tmp_path / "gen.json"
+    out.write_text(json.dumps([{"instruction": "Name three rivers in Europe.", "input": "", "output": "Rhine."}]))
+    (tmp_path / "gen.json.state.json").write_text(json.dumps(
+        {"requests": 5, "failed_requests": 1, "prompt_tokens": 700, "completion_tokens": 300,
+         "rejected": {"length": 2}, "cost_usd": 0.5}))
+    result = run_self_instruct(_config(seed_file, out, openai_server, num=2, prompt_price=1.0, completion_price=0.0))
+    usage = result.progress.usage
+    assert (result.progress.requests, result.progress.failed_requests) == (6, 1)
+    assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (6, 800, 350)
+    assert usage.cost_usd == pytest.approx(0.5 + 100 / 1e6)
+    assert json.loads((tmp_path / "gen.json.state.json").read_text())["usage"]["prompt_tokens"] == 800

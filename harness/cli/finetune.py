@@ -66,8 +66,8 @@ def self_instruct_command(
     model: Annotated[str, typer.Option(help="Model name at the endpoint.")] = "gpt-3.5-turbo",
     base_url: Annotated[str | None, typer.Option(envvar="OPENAI_BASE_URL", help="OpenAI-compatible …/v1 URL.")] = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
-    prompt_price: Annotated[float, typer.Option(help="USD per 1M prompt tokens (cost estimate).")] = 0.0,
-    completion_price: Annotated[float, typer.Option(help="USD per 1M completion tokens.")] = 0.0,
+    prompt_price: Annotated[float | None, typer.Option(help="USD per 1M prompt tokens [default: price table].")] = None,
+    completion_price: Annotated[float | None, typer.Option(help="USD per 1M completion tokens.")] = None,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:

@@ -1,7 +1,7 @@
 """`harness judge`: judge stored answers pairwise (both answer orders) or one by one, and write battles.
 
 `run_judge(config, store_url)` plans the calls (`judge_plan`), serves every finished one from the
-judgments cache, asks the judge for the rest (the async `JudgeClient`, or the offline reference-matching
+judgments cache, asks the judge for the rest (the shared async `ModelClient`, or the offline reference-matching
 judge when no endpoint is configured) and writes each judgment as it completes, together with the battle
 its pair completes. A killed run loses only the calls in flight; a re-run makes zero calls.
 """
@@ -11,14 +11,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.answer_style import style_metadata
-from harness.client import BudgetExceeded, Completion, JudgeClient, RetryPolicy, Usage
-from harness.errors import JudgeUnavailable
+from harness.client import (
+    BudgetExceeded,
+    Completion,
+    Endpoint,
+    ModelClient,
+    RetryPolicy,
+    Sampling,
+    Usage,
+    api_key_from_env,
+)
 from harness.fingerprint import content_hash
 from harness.formats.fastchat import fastchat_winner
 from harness.judge.offline import OFFLINE_JUDGE, grade_answer, judge_pair
@@ -181,7 +188,7 @@ def judge_offline(job: Job) -> Judgment:
     return _record(OFFLINE_JUDGE, job, verdict=found.verdict, winner=winner, text=found.text)
 
 
-async def _ask(client: JudgeClient, judge: str, job: Job) -> Judgment:
+async def _ask(client: ModelClient, judge: str, job: Job) -> Judgment:
     assert job.prompt is not None
     if job.mode == "single":
         messages = render_single(job.prompt, job.question, job.turn, job.first)
@@ -224,29 +231,28 @@ def _drain(store: Store, queue: asyncio.Queue[Any]) -> None:
         _write(store, items)
 
 
-def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> JudgeClient:
+def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> ModelClient:
     """The judge client for `config`; the API key is read from the named environment variable here only."""
-    key = os.environ.get(config.judge_api_key_env)
     assert config.judge is not None, "JudgeConfig guarantees a judge name with a base URL"
-    if not key:
-        if config.judge_base_url is None:
-            raise JudgeUnavailable(
-                f"judge {config.judge} at OpenAI needs an API key in ${config.judge_api_key_env}",
-                hint="export it, pass --judge-base-url for a local endpoint, or omit --judge "
-                "for the offline judge",
-            )
-        key = "EMPTY"  # local servers (vllm serve) accept any key
-    return JudgeClient(
-        config.judge,
+    key = api_key_from_env(
+        config.judge_api_key_env,
         config.judge_base_url,
-        key,
+        f"judge {config.judge}",
+        hint="export it, pass --judge-base-url for a local endpoint, or omit --judge for the offline judge",
+    )
+    endpoint = Endpoint(
+        model=config.judge,
+        base_url=config.judge_base_url,
+        label="judge",
+        key_env=config.judge_api_key_env,
         concurrency=config.concurrency,
-        policy=policy,
+        policy=policy or RetryPolicy(),
         price=config.price_per_mtok,
         max_cost=config.max_cost,
         timeout=config.timeout,
-        max_tokens=config.max_tokens,
+        sampling=Sampling(temperature=0.0, max_tokens=config.max_tokens),
     )
+    return ModelClient(endpoint, key)
 
 
 @dataclass(frozen=True)
@@ -281,7 +287,7 @@ async def _run_calls(
     stored: Mapping[str, Judgment],
     stats: RunStats,
     advance: Callable[[], None],
-    client: JudgeClient | None,
+    client: ModelClient | None,
 ) -> None:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     writer = asyncio.create_task(_writer(store, queue, stats))
@@ -321,7 +327,7 @@ def run_judge(
 
     Raises:
         HarnessError: a model has no stored answers, or the options contradict each other.
-        JudgeUnavailable: the endpoint refuses the key or cannot serve the judge model.
+        EndpointUnavailable: the endpoint refuses the key or cannot serve the judge model.
     """
     from harness.console import progress
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from harness.errors import UnparseableReply
+
 PAIRWISE_TOKENS = {"A": "[[A]]", "B": "[[B]]", "tie": "[[C]]"}
 _GRADE = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
 
 
-class VerdictError(ValueError):
+class VerdictError(UnparseableReply):
     """The judge's output holds no verdict, or more than one."""
 
 
