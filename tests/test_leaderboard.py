@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -172,15 +171,15 @@ def test_arena_page_ratings_heatmaps_and_categories(filled: dict[str, str]) -> N
     assert categories.loc["alpaca-full", "math"] == 1.0 and categories.loc["alpaca-full", "writing"] == 0.0
 
 
-def test_arena_page_without_stored_ratings_falls_back(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_arena_page_without_stored_ratings_fits_them_beside_observed_win_rates(store_url: str) -> None:
     store = open_store(store_url)
     upsert_model(store, ModelRecord(name="m1", source="m1", fingerprint="f1"))
     write_battles(store, [Battle(model_a="m1", model_b="m2", winner="model_a")] * 3 + [Battle(model_a="m1", model_b="m2", winner="model_b")])
-    monkeypatch.setitem(sys.modules, "harness.arena.ratings", None)  # as if the arena module were absent
     at = open_page("pages/arena.py")
-    assert any("No ratings stored" in w.value for w in at.warning)
+    assert any("No ratings stored: Bradley-Terry and Elo fitted here" in c.value for c in at.caption)
     df = table(at, 0)
     assert list(df["model"]) == ["m1", "m2"] and df.loc[0, "win rate"] == pytest.approx(0.75)
+    assert df["BT rating"].notna().all()
 
 
 def test_model_page_opens_on_the_linked_model(filled: dict[str, str]) -> None:
@@ -345,7 +344,6 @@ def test_groups_show_their_aggregate_and_subtasks_on_request(store_url: str) -> 
 
 
 def test_arena_page_fits_ratings_when_none_are_stored(store_url: str) -> None:
-    pytest.importorskip("harness.arena.ratings")
     store = open_store(store_url)
     upsert_model(store, ModelRecord(name="m1", source="m1", fingerprint="f1"))
     write_battles(store, [Battle(model_a="m1", model_b="m2", winner="model_a")] * 6 + [Battle(model_a="m1", model_b="m2", winner="model_b")] * 2)

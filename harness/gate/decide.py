@@ -19,9 +19,9 @@ from harness.gate.paired import MetricPolicy, compare_task, config_mismatch
 from harness.gate.refs import resolve_ref
 from harness.records import RunTask
 from harness.store import open_store
-from harness.store.engine import Store
 from harness.store.baselines import run_tasks
 from harness.store.battles import read_battles
+from harness.store.engine import Store
 from harness.store.runs import read_task_result
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from harness.errors import HarnessError
 from harness.gate.checks import RunRef
 from harness.store import open_store
-from harness.store.engine import Store
 from harness.store.baselines import finished_runs_of, get_baseline, model_exists, run_tasks, set_baseline
+from harness.store.engine import Store
 from harness.store.runs import read_run
 
 
