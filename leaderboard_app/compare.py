@@ -1,7 +1,8 @@
 """The Compare page's arithmetic: per-task paired tests of two models and the judge's verdicts per question.
 
-Tests come from `harness.gate.stats` (the gate's statistics): exact McNemar for 0/1 metrics, a paired
-bootstrap otherwise, Holm-corrected across tasks. Effects are A − B, so a positive effect favours A.
+Each task goes through `harness.gate.paired.compare_task`, the comparison `harness gate` runs, with B as the
+baseline and A as the candidate, so the page shows the gate's effect, CI and p-value on the same two runs;
+p-values are Holm-corrected across the page's tasks. Effects are A − B: positive favours A on higher-is-better.
 """
 
 from __future__ import annotations
@@ -11,104 +12,79 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-ALPHA = 0.05
-N_BOOT = 2000
+from harness.errors import HarnessError
+from harness.gate.paired import (
+    ALPHA,
+    MetricPolicy,
+    PairedSettings,
+    TaskComparison,
+    compare_task,
+    config_mismatch,
+)
+from harness.gate.stats import holm, sign_test
+from harness.records import TaskResult
+
 COMPARE_COLUMNS = ["task", "metric", "n paired", "A", "B", "A − B", "CI low", "CI high", "test", "p", "p (Holm)",
                    "verdict"]
 
 
 class Comparison(NamedTuple):
-    """Two models' aligned per-task values and the verdict table computed from them."""
+    """The tasks that could be compared (B as baseline, A as candidate) and the verdict table of every task."""
 
-    pairs: list[PairedTask]
+    pairs: list[TaskComparison]
     verdicts: pd.DataFrame
 
 
-class PairedTask(NamedTuple):
-    """Both models' per-document values of one task's metric, aligned on the same documents."""
-
-    task: str
-    metric: str
-    higher_is_better: bool
-    a: np.ndarray
-    b: np.ndarray
-
-
-def metric_values(rows: pd.DataFrame, metric: str) -> pd.Series:
-    """One metric out of the samples' `metrics` dicts, keyed by document (doc_id, filter)."""
-    values = [m.get(metric) if isinstance(m, dict) else None for m in rows["metrics"]]
-    index = pd.MultiIndex.from_arrays([rows["doc_id"].to_numpy(), rows["filter"].to_numpy()])
-    return pd.Series(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(), index=index)
-
-
-def _same_documents(rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Drop documents whose content hash differs between the two runs (another dataset version or split)."""
-    if "doc_hash" not in rows_a or "doc_hash" not in rows_b:
-        return rows_a, rows_b
-    key = ["doc_id", "filter"]
-    hashes = rows_a[[*key, "doc_hash"]].merge(rows_b[[*key, "doc_hash"]], on=key, suffixes=("_a", "_b"))
-    clash = hashes[hashes["doc_hash_a"].notna() & hashes["doc_hash_b"].notna()
-                   & (hashes["doc_hash_a"] != hashes["doc_hash_b"])]
-    if clash.empty:
-        return rows_a, rows_b
-    bad = set(zip(clash["doc_id"], clash["filter"]))
-    keep_a = [k not in bad for k in zip(rows_a["doc_id"], rows_a["filter"])]
-    keep_b = [k not in bad for k in zip(rows_b["doc_id"], rows_b["filter"])]
-    return rows_a[keep_a], rows_b[keep_b]
-
-
-def align(task: str, metric: str, higher: bool, rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> PairedTask:
-    """Pair the two models' values on the documents both have, with the same content hash (NaNs dropped)."""
-    rows_a, rows_b = _same_documents(rows_a, rows_b)
-    a = metric_values(rows_a, metric)
-    b = metric_values(rows_b, metric)
-    a = a[~a.index.duplicated(keep="last")]
-    b = b[~b.index.duplicated(keep="last")]
-    joined = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
-    return PairedTask(task, metric, higher, joined["a"].to_numpy(float), joined["b"].to_numpy(float))
-
-
-def _verdict(effect: float, p_holm: float, higher: bool, name_a: str, name_b: str) -> str:
-    if np.isnan(p_holm) or p_holm >= ALPHA:
+def _verdict(compared: TaskComparison, p_holm: float, name_a: str, name_b: str) -> str:
+    if p_holm >= ALPHA:
         return "no real difference"
-    a_better = effect > 0 if higher else effect < 0
+    effect = compared.test.effect
+    a_better = effect > 0 if compared.choice.direction == "higher" else effect < 0
     return f"{name_a} better" if a_better else f"{name_b} better"
 
 
-def paired_verdicts(pairs: list[PairedTask], name_a: str, name_b: str) -> pd.DataFrame:
-    """One row per task: both means, A − B with its 95% CI, the test, raw and Holm-adjusted p, the verdict."""
-    from harness.gate.stats import holm, is_binary, mcnemar_exact, paired_bootstrap
-
+def compare_models(results: list[tuple[TaskResult, TaskResult]], name_a: str, name_b: str) -> Comparison:
+    """One verdict row per (A's result, B's result) task: both means, A − B with its CI, the test, raw and
+    Holm-adjusted p; a task that cannot be compared (other config, no shared documents) says why."""
+    pairs: list[TaskComparison] = []
     rows: list[dict[str, Any]] = []
-    for pair in pairs:
-        row: dict[str, Any] = {"task": pair.task, "metric": pair.metric, "n paired": len(pair.a)}
-        if len(pair.a) == 0:
-            rows.append({**row, "test": "no shared documents", "p": np.nan})
+    for result_a, result_b in results:
+        try:
+            mismatch = config_mismatch(result_a.task, result_b, result_a)
+            if mismatch is not None:
+                raise mismatch
+            compared = compare_task(result_b, result_a, MetricPolicy(), PairedSettings())
+        except HarnessError as exc:
+            rows.append({"task": result_a.task, "test": "not compared", "verdict": exc.message})
             continue
-        # harness.gate.stats reports candidate − baseline: B as baseline gives A − B.
-        if is_binary(pair.a, pair.b):
-            test = mcnemar_exact(pair.b, pair.a, ALPHA)
-        else:
-            test = paired_bootstrap(pair.b, pair.a, ALPHA, n_boot=N_BOOT)
-        rows.append({**row, "A": test.candidate_mean, "B": test.baseline_mean, "A − B": test.effect,
-                     "CI low": test.ci_low, "CI high": test.ci_high, "test": test.method, "p": test.p_value})
-    frame = pd.DataFrame(rows, columns=COMPARE_COLUMNS[:-2])
-    tested = frame["p"].notna()
+        t = compared.test
+        pairs.append(compared)
+        rows.append({"task": compared.task, "metric": compared.choice.metric, "n paired": t.n,
+                     "A": t.candidate_mean, "B": t.baseline_mean, "A − B": t.effect, "CI low": t.ci_low,
+                     "CI high": t.ci_high, "test": t.method, "p": t.p_value})
+    frame = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+    tested = frame["p"].notna().to_numpy()
+    adjusted = holm([p.test.p_value for p in pairs])
     frame["p (Holm)"] = np.nan
-    if tested.any():
-        frame.loc[tested, "p (Holm)"] = holm(frame.loc[tested, "p"].astype(float).tolist())
-    higher = {p.task: p.higher_is_better for p in pairs}
-    frame["verdict"] = [
-        _verdict(float(e) if pd.notna(e) else 0.0, float(p), higher[t], name_a, name_b)
-        for t, e, p in zip(frame["task"], frame["A − B"], frame["p (Holm)"])
-    ]
-    return frame
+    frame["verdict"] = frame["verdict"].astype(object)
+    frame.loc[tested, "p (Holm)"] = adjusted
+    frame.loc[tested, "verdict"] = [_verdict(c, p, name_a, name_b) for c, p in zip(pairs, adjusted)]
+    return Comparison(pairs, frame)
+
+
+def disagreements(compared: TaskComparison, name_a: str, name_b: str) -> pd.DataFrame:
+    """The paired documents where A's and B's metric values differ, with both predictions."""
+    metric = compared.alignment.metric
+    rows = [{"task": b.task, "doc_id": a.doc_id, "prompt": a.prompt, "target": a.target, name_a: a.prediction,
+             f"{metric} A": a.metrics[metric], name_b: b.prediction, f"{metric} B": b.metrics[metric]}
+            for a, b in zip(compared.alignment.candidate, compared.alignment.baseline)
+            if a.metrics[metric] != b.metrics[metric]]
+    return pd.DataFrame(rows, columns=["task", "doc_id", "prompt", "target", name_a, f"{metric} A", name_b,
+                                       f"{metric} B"])
 
 
 def head_to_head(counts: pd.DataFrame, name_a: str, name_b: str) -> dict[str, Any] | None:
     """Battles between A and B: wins, losses, ties and the sign test's p-value (None when they never met)."""
-    from harness.gate.stats import sign_test
-
     ab = counts[(counts["model_a"] == name_a) & (counts["model_b"] == name_b)]
     ba = counts[(counts["model_a"] == name_b) & (counts["model_b"] == name_a)]
     wins = int(ab.loc[ab["winner"] == "model_a", "n"].sum() + ba.loc[ba["winner"] == "model_b", "n"].sum())

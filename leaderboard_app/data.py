@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict, fields
 from typing import Any, NamedTuple
 
 import pandas as pd
 import streamlit as st
 
+from harness.arena.ratings import ArenaConfig, compute_ratings, ratings_from_report
 from harness.errors import HarnessError
+from harness.records import Rating
 from harness.store import Store, open_store, resolve_store_url
+from harness.store.battles import read_battles
+from harness.store.runs import read_task_result
 from harness.store.views import (
     StoreStamp,
     read_battle_counts,
@@ -22,6 +27,7 @@ from harness.store.views import (
     read_judgments,
     read_models,
     read_ratings,
+    read_run_tasks,
     read_runs,
     read_sample_rows,
     read_sample_tasks,
@@ -30,8 +36,8 @@ from harness.store.views import (
     read_win_counts,
     store_stamp,
 )
-from leaderboard_app.board import Board, build_board, display_names, primary_metrics
-from leaderboard_app.compare import Comparison, align, paired_verdicts
+from leaderboard_app.board import Board, build_board, display_names
+from leaderboard_app.compare import Comparison, compare_models
 
 CACHE_TTL_S = 3600  # a safety net only: the stamp already changes with every write
 FALLBACK_BOOTSTRAP = 100  # rounds when ratings are fitted on the fly (none stored, or one category)
@@ -158,66 +164,40 @@ def load_ratings(url: str, stamp: StoreStamp) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Fitting Bradley-Terry on this category's battles…", ttl=CACHE_TTL_S, max_entries=16)
 def load_category_ratings(url: str, stamp: StoreStamp, category: str) -> pd.DataFrame:
-    """BT and Elo fitted on one question category's battles (empty without `harness.arena.ratings`)."""
+    """BT and Elo fitted on one question category's battles."""
     return computed_ratings(_open(url), category)
 
 
-def arena_available() -> bool:
-    """True when `harness.arena.ratings` (ratings on the fly) can be imported."""
-    try:
-        import harness.arena.ratings  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def computed_ratings(store: Store, category: str | None = None) -> pd.DataFrame:
-    """BT (with a small bootstrap) and Elo rows in the `ratings` table's shape, from `harness.arena.ratings`.
-
-    An empty frame when `harness.arena.ratings` is not installed: the Arena page then shows observed win rates.
-    """
-    columns = ["method", "model", "rating", "ci_low", "ci_high", "rank_low", "rank_high", "n_battles"]
-    if not arena_available():
-        return pd.DataFrame(columns=columns)
-    from harness.arena.ratings import ArenaConfig, compute_ratings
-    from harness.store.battles import read_battles
-
-    battles = read_battles(store, category=category)
-    report = compute_ratings(battles, ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}))
-    rows: list[tuple[object, ...]] = []
-    for r in report.rows:
-        if r.bt is not None:
-            rows.append(("bt", r.model, r.bt, r.ci_low, r.ci_high, r.rank_low, r.rank_high, r.battles))
-        if r.elo is not None:
-            rows.append(("elo", r.model, r.elo, None, None, None, None, r.battles))
-    return pd.DataFrame(rows, columns=columns)
+    """BT (with a small bootstrap) and Elo rows in the `ratings` table's shape, built as `harness arena` builds them."""
+    report = compute_ratings(read_battles(store, category=category),
+                             ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}))
+    rows = ratings_from_report(report, f"store:{store.url}", category)
+    return pd.DataFrame([asdict(r) for r in rows], columns=[f.name for f in fields(Rating)])
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S, max_entries=32)
 def load_comparison(url: str, stamp: StoreStamp, runs_a: tuple[tuple[str, str], ...],
                     runs_b: tuple[tuple[str, str], ...], name_a: str, name_b: str) -> Comparison:
-    """Paired per-document values of every task both models have samples for, and the paired verdicts.
-
-    `runs_a`/`runs_b` map task → the run whose samples to use; tasks are scored on their primary metric.
-    """
+    """The paired comparison (`harness.gate.paired`, as `harness gate` runs it) of every task both models have
+    samples for, B as the baseline; `runs_a`/`runs_b` map task → the run whose results to use."""
     store = _open(url)
-    primary = primary_metrics(load_scores(url, stamp))
     by_a, by_b = dict(runs_a), dict(runs_b)
-    pairs = []
-    for task in sorted(set(by_a) & set(by_b) & set(primary.index)):
-        metric, filt, higher = primary.loc[task, ["metric", "filter", "higher_is_better"]]
-        rows_a, rows_b = read_sample_rows(store, by_a[task], task), read_sample_rows(store, by_b[task], task)
-        if (rows_a["filter"] == filt).any():
-            rows_a, rows_b = rows_a[rows_a["filter"] == filt], rows_b[rows_b["filter"] == filt]
-        pairs.append(align(task, metric, bool(pd.isna(higher) or higher), rows_a, rows_b))
-    verdicts = paired_verdicts(pairs, name_a, name_b) if pairs else pd.DataFrame()
-    return Comparison(pairs, verdicts)
+    results = [(read_task_result(store, by_a[t], t), read_task_result(store, by_b[t], t))
+               for t in sorted(set(by_a) & set(by_b))]
+    return compare_models(results, name_a, name_b)
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S, max_entries=64)
 def load_samples(url: str, stamp: StoreStamp, run_id: str, task: str) -> pd.DataFrame:
     """The per-sample records of one task of one run."""
     return read_sample_rows(_open(url), run_id, task)
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_run_tasks(url: str, stamp: StoreStamp, run_ids: tuple[str, ...]) -> pd.DataFrame:
+    """(run_id, task, task_hash, num_fewshot, n_samples) per evaluated entry (a group once) of these runs."""
+    return read_run_tasks(_open(url), run_ids)
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)

@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.gate import stats
-from harness.gate.decide import GateConfig, Pending, compare, decide, run_gate
+from harness.gate.checks import GateConfig, Pending
+from harness.gate.decide import decide, run_gate
+from harness.gate.paired import paired_test
 from harness.records import Battle, ModelRecord, SampleRecord, Score, TaskResult
 from harness.store import open_store
 from harness.store.battles import write_battles
@@ -386,7 +388,7 @@ def simulate(seed: int, n: int, acc: float, drop: float,
 
 def gate_fails(tasks: list[tuple[np.ndarray, np.ndarray]], alpha: float = 0.05) -> bool:
     config = GateConfig(candidate="c", baseline="b", alpha=alpha)
-    pending = [Pending(f"t{k}", "task", "acc", "none", "higher", compare(b, c, config), 0.0, 0.1, True)
+    pending = [Pending(f"t{k}", "task", "acc", "none", "higher", paired_test(b, c, config.paired()), 0.0, 0.1, True)
                for k, (b, c) in enumerate(tasks)]
     return any(check.failed for check in decide(pending, config))
 
@@ -416,7 +418,7 @@ def test_continuous_false_positive_rate() -> None:
         rng = np.random.default_rng(seed)
         base = rng.uniform(0, 1, 200)
         cand = np.clip(base + rng.normal(0, 0.1, 200), 0, 1)  # symmetric noise: no true change in expectation
-        test = compare(base, cand, replace_seed(config, seed))
+        test = paired_test(base, cand, replace_seed(config, seed).paired())
         fails += test.p_value < 0.05 and test.effect < 0
     assert fails / 300 <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 300)
 

@@ -19,7 +19,8 @@ PACKAGES = ("harness", "fine_tune", "leaderboard_app")
 MAX_LINES = 400
 # Pure statistics and records: numpy/scipy at most, never the store, torch or lm-eval.
 PURE = ("harness.records", "harness.arena.ratings", "harness.arena.bradley_terry", "harness.arena.style",
-        "harness.gate.stats", "harness.judge.verdicts", "harness.judge.offline", "harness.fingerprint")
+        "harness.gate.stats", "harness.gate.paired", "harness.gate.checks", "harness.gate.arena",
+        "harness.judge.verdicts", "harness.judge.offline", "harness.fingerprint")
 HEAVY = ("sqlalchemy", "torch", "lm_eval", "transformers", "rich", "typer")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from harness.records import Battle, ModelRecord
+from harness.records import Battle, ModelRecord, SampleRecord, Score, TaskResult
 from harness.store import open_store
 from harness.store.battles import write_battles
 from harness.store.runs import create_run, finish_run, upsert_model
@@ -36,7 +35,7 @@ from leaderboard_app.board import (
     rank_ranges,
     win_rates,
 )
-from leaderboard_app.compare import PairedTask, judged_winner, paired_verdicts
+from leaderboard_app.compare import compare_models, judged_winner
 from leaderboard_app.data import store_argument
 
 
@@ -125,22 +124,36 @@ def test_filters_compose() -> None:
     assert list(apply_filters(frame, Filters(created=window))["model"]) == ["Alpaca-7", "vicuna-7"]
 
 
-def test_paired_verdicts_continuous_metric_direction_and_holm() -> None:
+def _result(task: str, metric: str, values: np.ndarray, higher: bool = True, task_hash: str = "h") -> TaskResult:
+    samples = [SampleRecord(task=task, doc_id=i, filter="none", doc_hash=f"{task}{i}", prompt_hash=None,
+                            target_hash=None, prompt=None, target=None, prediction=None, metrics={metric: float(v)})
+               for i, v in enumerate(values)]
+    score = Score(task=task, metric=metric, filter="none", value=0.0, stderr=None, n=None, higher_is_better=higher)
+    return TaskResult(task=task, task_hash=task_hash, eval_key=task, num_fewshot=0, scores=[score], samples=samples)
+
+
+def test_compare_models_continuous_metric_direction_holm_and_refusals() -> None:
     rng = np.random.default_rng(0)
     base = rng.normal(0.5, 0.1, 300)
-    pairs = [
-        PairedTask("bleu", "bleu", True, base + 0.05 + rng.normal(0, 0.01, 300), base),
-        PairedTask("ppl", "word_perplexity", False, base + 0.05 + rng.normal(0, 0.01, 300), base),
-        PairedTask("same", "acc", True, np.array([1.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0])),
-        PairedTask("none", "acc", True, np.array([]), np.array([])),
+    better = base + 0.05 + rng.normal(0, 0.01, 300)
+    results = [  # (A, B)
+        (_result("bleu", "bleu", better), _result("bleu", "bleu", base)),
+        (_result("ppl", "word_perplexity", better, False), _result("ppl", "word_perplexity", base, False)),
+        (_result("same", "acc", np.array([1.0, 0.0, 1.0])), _result("same", "acc", np.array([1.0, 0.0, 1.0]))),
+        (_result("none", "acc", np.array([])), _result("none", "acc", np.array([1.0]))),
+        (_result("cfg", "acc", np.ones(3), task_hash="h2"), _result("cfg", "acc", np.ones(3))),
     ]
-    out = paired_verdicts(pairs, "A", "B").set_index("task")
+    comparison = compare_models(results, "A", "B")
+    out = comparison.verdicts.set_index("task")
+    assert [p.task for p in comparison.pairs] == ["bleu", "ppl", "same"]
     assert out.loc["bleu", "test"] == "paired-bootstrap" and out.loc["bleu", "A − B"] == pytest.approx(0.05, abs=0.01)
     assert out.loc["bleu", "verdict"] == "A better"
     assert out.loc["ppl", "verdict"] == "B better"  # higher perplexity is worse
     assert out.loc["same", "test"] == "mcnemar-exact" and out.loc["same", "verdict"] == "no real difference"
-    assert out.loc["none", "test"] == "no shared documents" and out.loc["none", "verdict"] == "no real difference"
+    assert out.loc["none", "test"] == "not compared" and "share no documents" in out.loc["none", "verdict"]
+    assert out.loc["cfg", "test"] == "not compared" and "ran with different configs" in out.loc["cfg", "verdict"]
     assert (out.loc[["bleu", "ppl", "same"], "p (Holm)"] >= out.loc[["bleu", "ppl", "same"], "p"]).all()
+    assert out.loc[["none", "cfg"], "p (Holm)"].isna().all()
 
 
 @pytest.mark.parametrize(("order", "verdict", "status", "winner", "expected"), [
@@ -188,9 +201,8 @@ def test_cli_leaderboard_checks_the_store_then_runs_streamlit(store_url: str, tm
     assert env["HARNESS_STORE"] == store_url and "8600" in command and "--store" not in command
 
 
-@pytest.mark.skipif(importlib.util.find_spec("harness.arena.ratings") is None, reason="harness.arena.ratings is not present")
 def test_ratings_are_fitted_when_none_are_stored(store_url: str) -> None:
-    from leaderboard_app.data import computed_ratings
+    from leaderboard_app.data import FALLBACK_BOOTSTRAP, computed_ratings
 
     store = open_store(store_url)
     write_battles(store, [Battle(model_a="a", model_b="b", winner="model_a")] * 8 + [Battle(model_a="a", model_b="b", winner="model_b")] * 2
@@ -202,17 +214,12 @@ def test_ratings_are_fitted_when_none_are_stored(store_url: str) -> None:
     assert (bt["ci_low"] <= bt["rating"]).all() and (bt["rating"] <= bt["ci_high"]).all()
     assert set(fitted["method"]) == {"bt", "elo"}
     assert "harness.arena.ratings" in sys.modules
+    # the same rows `harness arena --from-store --bootstrap 100` stores
+    from harness.arena.ratings import ArenaConfig
+    from harness.arena.run import run_arena
 
-
-def test_align_pairs_only_shared_documents() -> None:
-    from leaderboard_app.compare import align
-
-    rows_a = pd.DataFrame({"doc_id": [0, 1, 2, 3], "filter": ["none"] * 4,
-                           "metrics": [{"acc": 1.0}, {"acc": 0.0}, {"acc": 1.0}, {"other": 1.0}]})
-    rows_b = pd.DataFrame({"doc_id": [1, 2, 3, 4], "filter": ["none"] * 4,
-                           "metrics": [{"acc": 1.0}, {"acc": 1.0}, {"acc": 0.0}, {"acc": 1.0}]})
-    pair = align("t", "acc", True, rows_a, rows_b)
-    assert list(pair.a) == [0.0, 1.0] and list(pair.b) == [1.0, 1.0]  # doc 3 lacks acc for A; 0 and 4 unshared
-    hashed_a = rows_a.assign(doc_hash=["h0", "h1", "h2", "h3"])
-    hashed_b = rows_b.assign(doc_hash=["h1", "CHANGED", "h3", "h4"])
-    assert list(align("t", "acc", True, hashed_a, hashed_b).a) == [0.0]  # doc 2's text differs: not a pair
+    run_arena(ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}), from_store=True, store=store_url)
+    columns = ["method", "model", "rating", "ci_low", "ci_high", "rank_low", "rank_high", "n_battles"]
+    stored = read_ratings(store)[columns].sort_values(["method", "model"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(fitted[columns].sort_values(["method", "model"]).reset_index(drop=True), stored,
+                                  check_dtype=False)

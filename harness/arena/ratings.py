@@ -36,7 +36,7 @@ from harness.arena.bradley_terry import (
 )
 from harness.arena.style import StyleFit, fit_style_control
 from harness.errors import HarnessError
-from harness.records import Battle
+from harness.records import Battle, Rating
 
 __all__ = [
     "SCORE_A", "ArenaConfig", "ArenaReport", "BTFit", "EncodedBattles", "ModelRating", "PairCounts",
@@ -284,3 +284,21 @@ def _rows(models: tuple[str, ...], elo: FloatArray | None, bt: FloatArray | None
             for k, name in enumerate(models)]
     order = np.argsort(-main, kind="stable")
     return tuple(rows[k] for k in order)
+
+
+def ratings_from_report(report: ArenaReport, source: str, category: str | None = None) -> list[Rating]:
+    """The `ratings` rows of a report: one per model and method (bt, elo, bt-controlled), keyed by battle set.
+
+    `harness arena` stores them; the leaderboard builds the same rows when it fits ratings on the fly.
+    """
+    params = {**report.config.model_dump(mode="json"), "source": source, "category": category,
+              "battles": report.n_battles}
+    out: list[Rating] = []
+    for row in report.rows:
+        fits = (("bt", row.bt, row.ci_low, row.ci_high, (row.rank_low, row.rank_high)),
+                ("elo", row.elo, None, None, (None, None)),
+                ("bt-controlled", row.bt_controlled, row.controlled_ci_low, row.controlled_ci_high, (None, None)))
+        out += [Rating(battle_set=report.battle_set, method=method, model=row.model, rating=rating, ci_low=low,
+                       ci_high=high, rank_low=ranks[0], rank_high=ranks[1], n_battles=row.battles, params=params)
+                for method, rating, low, high, ranks in fits if rating is not None]
+    return out

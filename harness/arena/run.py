@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings
+from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, ratings_from_report
 from harness.errors import HarnessError
-from harness.records import Battle, Rating
+from harness.records import Battle
 
 if TYPE_CHECKING:
     from harness.formats import Imported
@@ -84,27 +84,3 @@ def _checked(battles: list[Battle], category: str | None) -> list[Battle]:
     if not battles and category is not None:
         raise HarnessError(f"no battles in category {category!r}", hint="drop --category or pick another")
     return battles
-
-
-def ratings_from_report(report: ArenaReport, source: str, category: str | None = None) -> list[Rating]:
-    """The store rows of a report: one per model and method (bt, elo, bt-controlled), keyed by battle set."""
-    params = {**report.config.model_dump(mode="json"), "source": source, "category": category,
-              "battles": report.n_battles}
-    out: list[Rating] = []
-    for row in report.rows:
-        key = (report.battle_set, row.model, row.battles, params)
-        if row.bt is not None:
-            out.append(_rating(key, "bt", row.bt, row.ci_low, row.ci_high, (row.rank_low, row.rank_high)))
-        if row.elo is not None:
-            out.append(_rating(key, "elo", row.elo, None, None, None))
-        if row.bt_controlled is not None:
-            out.append(_rating(key, "bt-controlled", row.bt_controlled, row.controlled_ci_low,
-                               row.controlled_ci_high, None))
-    return out
-
-
-def _rating(key: tuple[str, str, int, dict[str, Any]], method: str, rating: float, low: float | None,
-            high: float | None, ranks: tuple[int, int] | None) -> Rating:
-    battle_set, model, n_battles, params = key
-    return Rating(battle_set=battle_set, method=method, model=model, rating=rating, ci_low=low, ci_high=high, rank_low=ranks[0] if ranks else None,
-                  rank_high=ranks[1] if ranks else None, n_battles=n_battles, params=params)

@@ -85,7 +85,8 @@ def _arena(store: str) -> None:
 
 
 def _gate(candidate: str, baseline: str, store: str) -> None:
-    from harness.gate.decide import GateConfig, run_gate
+    from harness.gate.checks import GateConfig
+    from harness.gate.decide import run_gate
     from harness.gate.report import render_text
 
     report = run_gate(GateConfig(candidate=candidate, baseline=baseline, suite="smoke"), store)

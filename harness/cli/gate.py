@@ -43,7 +43,8 @@ def gate_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Exit 1 when the candidate is significantly worse than the baseline, 0 when not, 2 when it cannot decide."""
-    from harness.gate.decide import GateConfig, run_gate
+    from harness.gate.checks import GateConfig
+    from harness.gate.decide import run_gate
     from harness.gate.report import render_text, write_gate_files
 
     try:
@@ -70,7 +71,7 @@ def baseline_set_command(name: Annotated[str, typer.Argument(help="Baseline name
                          ref: Annotated[str, typer.Argument(help="Run id, model name or another baseline name.")],
                          store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Pin NAME to the run REF resolves to now (a model name means its newest finished run)."""
-    from harness.store.baselines import pin_baseline
+    from harness.gate.refs import pin_baseline
 
     pinned = pin_baseline(name, ref, store)
     if as_json:

@@ -1,7 +1,8 @@
 """The gate's arena checks: candidate-vs-baseline win rate from direct battles, and their BT rating difference.
 
 `harness gate` adds them to the same Holm family as the task checks when the store has battles (from
-`harness judge` or an import) between the two runs' model names. Pure statistics over `Battle` records.
+`harness judge` or an import) between the two runs' model names. Pure statistics over `Battle` records
+(`decide` reads them from the store).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.gate import stats
-from harness.gate.decide import GateConfig, Pending
+from harness.gate.checks import GateConfig, Pending
 from harness.records import Battle
-from harness.store import Store
 
 
 def _battle_clusters(direct: list[Battle], candidate: str) -> list[list[float]]:
@@ -71,14 +71,11 @@ def rating_check(battles: list[Battle], candidate: str, baseline: str, config: G
                    config.max_rating_drop, None)
 
 
-def arena_checks(store: Store, candidate: str, baseline: str,
+def arena_checks(battles: list[Battle], candidate: str, baseline: str,
                  config: GateConfig) -> tuple[list[Pending], list[str]]:
-    """Win-rate and rating checks when the store has battles of both models (else none, with a note)."""
-    from harness.store.battles import read_battles
-
+    """Win-rate and rating checks when `battles` (every stored one) has both models (else none, with a note)."""
     if candidate == baseline:
         return [], []
-    battles = read_battles(store)
     seen = {m for b in battles for m in (b.model_a, b.model_b)}
     if not {candidate, baseline} <= seen:
         note = f"arena: no battles for both {candidate} and {baseline}; not gated"

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.gate.decide import Check, GateReport
+from harness.gate.checks import Check, GateReport
 
 _COLUMNS = ("check", "metric", "n", "baseline", "candidate", "change [CI]", "p", "p (Holm)", "MDE", "test",
             "status")

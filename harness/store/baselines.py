@@ -1,33 +1,16 @@
-"""Pinned baselines and REF resolution for the gate: a name (`main`) stands for one run id, set on purpose.
-
-`harness baseline set NAME REF` pins (`pin_baseline`); `harness baseline list` shows the pins; `harness gate`
-turns each REF (run id, pinned name or model name) into a run with `resolve_ref`.
+"""The SQL behind the gate's REFs: pinned baselines (a name such as `main` stands for one run id), the tasks
+a run has, and the finished runs of a model. Reads and writes only; `harness.gate.refs` resolves REFs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from harness.errors import HarnessError
 from harness.records import Baseline, RunTask
-from harness.store import open_store
 from harness.store.engine import Store
-from harness.store.runs import read_run
 from harness.store.schema import baselines, models, runs, task_results
-
-
-@dataclass(frozen=True)
-class RunRef:
-    """A REF as given and what it resolved to."""
-
-    ref: str
-    run_id: str
-    model: str
-    via: str  # run id | baseline <name> | model name
-    chat_template: str | None = None  # the template the run's prompts went through; None: raw prompts
 
 
 def set_baseline(store: Store, name: str, run_id: str) -> Baseline:
@@ -73,8 +56,8 @@ def model_exists(store: Store, name: str) -> bool:
         return conn.execute(sa.select(models.c.id).where(models.c.name == name).limit(1)).first() is not None
 
 
-def latest_run_with_tasks(store: Store, model_name: str, tasks: list[str]) -> str | None:
-    """The newest finished run of `model_name` that has results for every task in `tasks` (any, if empty)."""
+def finished_runs_of(store: Store, model_name: str) -> list[str]:
+    """The ids of `model_name`'s finished runs, newest first."""
     query = (
         sa.select(runs.c.id)
         .join(models, models.c.id == runs.c.model_id)
@@ -82,47 +65,4 @@ def latest_run_with_tasks(store: Store, model_name: str, tasks: list[str]) -> st
         .order_by(runs.c.finished_at.desc(), runs.c.started_at.desc())
     )
     with store.engine.connect() as conn:
-        run_ids = list(conn.execute(query).scalars())
-    for run_id in run_ids:
-        if set(tasks) <= set(run_tasks(store, run_id)):
-            return str(run_id)
-    return None
-
-
-def resolve_ref(store: Store, ref: str, tasks: list[str]) -> RunRef:
-    """A run id, a pinned baseline name or a model name (its newest finished run having `tasks`)."""
-    run = read_run(store, ref)
-    if run is not None:
-        if run["status"] != "finished":
-            raise HarnessError(f"run {ref} is {run['status']}, not finished", hint="gate on a finished run")
-        return RunRef(ref, ref, run["model"], "run id", run["chat_template"])
-    pinned = get_baseline(store, ref)
-    if pinned is not None:
-        run = read_run(store, pinned.run_id)
-        if run is None:
-            raise HarnessError(f"baseline {ref!r} points at run {pinned.run_id}, which is not in this store",
-                               hint=f"re-pin it with `harness baseline set {ref} RUN`")
-        return RunRef(ref, pinned.run_id, run["model"], f"baseline {ref}", run["chat_template"])
-    if not model_exists(store, ref):
-        raise HarnessError(f"unknown ref {ref!r}: not a run id, pinned baseline or model name",
-                           hint="see `harness runs list` and `harness baseline list`")
-    run_id = latest_run_with_tasks(store, ref, tasks)
-    if run_id is None:
-        wanted = f" with tasks {', '.join(tasks)}" if tasks else ""
-        raise HarnessError(f"model {ref!r} has no finished run{wanted}",
-                           hint=f"run `harness eval --model ... --name {ref}` on those tasks first")
-    run = read_run(store, run_id)
-    assert run is not None
-    return RunRef(ref, run_id, ref, "model name", run["chat_template"])
-
-
-def pin_baseline(name: str, ref: str, store_url: str | None = None) -> RunRef:
-    """`harness baseline set NAME REF`: resolve REF now and pin NAME to that run id."""
-    if not name.strip():
-        raise HarnessError("a baseline name cannot be empty", hint="e.g. `harness baseline set main RUN`")
-    store = open_store(store_url)
-    if read_run(store, name) is not None:
-        raise HarnessError(f"baseline name {name!r} is a run id", hint="pick another name, e.g. main")
-    resolved = resolve_ref(store, ref, [])
-    set_baseline(store, name, resolved.run_id)
-    return resolved
+        return [str(run_id) for run_id in conn.execute(query).scalars()]

@@ -225,6 +225,15 @@ def read_sample_tasks(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     return _frame(store, query, "samples")
 
 
+def read_run_tasks(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
+    """One row per evaluated entry (a group once, with its subtasks' samples counted) of these runs."""
+    query = sa.select(
+        task_results.c.run_id, task_results.c.task, task_results.c.task_hash, task_results.c.num_fewshot,
+        task_results.c.n_samples,
+    ).where(task_results.c.run_id.in_(list(run_ids))).order_by(task_results.c.id)
+    return _frame(store, query, "task_results")
+
+
 def read_task_results(store: Store, run_id: str) -> pd.DataFrame:
     """The per-task rows of one run (task, few-shot, samples, reused-from run)."""
     query = (

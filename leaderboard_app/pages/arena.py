@@ -73,9 +73,6 @@ def heatmap(long: pd.DataFrame, names: list[str], title: str) -> alt.Chart:
 
 def show_category_ratings(source: data.Source, categories: list[str]) -> None:
     """Bradley-Terry fitted on the battles of one chosen category, as a table and a whisker plot."""
-    if not data.arena_available():
-        st.caption("Per-category ratings need `harness.arena.ratings`.")
-        return
     category = st.selectbox("Ratings within one category", ["(choose a category)", *categories], key="arena_cat")
     if category == "(choose a category)":
         return
@@ -97,9 +94,9 @@ table = ratings_table(ratings, wins)
 total = int(wins["battles"].sum() // 2)  # every battle counts once for each of its two models
 st.caption(f"{total:,} battles among {len(table)} models. Rank ranges come from overlapping 95% bootstrap "
            "intervals: inside a range the order is not statistically real.")
-if ratings.empty:
-    st.warning("No ratings stored: run `harness arena` to fit Bradley-Terry and Elo. Showing observed win "
-               "rates only.")
+if not source.stamp.has("ratings"):
+    st.caption(f"No ratings stored: Bradley-Terry and Elo fitted here ({data.FALLBACK_BOOTSTRAP} bootstrap "
+               "rounds); `harness arena` stores a full fit.")
 st.dataframe(table, hide_index=True, width="stretch", height=table_height(len(table)), column_config={
     c: st.column_config.NumberColumn(c, format="%.0f")
     for c in ("BT rating", "CI low", "CI high", "Elo", "BT style-controlled")

@@ -8,17 +8,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from harness.gate.paired import TaskComparison
 from leaderboard_app import data
 from leaderboard_app.board import rank_board, table_height
-from leaderboard_app.compare import PairedTask, answer_turns, head_to_head, judged_winner, metric_values
+from leaderboard_app.compare import answer_turns, disagreements, head_to_head, judged_winner
 
 
 def newest_sample_runs(runs: pd.DataFrame, available: pd.DataFrame, model_id: int) -> dict[str, str]:
-    """Task → the newest run of this model that stored per-sample records for it."""
-    own = runs[runs["model_id"] == model_id]  # newest first
+    """Task → the newest finished run of this model that stored per-sample records for it (as the gate
+    takes only finished runs)."""
+    own = runs[(runs["model_id"] == model_id) & (runs["status"] == "finished")]  # newest first
+    sampled = available[available["n_samples"] > 0]
     found: dict[str, str] = {}
     for run_id in own["id"]:
-        for task in available.loc[available["run_id"] == run_id, "task"]:
+        for task in sampled.loc[sampled["run_id"] == run_id, "task"]:
             found.setdefault(task, run_id)
     return found
 
@@ -70,25 +73,16 @@ def show_answers(source: data.Source, name_a: str, name_b: str) -> None:
             st.text(row.raw_output or row.error or "")
 
 
-def show_disagreements(source: data.Source, pairs: list[PairedTask], runs_a: dict[str, str],
-                       runs_b: dict[str, str], name_a: str, name_b: str) -> None:
-    """Documents of one task where the two models' metric differs, with both predictions."""
-    differing = [int((p.a != p.b).sum()) for p in pairs]
-    task = st.selectbox("Task", [p.task for p in pairs], index=differing.index(max(differing)), key="cmp_task",
+def show_disagreements(pairs: list[TaskComparison], name_a: str, name_b: str) -> None:
+    """Paired documents of one task where the two models' metric differs, with both predictions."""
+    tables = {p.task: disagreements(p, name_a, name_b) for p in pairs}
+    most = max(tables, key=lambda t: len(tables[t]))
+    task = st.selectbox("Task", list(tables), index=list(tables).index(most), key="cmp_task",
                         help="Starts at the task where the two models disagree most often.")
     pair = next(p for p in pairs if p.task == task)
-    rows_a = data.load_samples(source.url, source.stamp, runs_a[task], task)
-    rows_b = data.load_samples(source.url, source.stamp, runs_b[task], task)
-    a = rows_a.assign(score=metric_values(rows_a, pair.metric).to_numpy())
-    b = rows_b.assign(score=metric_values(rows_b, pair.metric).to_numpy())
-    both = a.merge(b, on=["doc_id", "filter"], suffixes=(" A", " B"))
-    differ = both[both["score A"] != both["score B"]]
-    st.caption(f"{len(differ)} of {len(both)} shared documents differ on {pair.metric}.")
-    table = differ[["doc_id", "prompt A", "target A", "prediction A", "score A", "prediction B", "score B"]]
-    st.dataframe(table.rename(columns={"prompt A": "prompt", "target A": "target",
-                                       "prediction A": f"{name_a}", "prediction B": f"{name_b}",
-                                       "score A": f"{pair.metric} A", "score B": f"{pair.metric} B"}).head(500),
-                 hide_index=True, width="stretch")
+    differ = tables[task]
+    st.caption(f"{len(differ)} of {pair.test.n} paired documents differ on {pair.choice.metric}.")
+    st.dataframe(differ.head(500), hide_index=True, width="stretch")
 
 
 st.title("Compare")
@@ -110,16 +104,17 @@ id_a, id_b = (int(models.loc[models["display"] == n, "id"].iloc[0]) for n in (na
 store_a, store_b = (str(models.loc[models["display"] == n, "name"].iloc[0]) for n in (name_a, name_b))
 runs = data.load_runs(source.url, source.stamp)
 pair_runs = runs[runs["model_id"].isin([id_a, id_b])]
-available = data.load_sample_tasks(source.url, source.stamp, tuple(pair_runs["id"]))
+available = data.load_run_tasks(source.url, source.stamp, tuple(pair_runs["id"]))
 runs_a, runs_b = newest_sample_runs(pair_runs, available, id_a), newest_sample_runs(pair_runs, available, id_b)
 st.subheader("Per-task differences (paired tests)")
 pairs, verdicts = data.load_comparison(source.url, source.stamp, tuple(sorted(runs_a.items())),
                                        tuple(sorted(runs_b.items())), name_a, name_b)
-if pairs:
+if not verdicts.empty:
     st.dataframe(verdicts, hide_index=True, width="stretch", height=table_height(len(verdicts)), column_config={
         c: st.column_config.NumberColumn(c, format="%.3f") for c in ("A", "B", "A − B", "CI low", "CI high")
     } | {c: st.column_config.NumberColumn(c, format="%.2g") for c in ("p", "p (Holm)")})
-    st.caption("Exact McNemar for 0/1 metrics, paired bootstrap otherwise; p-values Holm-corrected across "
+    st.caption("The test `harness gate --candidate A --baseline B` runs: documents paired on lm-eval's doc "
+               "hash, exact McNemar for 0/1 metrics, paired bootstrap otherwise; p-values Holm-corrected across "
                "tasks. 'no real difference' means the 95% evidence does not separate the two models.")
 else:
     st.info("The two models share no task with per-sample records, so no paired test can be run.")
@@ -129,4 +124,4 @@ st.subheader("Answers to the same question")
 show_answers(source, store_a, store_b)
 if pairs:
     st.subheader("Where their answers differ")
-    show_disagreements(source, pairs, runs_a, runs_b, name_a, name_b)
+    show_disagreements(pairs, name_a, name_b)
