@@ -32,7 +32,7 @@ from harness.store.schema import (
 BASES = (("tiny-llama-h128", 960_000), ("tiny-llama-h64", 310_000), ("tiny-llama-h256", 3_400_000))
 RECIPES = ("alpaca", "vicuna")
 CATEGORIES = ("math", "writing", "reasoning", "coding")
-EPOCH = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def build_card(*, request: FinetuneRequest, recipe: Recipe, base: Path, data: Tr
         "train_time_s": round(train_seconds, 3),
         "tokens_seen": int(state.num_input_tokens_seen),
         "versions": _versions(),
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
 
