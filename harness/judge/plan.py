@@ -219,32 +219,9 @@ def _make_jobs(
         return [Job(key, qset, "single", prompt, q, turn, a[0], None, "a", a[1], None)]
     second = (name_b, tuple(answers_b))
     return [
-        Job(
-            _job_key(config, prompt, qset, q, turn, [a, second]),
-            qset,
-            "pairwise",
-            prompt,
-            q,
-            turn,
-            a[0],
-            name_b,
-            "ab",
-            a[1],
-            second[1],
-        ),
-        Job(
-            _job_key(config, prompt, qset, q, turn, [second, a]),
-            qset,
-            "pairwise",
-            prompt,
-            q,
-            turn,
-            a[0],
-            name_b,
-            "ba",
-            second[1],
-            a[1],
-        ),
+        Job(_job_key(config, prompt, qset, q, turn, [first, then]), qset, "pairwise", prompt, q, turn, a[0], name_b,
+            order, first[1], then[1])
+        for order, first, then in (("ab", a, second), ("ba", second, a))
     ]
 
 
