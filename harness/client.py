@@ -15,12 +15,14 @@ import json
 import logging
 import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from harness.errors import EndpointUnavailable, UnparseableReply, missing_extra
+from harness.redact import redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,11 +51,13 @@ class _Rejected(Exception):
 
 
 class _Transient(Exception):
-    """A failure worth retrying; `retry_after` is the server's wish in seconds, if it said one."""
+    """A failure worth retrying; `retry_after` is the server's wish in seconds, if it said one; `unreachable`
+    when no connection could be made at all (refused, or the host name does not resolve)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, unreachable: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class RetryPolicy:
 
     attempts: int = 6
     parse_attempts: int = 3
+    breaker_after: int = 20  # failed attempts in a row, over all calls, that stop every call
+    breaker_unreachable: int = 3  # attempts in a row that found no server at all (refused, DNS) that do
     base_delay: float = 1.0
     multiplier: float = 2.0
     max_delay: float = 60.0
@@ -227,6 +233,7 @@ class ModelClient:
             base_url=endpoint.base_url, api_key=api_key, max_retries=0, timeout=endpoint.timeout
         )
         self._slots = asyncio.Semaphore(endpoint.concurrency)
+        self._breaker = _Breaker(endpoint.policy)
 
     @property
     def over_budget(self) -> bool:
@@ -246,6 +253,7 @@ class ModelClient:
             EndpointUnavailable: the endpoint refuses the key (401) or cannot serve the model (403, 404).
         """
         async with self._slots:
+            self._breaker.check()
             if self.over_budget:
                 raise BudgetExceeded(
                     f"spent ${self.usage.cost_usd:.4f} of max cost ${self.endpoint.max_cost}"
@@ -268,6 +276,7 @@ class ModelClient:
         except _Rejected as exc:
             return _finish(state, None, str(exc))
         except _Transient as exc:
+            self._breaker.failed(exc, self.endpoint)
             transport_failures = state.spent.calls - state.bad_replies
             if transport_failures >= self.endpoint.policy.attempts:
                 return _finish(state, None, f"gave up after {state.spent.calls} attempts: {exc}")
@@ -275,6 +284,7 @@ class ModelClient:
             log.debug("%s %s: %s; retrying in %.2fs", self.endpoint.label, self.endpoint.model, exc, wait)
             await asyncio.sleep(wait)
             return None
+        self._breaker.succeeded()
         self._account(state, reply)
         try:
             return _finish(state, parse(reply.text), None)
@@ -315,7 +325,7 @@ class ModelClient:
                 "check the model name and the base URL",
             ) from None
         except openai.APIConnectionError as exc:  # includes APITimeoutError
-            raise _Transient(type(exc).__name__) from None
+            raise _connection_failure(exc) from None
         return _read_body(response.text)
 
     def _unavailable(self, what: str, hint: str) -> EndpointUnavailable:
@@ -326,6 +336,49 @@ class ModelClient:
     def _key_hint(self) -> str:
         variable = self.endpoint.key_env
         return f"check the key in ${variable}" if variable else "check the API key"
+
+
+@dataclass
+class _Breaker:
+    """Stops every call of an endpoint that keeps failing: after `breaker_unreachable` attempts in a row found no
+    server, or `breaker_after` attempts in a row failed, with no success between them."""
+
+    policy: RetryPolicy
+    failures: int = 0
+    unreachable: int = 0
+    tripped: EndpointUnavailable | None = None
+
+    def check(self) -> None:
+        if self.tripped is not None:
+            raise self.tripped
+
+    def succeeded(self) -> None:
+        self.failures = self.unreachable = 0
+
+    def failed(self, exc: _Transient, endpoint: Endpoint) -> None:
+        self.failures += 1
+        self.unreachable = self.unreachable + 1 if exc.unreachable else 0
+        if self.unreachable >= self.policy.breaker_unreachable or self.failures >= self.policy.breaker_after:
+            where = redact(endpoint.base_url or "https://api.openai.com/v1")
+            self.tripped = EndpointUnavailable(
+                f"{endpoint.label} endpoint {where} (model {endpoint.model!r}) is unreachable: {exc}; "
+                f"stopped after {self.failures} failed attempts in a row",
+                hint="check that the server is up and the base URL is right; finished calls are stored, "
+                "re-run to resume")
+            raise self.tripped
+
+
+_UNREACHABLE = (ConnectionRefusedError, socket.gaierror)
+
+
+def _connection_failure(exc: BaseException) -> _Transient:
+    """A transport failure as `_Transient`, marked unreachable when the cause is a refused connection or DNS."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, _UNREACHABLE):
+            return _Transient(f"{type(exc).__name__} ({cause})", unreachable=True)
+        cause = cause.__cause__ or cause.__context__
+    return _Transient(type(exc).__name__)
 
 
 def _request_body(model: str, messages: Messages, sampling: Sampling) -> dict[str, Any]:

@@ -77,3 +77,11 @@ def render_error(message: str, hint: str | None) -> None:
     if hint:
         line += f" [dim]— {escape(redact(hint))}[/]"
     stderr.print(line, highlight=False, soft_wrap=True)
+
+
+def render_warning(message: str, hint: str | None = None) -> None:
+    """Print one warning line (and what to do) to stderr."""
+    line = f"[bold yellow]warning:[/] {escape(redact(message))}"
+    if hint:
+        line += f" [dim]— {escape(redact(hint))}[/]"
+    stderr.print(line, highlight=False, soft_wrap=True)

@@ -6,6 +6,10 @@ The CLI prints a `HarnessError` without a traceback and exits with its `exit_cod
 
 from __future__ import annotations
 
+# Exit codes of every command: 0 ok, 1 gate regression, 2 usage/config error, 3 failure at run time,
+# 4 stopped at a spending cap (`--max-cost`), 130 interrupted.
+EXIT_BUDGET = 4
+
 
 class HarnessError(Exception):
     """A problem the user can fix; `hint` says how."""

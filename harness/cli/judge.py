@@ -26,8 +26,8 @@ from harness.cli.options import (
     split_list,
     validated,
 )
-from harness.console import stdout
-from harness.errors import HarnessError
+from harness.console import render_error, render_warning, stdout
+from harness.errors import EXIT_BUDGET, HarnessError
 
 judge_app = typer.Typer(help="Judge stored answers pairwise (both orders) or one by one; import, results, agreement.")
 
@@ -87,7 +87,9 @@ def judge_command(
     mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single.")] = "pairwise-all",
     baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline.")] = None,
     concurrency: Annotated[int, typer.Option(help="Judge calls in flight.")] = 16,
-    max_cost: Annotated[float | None, typer.Option(help="Stop starting calls after this many USD.")] = None,
+    max_cost: Annotated[float | None, typer.Option(
+        help="Stop starting calls once this judge has cost this many USD in the store, earlier runs included "
+        "(exit code 4).")] = None,
     price_per_mtok: Annotated[str | None, typer.Option(help="IN,OUT USD per million tokens.")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -102,12 +104,26 @@ def judge_command(
         raise HarnessError("harness judge needs --models A,B and --questions SET",
                            hint="or a subcommand: import, results, agreement (see harness judge --help)")
     price = _price_pair(price_per_mtok)
-    config = validated(JudgeConfig, models=split_list(models),
-                        questions=questions, judge=judge, judge_base_url=judge_base_url,
-                        judge_api_key_env=judge_api_key_env, mode=mode, baseline=baseline,
-                        concurrency=concurrency, max_cost=max_cost, price_per_mtok=price)
+    config = validated(JudgeConfig, models=split_list(models), questions=questions, judge=judge,
+                       judge_base_url=judge_base_url, judge_api_key_env=judge_api_key_env, mode=mode,
+                       baseline=baseline, concurrency=concurrency, max_cost=max_cost, price_per_mtok=price)
     doc = run_judge(config, store).to_json()
     print_json(doc) if as_json else stdout.print(judge_summary(doc))
+    raise typer.Exit(judge_exit_code(doc))
+
+
+def judge_exit_code(doc: dict[str, Any]) -> int:
+    """4 when --max-cost stopped the run, 3 when judge calls failed (each says so on stderr), else 0."""
+    calls = doc["judgments"]
+    if doc["stopped_by_budget"]:
+        render_warning(f"stopped at --max-cost: {calls['skipped_budget']} judge calls not made",
+                       "re-run with a higher --max-cost to finish; finished calls are kept")
+        return EXIT_BUDGET
+    if calls["errors"]:
+        render_error(f"{calls['errors']} of {calls['called']} judge calls failed (stored as errors, left out of "
+                     "the results)", "re-run the same command to retry them")
+        return 3
+    return 0
 
 
 @judge_app.command("import")

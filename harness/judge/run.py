@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from harness.client import (
     Usage,
     api_key_from_env,
 )
+from harness.console import progress
 from harness.fingerprint import content_hash
 from harness.formats.fastchat import fastchat_winner
 from harness.judge.offline import OFFLINE_JUDGE, grade_answer, judge_pair
@@ -34,9 +35,11 @@ from harness.judge.prompts import render_pairwise, render_single
 from harness.judge.verdicts import PAIRWISE_PARSERS, SINGLE_PARSERS
 from harness.records import Battle, Judgment
 from harness.store import Store, open_store
-from harness.store.judgments import find_judgments, write_judgments
+from harness.store.judgments import find_judgments, judge_usage, write_judgments
+from harness.store.leases import Heartbeat, claim, release
 
 log = logging.getLogger(__name__)
+POLL_S = 1.0  # how often calls another process holds are looked for again
 
 
 @dataclass
@@ -231,8 +234,11 @@ def _drain(store: Store, queue: asyncio.Queue[Any]) -> None:
         _write(store, items)
 
 
-def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> ModelClient:
-    """The judge client for `config`; the API key is read from the named environment variable here only."""
+def make_client(config: JudgeConfig, policy: RetryPolicy | None = None, spent: float = 0.0) -> ModelClient:
+    """The judge client for `config`; the API key is read from the named environment variable here only.
+
+    `spent` is what this judge already cost in the store: `--max-cost` caps the total, not each run.
+    """
     assert config.judge is not None, "JudgeConfig guarantees a judge name with a base URL"
     key = api_key_from_env(
         config.judge_api_key_env,
@@ -248,32 +254,11 @@ def make_client(config: JudgeConfig, policy: RetryPolicy | None = None) -> Model
         concurrency=config.concurrency,
         policy=policy or RetryPolicy(),
         price=config.price_per_mtok,
-        max_cost=config.max_cost,
+        max_cost=None if config.max_cost is None else max(0.0, config.max_cost - spent),
         timeout=config.timeout,
         sampling=Sampling(temperature=0.0, max_tokens=config.max_tokens),
     )
     return ModelClient(endpoint, key)
-
-
-@dataclass(frozen=True)
-class Found:
-    """Lookup-or-compute's answer for one judge call: the judgment, and whether the store already had it."""
-
-    judgment: Judgment
-    was_cached: bool
-
-
-async def judgment_for(
-    job: Job, stored: Mapping[str, Judgment], ask: Callable[[Job], Awaitable[Judgment]]
-) -> Found:
-    """Lookup-or-compute: the stored ok judgment under `job.key` (no call), else a fresh one from `ask`.
-
-    `stored` is fetched for all jobs in one query beforehand; error rows are not hits, so they are asked again.
-    """
-    hit = stored.get(job.key)
-    if hit is not None and hit.status == "ok":
-        return Found(hit, True)
-    return Found(await ask(job), False)
 
 
 async def _ask_offline(job: Job) -> Judgment:
@@ -284,29 +269,25 @@ async def _run_calls(
     store: Store,
     ask: Callable[[Job], Awaitable[Judgment]],
     book: _BattleBook,
-    stored: Mapping[str, Judgment],
+    jobs: list[Job],
     stats: RunStats,
     advance: Callable[[], None],
-    client: ModelClient | None,
 ) -> None:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     writer = asyncio.create_task(_writer(store, queue, stats))
 
     async def one(job: Job) -> None:
         try:
-            found = await judgment_for(job, stored, ask)
+            judgment = await ask(job)
         except BudgetExceeded:
             stats.skipped_budget += 1
             return
-        if found.was_cached:
-            stats.cached += 1
-            return
         stats.called += 1
-        stats.errors += found.judgment.status == "error"
-        queue.put_nowait((found.judgment, book.add(found.judgment)))
+        stats.errors += judgment.status == "error"
+        queue.put_nowait((judgment, book.add(judgment)))
         advance()
 
-    tasks = [asyncio.create_task(one(job)) for job in book.jobs]
+    tasks = [asyncio.create_task(one(job)) for job in jobs]
     try:
         await asyncio.gather(*tasks)
         queue.put_nowait(None)
@@ -316,8 +297,6 @@ async def _run_calls(
             task.cancel()
         await asyncio.gather(*tasks, writer, return_exceptions=True)
         _drain(store, queue)  # whatever finished but was not yet written (interrupt or fatal error)
-        if client is not None:
-            await client.close()
 
 
 def run_judge(
@@ -325,34 +304,55 @@ def run_judge(
 ) -> JudgeOutcome:
     """Judge the stored answers of `config.models` on `config.questions`; see the module docstring.
 
+    Each call is claimed in the store (a lease) before it is made: a second `harness judge` on the same store
+    asks only what the first is not asking, then waits for and takes the first one's judgments.
+
     Raises:
         HarnessError: a model has no stored answers, or the options contradict each other.
-        EndpointUnavailable: the endpoint refuses the key or cannot serve the judge model.
+        EndpointUnavailable: the endpoint refuses the key, cannot serve the judge model, or is unreachable.
     """
-    from harness.console import progress
-
     store = open_store(store_url)
     plan = plan_jobs(store, config)
     stored = {k: j for k, j in find_judgments(store, [j.key for j in plan.jobs]).items() if j.status == "ok"}
     missing = sum(job.key not in stored for job in plan.jobs)
-    client = make_client(config, policy) if missing and not config.offline else None  # a re-run needs no key
+    spent = float(judge_usage(store, config.judge_name)["cost_usd"]) if config.max_cost is not None else 0.0
+    client = make_client(config, policy, spent) if missing and not config.offline else None  # a re-run: no key
     ask = _ask_offline if client is None else functools.partial(_ask, client, config.judge_name)
-    stats = RunStats(planned=len(plan.jobs))
+    stats = RunStats(planned=len(plan.jobs), cached=len(plan.jobs) - missing)
     book = _BattleBook(config.judge_name, plan, stored)
-    backlog = book.existing()  # matches finished earlier whose battle may not be written yet
-    if backlog:
-        stats.battles_written += write_judgments(store, [], backlog)
-    log.info(
-        "judge %s: %d calls planned, %d stored", config.judge_name, stats.planned, len(plan.jobs) - missing
-    )
-    if not missing:  # every judgment is stored: resolve them (counts, battles) without a progress bar
-        asyncio.run(_run_calls(store, ask, book, stored, stats, lambda: None, client))
-    else:
-        with progress(f"judging with {config.judge_name}", missing) as bar:
-            asyncio.run(
-                _run_calls(store, ask, book, stored, stats, lambda: bar.advance(bar.task_ids[0]), client)
-            )
+    log.info("judge %s: %d calls planned, %d stored", config.judge_name, stats.planned, stats.cached)
+    if missing:
+        with Heartbeat(store), progress(f"judging with {config.judge_name}", missing) as bar:
+            asyncio.run(_claim_and_ask(store, ask, book, stats, lambda: bar.advance(bar.task_ids[0]), client))
+    stats.battles_written += write_judgments(store, [], book.existing())  # matches finished by any process
     return _outcome(store, config, plan, stats, client.usage if client else Usage())
+
+
+async def _claim_and_ask(store: Store, ask: Callable[[Job], Awaitable[Judgment]], book: _BattleBook,
+                         stats: RunStats, advance: Callable[[], None], client: ModelClient | None) -> None:
+    """Ask every job nobody has answered, in rounds: the jobs this process could claim, then (after a pause)
+    those another process held, unless its judgments arrived meanwhile. One event loop for the whole run."""
+    pending = [job for job in book.jobs if job.key not in book.results or book.results[job.key].status != "ok"]
+    try:
+        while pending:
+            mine = claim(store, [job.key for job in pending], "judge")
+            try:
+                await _run_calls(store, ask, book, [job for job in pending if job.key in mine], stats, advance)
+            finally:
+                release(store, mine)
+            others = [job for job in pending if job.key not in mine]
+            if others:
+                await asyncio.sleep(POLL_S)
+                arrived = [j for j in find_judgments(store, [job.key for job in others]).values() if j.status == "ok"]
+                for judgment in arrived:
+                    book.add(judgment)
+                    advance()
+                stats.cached += len(arrived)
+                others = [job for job in others if job.key not in {j.cache_key for j in arrived}]
+            pending = others
+    finally:
+        if client is not None:
+            await client.close()
 
 
 def _outcome(store: Store, config: JudgeConfig, plan: Plan, stats: RunStats, usage: Usage) -> JudgeOutcome:
