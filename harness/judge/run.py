@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -265,38 +267,78 @@ async def _ask_offline(job: Job) -> Judgment:
     return judge_offline(job)
 
 
-async def _run_calls(
-    store: Store,
-    ask: Callable[[Job], Awaitable[Judgment]],
-    book: _BattleBook,
-    jobs: list[Job],
-    stats: RunStats,
-    advance: Callable[[], None],
-) -> None:
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    writer = asyncio.create_task(_writer(store, queue, stats))
+@dataclass
+class _Dispatch:
+    """A run's calls as they are claimed, asked and written: at most `window` in flight, the rest queued
+    in this process's own shuffled order (two processes start at different ends), calls another process holds
+    deferred until its judgments arrive or its lease dies."""
 
-    async def one(job: Job) -> None:
+    store: Store
+    ask: Callable[[Job], Awaitable[Judgment]]
+    book: _BattleBook
+    stats: RunStats
+    advance: Callable[[], None]
+    window: int
+    order: list[Job] = field(default_factory=list)
+    deferred: list[Job] = field(default_factory=list)
+    running: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self, queue: asyncio.Queue[Any]) -> None:
+        """Claim calls for the free slots of the window and start them; the others are deferred."""
+        take = self.order[: 2 * (self.window - len(self.running))]
+        del self.order[: len(take)]
+        mine = claim(self.store, [job.key for job in take], "judge")
+        for job in take:
+            if job.key in mine:
+                self.running.add(asyncio.create_task(self.one(job, queue)))
+            else:
+                self.deferred.append(job)
+
+    async def one(self, job: Job, queue: asyncio.Queue[Any]) -> None:
         try:
-            judgment = await ask(job)
+            judgment = await self.ask(job)
         except BudgetExceeded:
-            stats.skipped_budget += 1
+            self.stats.skipped_budget += 1
+            release(self.store, [job.key])
             return
-        stats.called += 1
-        stats.errors += judgment.status == "error"
-        queue.put_nowait((judgment, book.add(judgment)))
-        advance()
+        self.stats.called += 1
+        self.stats.errors += judgment.status == "error"
+        queue.put_nowait((judgment, self.book.add(judgment)))
+        self.advance()
 
-    tasks = [asyncio.create_task(one(job)) for job in jobs]
-    try:
-        await asyncio.gather(*tasks)
-        queue.put_nowait(None)
-        await writer
-    finally:
-        for task in [*tasks, writer]:
-            task.cancel()
-        await asyncio.gather(*tasks, writer, return_exceptions=True)
-        _drain(store, queue)  # whatever finished but was not yet written (interrupt or fatal error)
+    def collect_deferred(self) -> None:
+        """Judgments other processes wrote for deferred calls count as done; the rest are tried again."""
+        found = find_judgments(self.store, [job.key for job in self.deferred])
+        arrived = {key for key, j in found.items() if j.status == "ok"}
+        for key in arrived:
+            self.book.add(found[key])
+            self.advance()
+        self.stats.cached += len(arrived)
+        self.order += [job for job in self.deferred if job.key not in arrived]
+        self.deferred = []
+
+    async def run(self) -> None:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        writer = asyncio.create_task(_writer(self.store, queue, self.stats))
+        try:
+            while self.order or self.deferred or self.running:
+                if self.order and len(self.running) < self.window:
+                    self.start(queue)
+                if self.running:
+                    done, self.running = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()  # a fatal error (refused key, unreachable endpoint) ends the run
+                elif self.deferred and not self.order:
+                    await asyncio.sleep(POLL_S)
+                    self.collect_deferred()
+            queue.put_nowait(None)
+            await writer
+        finally:
+            for task in [*self.running, writer]:
+                task.cancel()
+            await asyncio.gather(*self.running, writer, return_exceptions=True)
+            _drain(self.store, queue)  # whatever finished but was not yet written (interrupt or fatal error)
+            release(self.store, [job.key for job in self.book.jobs])  # this process's leases only
 
 
 def run_judge(
@@ -323,33 +365,18 @@ def run_judge(
     log.info("judge %s: %d calls planned, %d stored", config.judge_name, stats.planned, stats.cached)
     if missing:
         with Heartbeat(store), progress(f"judging with {config.judge_name}", missing) as bar:
-            asyncio.run(_claim_and_ask(store, ask, book, stats, lambda: bar.advance(bar.task_ids[0]), client))
+            pending = [job for job in plan.jobs if job.key not in stored]
+            random.Random(os.getpid()).shuffle(pending)
+            dispatch = _Dispatch(store, ask, book, stats, lambda: bar.advance(bar.task_ids[0]),
+                                 window=2 * config.concurrency, order=pending)
+            asyncio.run(_ask_all(dispatch, client))
     stats.battles_written += write_judgments(store, [], book.existing())  # matches finished by any process
     return _outcome(store, config, plan, stats, client.usage if client else Usage())
 
 
-async def _claim_and_ask(store: Store, ask: Callable[[Job], Awaitable[Judgment]], book: _BattleBook,
-                         stats: RunStats, advance: Callable[[], None], client: ModelClient | None) -> None:
-    """Ask every job nobody has answered, in rounds: the jobs this process could claim, then (after a pause)
-    those another process held, unless its judgments arrived meanwhile. One event loop for the whole run."""
-    pending = [job for job in book.jobs if job.key not in book.results or book.results[job.key].status != "ok"]
+async def _ask_all(dispatch: _Dispatch, client: ModelClient | None) -> None:
     try:
-        while pending:
-            mine = claim(store, [job.key for job in pending], "judge")
-            try:
-                await _run_calls(store, ask, book, [job for job in pending if job.key in mine], stats, advance)
-            finally:
-                release(store, mine)
-            others = [job for job in pending if job.key not in mine]
-            if others:
-                await asyncio.sleep(POLL_S)
-                arrived = [j for j in find_judgments(store, [job.key for job in others]).values() if j.status == "ok"]
-                for judgment in arrived:
-                    book.add(judgment)
-                    advance()
-                stats.cached += len(arrived)
-                others = [job for job in others if job.key not in {j.cache_key for j in arrived}]
-            pending = others
+        await dispatch.run()
     finally:
         if client is not None:
             await client.close()
