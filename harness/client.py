@@ -10,19 +10,15 @@ table) add up in one `Usage`; no call starts once `max_cost` is spent. The key g
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import os
-import random
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from harness.errors import EndpointUnavailable, UnparseableReply, missing_extra
-from harness.redact import redact
+from harness.retry import Breaker, RetryPolicy, Transient, connection_failure, parse_retry_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,37 +44,6 @@ class BudgetExceeded(Exception):
 
 class _Rejected(Exception):
     """The endpoint refused this one request (4xx other than auth): not retried, returned as an error."""
-
-
-class _Transient(Exception):
-    """A failure worth retrying; `retry_after` is the server's wish in seconds, if it said one; `unreachable`
-    when no connection could be made at all (refused, or the host name does not resolve)."""
-
-    def __init__(self, message: str, retry_after: float | None = None, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.unreachable = unreachable
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard the client tries: transport attempts with backoff, and re-asks on unparseable replies."""
-
-    attempts: int = 6
-    parse_attempts: int = 3
-    breaker_after: int = 20  # failed attempts in a row, over all calls, that stop every call
-    breaker_unreachable: int = 3  # attempts in a row that found no server at all (refused, DNS) that do
-    base_delay: float = 1.0
-    multiplier: float = 2.0
-    max_delay: float = 60.0
-    jitter: float = 0.1
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based); Retry-After wins when given."""
-        if retry_after is not None:
-            return min(self.max_delay, max(0.0, retry_after))
-        backoff = min(self.max_delay, self.base_delay * self.multiplier ** (attempt - 1))
-        return backoff * (1 + random.uniform(0, self.jitter))
 
 
 @dataclass(frozen=True)
@@ -167,23 +132,6 @@ def price_for(model: str, override: tuple[float, float] | None = None) -> tuple[
     return PRICES_PER_MTOK[max(matches, key=len)]
 
 
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds from `retry-after-ms` or `retry-after` (seconds or an HTTP date); None when absent or bad."""
-    if headers is None:
-        return None
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            return float(value) / scale
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value) if name == "retry-after" else None
-            if when is not None:
-                return max(0.0, when.timestamp() - time.time())
-    return None
-
-
 def api_key_from_env(variable: str, base_url: str | None, label: str, hint: str) -> str:
     """The key in `$variable`; a local endpoint (a base URL given) may go without one ("EMPTY").
 
@@ -233,7 +181,7 @@ class ModelClient:
             base_url=endpoint.base_url, api_key=api_key, max_retries=0, timeout=endpoint.timeout
         )
         self._slots = asyncio.Semaphore(endpoint.concurrency)
-        self._breaker = _Breaker(endpoint.policy)
+        self._breaker = Breaker(endpoint.policy)
 
     @property
     def over_budget(self) -> bool:
@@ -275,8 +223,8 @@ class ModelClient:
             reply = await self._call(body)
         except _Rejected as exc:
             return _finish(state, None, str(exc))
-        except _Transient as exc:
-            self._breaker.failed(exc, self.endpoint)
+        except Transient as exc:
+            self._breaker.failed(exc, self.endpoint.label, self.endpoint.model, self.endpoint.base_url)
             transport_failures = state.spent.calls - state.bad_replies
             if transport_failures >= self.endpoint.policy.attempts:
                 return _finish(state, None, f"gave up after {state.spent.calls} attempts: {exc}")
@@ -301,7 +249,7 @@ class ModelClient:
             usage.bill(reply.prompt_tokens, reply.completion_tokens, cost)
 
     async def _call(self, body: dict[str, Any]) -> _Body:
-        """One HTTP request; raises `_Transient`, `_Rejected` or EndpointUnavailable on failure."""
+        """One HTTP request; raises `Transient`, `_Rejected` or EndpointUnavailable on failure."""
         openai = self._openai
         try:
             # The SDK's documented raw-request path: same auth, errors and timeouts as
@@ -314,7 +262,7 @@ class ModelClient:
             ) from None
         except openai.APIStatusError as exc:
             if exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408:
-                raise _Transient(f"HTTP {exc.status_code}", parse_retry_after(exc.response.headers)) from None
+                raise Transient(f"HTTP {exc.status_code}", parse_retry_after(exc.response.headers)) from None
             if exc.status_code not in (
                 403,
                 404,
@@ -325,7 +273,7 @@ class ModelClient:
                 "check the model name and the base URL",
             ) from None
         except openai.APIConnectionError as exc:  # includes APITimeoutError
-            raise _connection_failure(exc) from None
+            raise connection_failure(exc) from None
         return _read_body(response.text)
 
     def _unavailable(self, what: str, hint: str) -> EndpointUnavailable:
@@ -336,49 +284,6 @@ class ModelClient:
     def _key_hint(self) -> str:
         variable = self.endpoint.key_env
         return f"check the key in ${variable}" if variable else "check the API key"
-
-
-@dataclass
-class _Breaker:
-    """Stops every call of an endpoint that keeps failing: after `breaker_unreachable` attempts in a row found no
-    server, or `breaker_after` attempts in a row failed, with no success between them."""
-
-    policy: RetryPolicy
-    failures: int = 0
-    unreachable: int = 0
-    tripped: EndpointUnavailable | None = None
-
-    def check(self) -> None:
-        if self.tripped is not None:
-            raise self.tripped
-
-    def succeeded(self) -> None:
-        self.failures = self.unreachable = 0
-
-    def failed(self, exc: _Transient, endpoint: Endpoint) -> None:
-        self.failures += 1
-        self.unreachable = self.unreachable + 1 if exc.unreachable else 0
-        if self.unreachable >= self.policy.breaker_unreachable or self.failures >= self.policy.breaker_after:
-            where = redact(endpoint.base_url or "https://api.openai.com/v1")
-            self.tripped = EndpointUnavailable(
-                f"{endpoint.label} endpoint {where} (model {endpoint.model!r}) is unreachable: {exc}; "
-                f"stopped after {self.failures} failed attempts in a row",
-                hint="check that the server is up and the base URL is right; finished calls are stored, "
-                "re-run to resume")
-            raise self.tripped
-
-
-_UNREACHABLE = (ConnectionRefusedError, socket.gaierror)
-
-
-def _connection_failure(exc: BaseException) -> _Transient:
-    """A transport failure as `_Transient`, marked unreachable when the cause is a refused connection or DNS."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, _UNREACHABLE):
-            return _Transient(f"{type(exc).__name__} ({cause})", unreachable=True)
-        cause = cause.__cause__ or cause.__context__
-    return _Transient(type(exc).__name__)
 
 
 def _request_body(model: str, messages: Messages, sampling: Sampling) -> dict[str, Any]:
@@ -414,9 +319,9 @@ def _read_body(body: str) -> _Body:
         choice = data["choices"][0]
         text = choice["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise _Transient(f"malformed response body {body[:80]!r}") from None
+        raise Transient(f"malformed response body {body[:80]!r}") from None
     if not isinstance(text, str):
-        raise _Transient("response has no message content")
+        raise Transient("response has no message content")
     usage = data.get("usage") or {}
     return _Body(
         text,
