@@ -126,8 +126,11 @@ class Dispatch:
                     self.start(queue)
                 if self.running:
                     done, self.running = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
-                    for task in done:
-                        task.result()  # a fatal error (refused key, unreachable endpoint) ends the run
+                    # a fatal error (refused key, unreachable endpoint) ends the run; every finished task's
+                    # exception is read, so none is reported later as "never retrieved"
+                    fatal = [exc for task in done if (exc := task.exception()) is not None]
+                    if fatal:
+                        raise fatal[0]
                 elif self.deferred and not self.order:
                     await asyncio.sleep(POLL_S)
                     self.collect_deferred()
