@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-slow test-browser lint bench clean
+.PHONY: setup demo test test-soak test-slow test-browser lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,9 @@ test: setup
 
 test-browser: setup
 	$(PY) -m pytest -q tests/test_browser.py
+
+test-soak: setup
+	$(PY) -m pytest -q -m soak $(PYTEST_ARGS)
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow

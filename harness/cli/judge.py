@@ -38,6 +38,7 @@ def generate_command(
     questions: Annotated[str, typer.Option(help="Question set (arith, general) or a question.jsonl path.")],
     backend: Annotated[str, typer.Option(help="hf | vllm | local-chat-completions.")] = "hf",
     base_url: BaseUrlOpt = None,
+    api_key_env: Annotated[str, typer.Option(help="Variable holding the chat server's API key.")] = "OPENAI_API_KEY",
     max_new_tokens: Annotated[int, typer.Option(help="Tokens per answer turn.")] = 256,
     chat_template: ChatTemplateOpt = None,
     name: NameOpt = None,
@@ -52,7 +53,7 @@ def generate_command(
 
     sizes = {"batch_size": batch_size} if batch_size else {}
     config = validated(GenerateConfig, model=model, name=name, questions=questions, backend=backend,
-                       base_url=base_url, max_new_tokens=max_new_tokens, chat_template=chat_template,
+                       base_url=base_url, api_key_env=api_key_env, max_new_tokens=max_new_tokens, chat_template=chat_template,
                        device=device, force=force, **sizes)
     outcome = run_generate(config, store)
     if as_json:
