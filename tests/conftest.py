@@ -14,6 +14,9 @@ os.environ.pop("OPENAI_API_KEY", None)
 from tests.openai_server import FakeOpenAI
 
 # ../shared/data beside the checkout; HARNESS_SHARED_DATA points elsewhere (a git worktree, CI).
+# Store tests also run on PostgreSQL when .ci/run (or you) started one and named it here.
+PG_URL = os.environ.get("HARNESS_TEST_PG_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 SHARED_DATA = Path(os.environ.get("HARNESS_SHARED_DATA") or Path(__file__).resolve().parent.parent.parent / "shared" / "data")
 
 
@@ -48,3 +51,24 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"no shared data at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def wiped_postgres_url() -> str:
+    """HARNESS_TEST_PG_URL with every harness table dropped: a new store for the test."""
+    import sqlalchemy as sa
+
+    from harness.store.schema import metadata
+
+    engine = sa.create_engine(str(PG_URL))
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+    engine.dispose()
+    return str(PG_URL)
+
+
+@pytest.fixture(params=BACKENDS)
+def new_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new (never opened) SQLite file, or a wiped PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'new.db'}"
+    return wiped_postgres_url()

@@ -22,10 +22,8 @@ import sqlalchemy as sa
 
 from harness.store import open_store
 from harness.store.runs import list_runs
-from harness.store.schema import metadata
 from tests.judge_fixtures import ScriptedJudge, store_answers, write_question_file
 from tests.openai_server import FakeOpenAI, Reply, chat_reply
-from tests.test_store import BACKENDS, PG_URL
 
 pytestmark = pytest.mark.soak
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,17 +33,6 @@ GENERATED = ["delta", "epsilon"]
 PLANNED_CALLS = 24  # 3 models, 4 question turns, 3 pairs, 2 orders
 MATCHES = 12
 IMPORTED = 60
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'soak.db'}"
-    engine = sa.create_engine(str(PG_URL))
-    with engine.begin() as conn:
-        metadata.drop_all(conn)
-    engine.dispose()
-    return str(PG_URL)
 
 
 @pytest.fixture
@@ -72,14 +59,14 @@ def _commands(model: Path, questions: Path, battles: Path, server: FakeOpenAI) -
             ["judge", "import", str(battles)], ["arena", "--battles", str(battles), "--bootstrap", "50"]]
 
 
-def _start(command: list[str], url: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "HARNESS_STORE": url, "SOAK_KEY": "sk-soak", "HARNESS_LEASE_TTL": "20"}
+def _start(command: list[str], store: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "HARNESS_STORE": store, "SOAK_KEY": "sk-soak", "HARNESS_LEASE_TTL": "20"}
     return subprocess.Popen([sys.executable, "-m", "harness", *command], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _count(url: str, sql: str) -> int:
-    with open_store(url).engine.connect() as conn:
+def _count(store: str, sql: str) -> int:
+    with open_store(store).engine.connect() as conn:
         return int(conn.execute(sa.text(sql)).scalar() or 0)
 
 
@@ -92,7 +79,8 @@ def _battle_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_soak_with_kills_then_reruns(url: str, tmp_path: Path, tiny_model_dir: Path, server: FakeOpenAI) -> None:
+def test_soak_with_kills_then_reruns(new_store_url: str, tmp_path: Path, tiny_model_dir: Path, server: FakeOpenAI) -> None:
+    url = new_store_url
     seed = int(os.environ.get("HARNESS_SOAK_SEED", time.time()))
     rng = random.Random(seed)
     store_answers(url, JUDGED)  # the judged models' answers (the generated ones are new each run)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -24,9 +23,7 @@ from harness.store.runs import (
     write_task_result,
 )
 from harness.store.schema import metadata, migrations_table
-
-PG_URL = os.environ.get("HARNESS_TEST_PG_URL")
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+from tests.conftest import BACKENDS, wiped_postgres_url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -34,11 +31,7 @@ def url(request: pytest.FixtureRequest, store_url: str) -> str:
     """The per-test SQLite store, and a wiped PostgreSQL database when HARNESS_TEST_PG_URL is set."""
     if request.param == "sqlite":
         return store_url
-    engine = sa.create_engine(PG_URL)
-    with engine.begin() as conn:
-        metadata.drop_all(conn)
-    engine.dispose()
-    return str(PG_URL)
+    return wiped_postgres_url()
 
 
 def _result(task: str = "arith_mc", key: str = "k1") -> TaskResult:

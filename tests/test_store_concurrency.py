@@ -7,9 +7,7 @@ import multiprocessing as mp
 import os
 import signal
 import time
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from harness.records import ModelRecord
@@ -17,23 +15,9 @@ from harness.store import open_store
 from harness.store.leases import claim, holders, release, run_key, this_process
 from harness.store.migrations import MIGRATIONS
 from harness.store.runs import create_run, list_runs, new_run_id, upsert_model
-from harness.store.schema import metadata
-from tests.test_store import BACKENDS, PG_URL
 
 PROCESSES = 6
 _ctx = mp.get_context("spawn")
-
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new (never opened) SQLite file, or a wiped PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'new.db'}"
-    engine = sa.create_engine(str(PG_URL))
-    with engine.begin() as conn:
-        metadata.drop_all(conn)
-    engine.dispose()
-    return str(PG_URL)
 
 
 def _together(start: float) -> None:
@@ -71,7 +55,8 @@ def _run(target: object, *args: object) -> list[tuple[str, object]]:
     return results
 
 
-def test_processes_open_a_new_store_and_register_one_model_together(url: str) -> None:
+def test_processes_open_a_new_store_and_register_one_model_together(new_store_url: str) -> None:
+    url = new_store_url
     results = _run(_open_and_register, url)
     assert [r for r in results if r[0] != "ok"] == []
     assert len({model_id for _, model_id in results}) == 1
@@ -80,7 +65,8 @@ def test_processes_open_a_new_store_and_register_one_model_together(url: str) ->
         assert conn.execute(sa.text("SELECT count(*) FROM _migrations")).scalar() == len(MIGRATIONS)
 
 
-def test_each_unit_is_claimed_by_exactly_one_process(url: str) -> None:
+def test_each_unit_is_claimed_by_exactly_one_process(new_store_url: str) -> None:
+    url = new_store_url
     open_store(url)
     keys = [f"unit-{i}" for i in range(40)]
     results = _run(_claim, url, keys)
@@ -99,7 +85,8 @@ def _hold_forever(url: str, run_id: str, ready: mp.Event) -> None:  # type: igno
     time.sleep(600)
 
 
-def test_a_killed_run_is_interrupted_and_its_units_are_free_again(url: str) -> None:
+def test_a_killed_run_is_interrupted_and_its_units_are_free_again(new_store_url: str) -> None:
+    url = new_store_url
     run_id = new_run_id()
     ready = _ctx.Event()
     proc = _ctx.Process(target=_hold_forever, args=(url, run_id, ready))
@@ -119,7 +106,8 @@ def test_a_killed_run_is_interrupted_and_its_units_are_free_again(url: str) -> N
     assert holders(reopened, ["unit-x"]) == {}
 
 
-def test_an_expired_lease_is_taken_over_and_a_live_one_is_not(url: str) -> None:
+def test_an_expired_lease_is_taken_over_and_a_live_one_is_not(new_store_url: str) -> None:
+    url = new_store_url
     store = open_store(url)
     other = this_process().__class__("elsewhere", 1, "abcd")  # a process on another machine
     assert claim(store, ["a"], "judge", owner=other, ttl=3600) == {"a"}

@@ -57,7 +57,7 @@ class EvalConfig(Frozen):
     """`auto` or an integer; None means 16 on CPU (auto-detection is slow there) and auto on GPUs.
     Not part of the cache key."""
     device: str = "cpu"
-    """cpu, cuda, cuda:0 ...; not part of the cache key."""
+    """cpu, cuda, cuda:0 ...; its class (cpu or cuda) is part of the cache key."""
     dtype: str = "auto"
     """Weights dtype for hf/vllm (auto, float32, bfloat16, float16)."""
     chat_template: str | None = None
