@@ -15,8 +15,10 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize("args", [["runs", "list"], ["runs", "show", "r-1"], ["judge", "results"],
-                                  ["judge", "agreement", "--judge", "gpt-4"], ["baseline", "list"]])
+                                  ["judge", "agreement", "--judge", "gpt-4"], ["baseline", "list"],
+                                  ["judge", "--models", "a,b", "--questions", "arith"]])
 def test_read_only_commands_never_create_a_store(tmp_path: Path, args: list[str]) -> None:
+    """Also `judge`: it writes, but what it judges must already be stored."""
     typo = tmp_path / "mistyped" / "store.db"
     result = runner.invoke(app, [*args, "--store", str(typo)])
     assert result.exit_code == 2 and "no store at" in result.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.store import open_store
 from tests.openai_server import Reply, chat_reply
 
 runner = CliRunner()
@@ -72,6 +73,9 @@ def test_import_and_agreement_commands(tmp_path: Path, store_url):
 def test_judge_needs_models_and_answers(store_url):
     result = runner.invoke(app, ["judge"])
     assert result.exit_code == 2 and "--models" in result.output
+    result = runner.invoke(app, ["judge", "--models", "a,b", "--questions", "arith"])
+    assert result.exit_code == 2 and "no store at" in result.output  # nothing to judge, and none created
+    open_store(store_url)
     result = runner.invoke(app, ["judge", "--models", "a,b", "--questions", "arith"])
     assert result.exit_code == 2 and "harness generate" in result.output
     result = runner.invoke(app, ["judge", "--models", "a,b", "--questions", "arith", "--mode", "nope"])

@@ -238,7 +238,7 @@ def run_judge(
         HarnessError: a model has no stored answers, or the options contradict each other.
         EndpointUnavailable: the endpoint refuses the key, cannot serve the judge model, or is unreachable.
     """
-    store = open_store(store_url)
+    store = open_store(store_url, create=False)  # it holds the answers to judge: a missing store is a typo
     plan = plan_jobs(store, config)
     stored = {k: j for k, j in find_judgments(store, [j.key for j in plan.jobs]).items() if j.status == "ok"}
     missing = sum(job.key not in stored for job in plan.jobs)
