@@ -41,15 +41,17 @@ def board_column(task: object, metric: object, benchmark: str, metrics: dict[str
 
 
 def published_cells(frame: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
-    """The published results as cells: `row` (a lowercased model name), `column`, value and source; where
-    several results fill one cell the newest dated one wins (undated ones count as oldest)."""
+    """The published results as cells: `row` (a lowercased model name), `name` (the row's name as first
+    imported), `column`, value and source; where several results fill one cell the newest dated one wins
+    (undated ones count as oldest)."""
     if frame.empty:
-        return pd.DataFrame(columns=["row", "model", "column", "value", "stderr", "leaderboard", "source_url",
+        return pd.DataFrame(columns=["row", "name", "model", "column", "value", "stderr", "leaderboard", "source_url",
                                      "source_file", "source_date", "id"])
-    cells = frame.assign(
+    cells = frame.sort_values("id").assign(
         row=frame["model"].astype(str).str.strip().str.lower(),
         column=[board_column(t, m, b, metrics) for t, m, b in zip(frame["task"], frame["metric"], frame["benchmark"])],
     )
+    cells["name"] = cells.groupby("row")["model"].transform("first")  # as first imported
     ordered = cells.assign(_date=cells["source_date"].fillna("")).sort_values(["_date", "id"], kind="stable")
     return ordered.drop_duplicates(["row", "column"], keep="last").drop(columns="_date").sort_values("id")
 
@@ -61,7 +63,7 @@ def published_rows(cells: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=["model", "origin", "kind", "source", *columns])
     first = cells.sort_values("id").drop_duplicates("row").set_index("row")
     values = cells.pivot(index="row", columns="column", values="value").reindex(columns=list(columns))
-    rows = pd.DataFrame({"model": first["model"], "origin": "published", "kind": "published",
+    rows = pd.DataFrame({"model": first["name"], "origin": "published", "kind": "published",
                          "source": first["source_url"]}).join(values)
     rows["created"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns, UTC]")
     rows["params (M)"] = np.nan

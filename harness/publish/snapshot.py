@@ -40,7 +40,8 @@ from harness.store.schema import (
 )
 
 # An absolute POSIX or home path: its folders are cut, its last part kept ("/home/u/ckpt/alpaca" -> "alpaca").
-_ABS_PATH = re.compile(r"(?<![\w.~:/\\-])(?:~|/)(?:[^\s/'\"`,;:()\[\]{}<>|]+/)+(?=[^\s/'\"`,;:()\[\]{}<>|])")
+_PART = r"[^\s/'\"`,;:()\[\]{}<>|]"
+_ABS_PATH = re.compile(rf"(?<![\w.~:/\\-])(?:~/(?:{_PART}+/)*|/(?:{_PART}+/)+)(?={_PART})")
 _WRITTEN = (ENTRY, SNAPSHOT, "requirements.txt", "README.md", ".streamlit", "harness", "leaderboard_app")
 
 
