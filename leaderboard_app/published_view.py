@@ -55,11 +55,17 @@ def read_choice(published: Published) -> Choice:
     return Choice(str(origin), columns, bool(empty))
 
 
+def add_average(ranked: pd.DataFrame, tasks: Sequence[str], choice: Choice) -> pd.DataFrame:
+    """The ranked rows with the filled-cell average over the chosen tasks and published columns (so the
+    page can sort by it)."""
+    return add_filled_average(ranked, [*tasks, *choice.columns])
+
+
 def apply_choice(rows: pd.DataFrame, columns: list[str], tasks: Sequence[str],
                  choice: Choice) -> tuple[pd.DataFrame, list[str]]:
-    """Rows of the chosen origin with the filled-cell average; the shown columns with the published ones
-    after the tasks (and, with hide empty, without the columns and rows that are empty)."""
-    rows = add_filled_average(filter_origin(rows, choice.origin), [*tasks, *choice.columns])
+    """Rows of the chosen origin; the shown columns with the filled average and the published columns after
+    the tasks (and, with hide empty, without the columns and published rows that are empty)."""
+    rows = filter_origin(rows, choice.origin)
     head = columns[:columns.index("± 95%") + 1]  # rank, model, average, ± 95%
     per_task = [c for c in columns if c in tasks or (c.endswith(" ±") and c[:-2] in tasks)]
     rest = [c for c in columns[len(head):] if c not in per_task and c != "details"]

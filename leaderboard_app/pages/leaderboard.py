@@ -80,7 +80,7 @@ def shown_columns(frame: pd.DataFrame, tasks: list[str], with_stderr: bool) -> l
 
 def sort_rows(frame: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
     """Apply the 'Sort by' choice (default: the average, as ranked)."""
-    options = ["average", "arena (BT)", "judge win rate", "model", "params (M)", "created", *tasks]
+    options = ["average", "avg (filled)", "arena (BT)", "judge win rate", "model", "params (M)", "created", *tasks]
     left, right = st.columns([3, 1])
     key = left.selectbox("Sort by", [o for o in options if o in frame], key="lb_sort")
     descending = right.toggle("Descending", value=key != "model", key="lb_desc")
@@ -104,6 +104,8 @@ choice = None if published_frame.empty else published_view.read_choice(published
 ranked = rank_board(board, tasks)
 ranked["details"] = ["model?model=" + quote(str(name)) if origin == "computed" else None  # relative: works under a prefix
                      for name, origin in zip(ranked["model"], ranked["origin"])]
+if choice is not None:
+    ranked = published_view.add_average(ranked, tasks, choice)
 rows = sort_rows(apply_filters(ranked, filters), tasks)
 with_stderr = st.toggle("Show stderr columns", value=True, key="lb_stderr")
 columns = shown_columns(rows, tasks, with_stderr)
