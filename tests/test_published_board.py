@@ -130,3 +130,12 @@ def test_published_values_share_the_column_of_a_task_the_store_computed(store_ur
     assert df.loc["Vicuna-13B", "average"] == pytest.approx(0.521)  # it has every chosen task: ranked beside
     assert set(at.multiselect(key="lb_published_cols:2").options) == {"Arena Elo", "MT-bench"}
     assert list(df.index[:2]) == ["GPT-4", "Vicuna-33B"]  # 0.864 and 0.592 above 0.521 and 0.47
+
+
+def test_a_store_with_only_published_results_shows_them(tmp_path: Path) -> None:
+    import_published(published_files.llm_leaderboard(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    df = at.dataframe[0].value
+    assert list(df["origin"]) == ["published"] * 3 and "3 of 3 models" in at.caption[0].value

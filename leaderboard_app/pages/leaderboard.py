@@ -1,4 +1,5 @@
-"""Leaderboard page: one row per model, a column per task, the average with its 95% CI, arena columns.
+"""Leaderboard page: one row per model, a column per task, the average with its 95% CI, arena columns, and
+published rows beside them (`leaderboard_app.published_view`).
 
 Ranks are ranges where 95% intervals overlap; filters narrow the rows and the average is recomputed over
 the tasks chosen. Run through `leaderboard_app/app.py`.
