@@ -71,6 +71,7 @@ def apply_choice(rows: pd.DataFrame, columns: list[str], tasks: Sequence[str],
     rest = [c for c in columns[len(head):] if c not in per_task and c != "details"]
     shown = [*head[:2], "origin", *head[2:], FILLED_AVG, FILLED, *per_task, *choice.columns, *rest, "source",
              "details"]
+    shown = list(dict.fromkeys(shown))  # a published column the page also shows (e.g. MT-bench) appears once
     if choice.hide_empty:
         rows, shown = hide_empty(rows, shown, [*tasks, *choice.columns])
         shown = [c for c in shown if not (c.endswith(" ±") and c[:-2] in tasks and c[:-2] not in shown)]

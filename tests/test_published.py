@@ -92,6 +92,8 @@ def test_bad_files_fail_with_one_line_naming_the_file(tmp_path: Path) -> None:
         read_published(pairwise, fmt="nope")
     with pytest.raises(HarnessError, match="no file"):
         read_published(tmp_path / "absent.md")
+    with pytest.raises(HarnessError, match="bad --date"):
+        read_published(published_files.lmsys_csv(tmp_path), date="June 2023")
 
 
 def test_import_stores_published_records_apart_and_reimporting_adds_nothing(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ apart from the scores the store computed (`harness/store/published.py`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ PUBLISHED_FORMATS: dict[str, Reader] = {
     "alpaca-eval-csv": published_csv.read_alpaca_eval_csv,
     "lm-eval-results": lm_eval_results.read_lm_eval_results,
 }
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HINT = f"pass --format ({', '.join(PUBLISHED_FORMATS)})"
 
 
@@ -76,6 +78,8 @@ def read_published(path: str | Path, fmt: str | None = None, source_url: str | N
         HarnessError: a missing file, an unknown or undetectable format, or a table that does not fit it.
     """
     source = Path(path).expanduser()
+    if date is not None and not _DATE.fullmatch(date):
+        raise HarnessError(f"bad --date {date!r}", hint="use YYYY-MM-DD, e.g. 2023-06-22")
     if not source.is_file():
         raise HarnessError(f"no file {source}", hint="pass a published leaderboard file")
     name = fmt or detect_published_format(source)
