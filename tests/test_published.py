@@ -154,3 +154,26 @@ def test_shared_mtbench_table_matches_the_blog(shared_data: Path) -> None:
     table = read_published(shared_data / "published_tables" / "lmsys_blog_2023-06-22_mtbench_arena.csv")
     vicuna = {r.benchmark: r.value for r in table.results if r.model == "Vicuna-13B"}
     assert vicuna == {"MT-bench": 6.39, "Arena Elo": 1061, "mmlu": pytest.approx(0.521)}
+
+
+def test_a_real_lm_eval_results_file_reads_as_the_store_would_score_it(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """lm-eval's own writer (EvaluationTracker) on a real run: each task's value is the store's primary score."""
+    import lm_eval
+    from lm_eval.loggers import EvaluationTracker
+
+    from harness.eval.results import parse_scores
+    from harness.eval.suites import task_manager
+
+    results = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={tiny_model_dir},dtype=float32",
+                                      tasks=["arith_mc", "arith_gen"], device="cpu", limit=4, batch_size=4,
+                                      bootstrap_iters=0, task_manager=task_manager(["arith_mc", "arith_gen"]))
+    assert results is not None
+    EvaluationTracker(output_path=str(tmp_path / "out")).save_results_aggregated(results=results, samples=None)
+    path = next((tmp_path / "out").rglob("results_*.json"))
+    assert detect_published_format(path) == "lm-eval-results"
+    table = read_published(path)
+    primary: dict[str, tuple[str, float | None]] = {}
+    for score in parse_scores(results):
+        primary.setdefault(score.task, (score.metric, score.value))
+    assert {r.task: (r.metric, r.value) for r in table.results} == primary
+    assert {r.model for r in table.results} == {tiny_model_dir.name}

@@ -65,13 +65,13 @@ def _date(doc: dict[str, Any]) -> str | None:
 
 
 def _first_metric(values: dict[str, Any]) -> tuple[str, float, float | None] | None:
-    """lm-eval's first reported metric of a task (`acc,none`), its value and stderr."""
+    """lm-eval's first reported metric of a task (`acc,none`: the metric, as the store names it), its value
+    and stderr."""
     for key, raw in values.items():
         metric, _, filt = key.partition(",")
         if metric in _NOT_METRICS or metric.endswith("_stderr") or number(raw) is None:
             continue
-        shown = metric if filt in ("", "none") else f"{metric} ({filt})"
-        return shown, float(raw), number(values.get(f"{metric}_stderr,{filt}" if filt else f"{metric}_stderr"))
+        return metric, float(raw), number(values.get(f"{metric}_stderr,{filt}" if filt else f"{metric}_stderr"))
     return None
 
 
