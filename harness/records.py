@@ -193,3 +193,27 @@ class QuestionSet:
 
     def by_id(self) -> dict[str, Question]:
         return {q.question_id: q for q in self.questions}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishedResult:
+    """One number a public leaderboard printed for one model, with where it came from; never a computed score.
+
+    `benchmark` is the column as published (`MMLU (few-shot)`); `task` the harness task it is the same as
+    (`mmlu`), or None when no task is; `value` is on the task's scale where there is a task (accuracies as
+    fractions), else as printed. `result_key` makes re-importing the same file a no-op.
+    """
+
+    result_key: str
+    leaderboard: str  # which published table: llm-leaderboard, lmsys-blog-2023-06-22, alpaca-eval-2, ...
+    format: str  # the reader: llm-leaderboard | lmsys-csv | alpaca-eval-csv | lm-eval-results
+    model: str
+    benchmark: str
+    value: float
+    task: str | None = None
+    metric: str | None = None
+    stderr: float | None = None
+    source_url: str | None = None
+    source_file: str | None = None  # the file's name (never its folder)
+    source_date: str | None = None  # YYYY-MM-DD when the source says
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -17,12 +17,14 @@ if ROOT not in sys.path:  # `streamlit run` puts only this folder on sys.path
 
 from leaderboard_app import data
 
+# Absolute, so the app also runs when another script is the entry point (a `harness publish` folder's app.py).
+HERE = Path(__file__).resolve().parent
 PAGES = [
-    st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", default=True),
-    st.Page("pages/arena.py", title="Arena", icon=":material/swords:"),
-    st.Page("pages/model.py", title="Model", icon=":material/model_training:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page(HERE / "pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", default=True),
+    st.Page(HERE / "pages/arena.py", title="Arena", icon=":material/swords:"),
+    st.Page(HERE / "pages/model.py", title="Model", icon=":material/model_training:"),
+    st.Page(HERE / "pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page(HERE / "pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 
 st.set_page_config(page_title="harness leaderboard", page_icon=":material/leaderboard:", layout="wide")

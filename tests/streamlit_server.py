@@ -1,6 +1,6 @@
 """A real `streamlit run` of the leaderboard on 127.0.0.1 and headless Chromium pages on it.
 
-Used by `tests/test_browser.py` and `bench/leaderboard_screenshots.py`. The server runs as a child process
+Used by `tests/test_browser.py`, `bench/leaderboard_screenshots.py` and `bench/published_screenshot.py`. The server runs as a child process
 whose own PID is kept (not a shell's), and is terminated on exit. Chromium is Debian's `/usr/bin/chromium`
 driven by Playwright; `playwright install` is never needed.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -55,14 +56,12 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float) -> N
 
 
 @contextmanager
-def serve_leaderboard(store_url: str, log: Path, timeout: float = 60.0) -> Iterator[str]:
-    """Run the leaderboard on a free port for the duration of the block; yields its base URL."""
-    from leaderboard_app import streamlit_command
-
-    port = free_port()
-    env = {**os.environ, "HARNESS_STORE": store_url}
+def serve(command: list[str], log: Path, env: dict[str, str], cwd: Path | None = None,
+          timeout: float = 60.0) -> Iterator[str]:
+    """Run a `streamlit run` command line (its port already chosen) for the block; yields its base URL."""
+    port = command[command.index("--server.port") + 1]
     with log.open("wb") as out:
-        proc = subprocess.Popen(streamlit_command(store_url, port), stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(base, proc, timeout)
@@ -74,6 +73,27 @@ def serve_leaderboard(store_url: str, log: Path, timeout: float = 60.0) -> Itera
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextmanager
+def serve_leaderboard(store_url: str, log: Path, timeout: float = 60.0) -> Iterator[str]:
+    """Run the leaderboard on a free port for the duration of the block; yields its base URL."""
+    from leaderboard_app import streamlit_command
+
+    env = {**os.environ, "HARNESS_STORE": store_url}
+    with serve(streamlit_command(store_url, free_port()), log, env, timeout=timeout) as base:
+        yield base
+
+
+@contextmanager
+def serve_published(folder: Path, log: Path, timeout: float = 60.0) -> Iterator[str]:
+    """`streamlit run app.py` inside a `harness publish` folder, as a deployment runs it: no HARNESS_STORE,
+    no PYTHONPATH, so the folder's own code and snapshot are what is served."""
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+               "--server.port", str(free_port()), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    env = {k: v for k, v in os.environ.items() if k not in ("HARNESS_STORE", "PYTHONPATH")}
+    with serve(command, log, env, cwd=folder, timeout=timeout) as base:
+        yield base
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """The `harness` command: a thin typer shell over the Python API. Each command parses, calls one function, renders.
 
-One module per command group (`eval`, `judge`, `arena`, `gate`, `finetune`, `leaderboard`, `demo`); shared
+One module per command group (`eval`, `judge`, `arena`, `gate`, `finetune`, `leaderboard`, `published`, `demo`); shared
 options live in `options`. Commands are registered here, explicitly, in the order `--help` lists them.
 Exit codes: 0 ok, 1 gate regression, 2 usage/config error, 3 failure at run time.
 Human output (rich tables) goes to stdout, logs and progress to stderr; `--json` prints one JSON document.
@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli import arena, demo, eval, finetune, gate, judge, leaderboard
+from harness.cli import arena, demo, eval, finetune, gate, judge, leaderboard, published
 from harness.console import configure_logging
 
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,
@@ -38,5 +38,7 @@ app.add_typer(gate.baseline_app, name="baseline")
 app.command("finetune")(finetune.finetune_command)
 app.command("self-instruct")(finetune.self_instruct_command)
 app.command("leaderboard")(leaderboard.leaderboard_command)
+app.add_typer(published.published_app, name="published")
+app.command("publish")(published.publish_command)
 app.command("tiny-model")(eval.tiny_model_command)
 app.command("demo")(demo.demo_command)

@@ -4,7 +4,8 @@
 returns an `Imported`: battles (and grades) in a deterministic order (sorted paths, file row order), each
 battle keyed by its file's digest and its row, so `harness judge import` and `harness arena --battles`
 read the same file into the same records and storing them twice adds nothing.
-Question files (MT-bench, Vicuna-80, Arena-Hard) are read by `harness.formats.questions`.
+Question files (MT-bench, Vicuna-80, Arena-Hard) are read by `harness.formats.questions`; published
+leaderboards' numbers (not battles) by `harness.formats.published`.
 """
 
 from __future__ import annotations

@@ -212,6 +212,29 @@ sa.Table(
 )
 
 
+# 005_published: numbers public leaderboards printed, kept apart from the scores the store computed.
+_step_005 = sa.MetaData()
+sa.Table(
+    "published_results",
+    _step_005,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("result_key", sa.String(80), nullable=False, unique=True),  # file digest + model + column
+    sa.Column("leaderboard", sa.String(200), nullable=False, index=True),  # the published table
+    sa.Column("format", sa.String(40), nullable=False),
+    sa.Column("model", sa.String(300), nullable=False, index=True),  # the name as published
+    sa.Column("benchmark", sa.String(200), nullable=False),  # the column (its label when it is a known one)
+    sa.Column("task", sa.String(200)),  # the harness task it is the same as, if any
+    sa.Column("metric", sa.String(100)),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("stderr", sa.Float),
+    sa.Column("source_url", sa.String(1000)),
+    sa.Column("source_file", sa.String(300)),  # the file's name, never its folder
+    sa.Column("source_date", sa.String(10)),  # YYYY-MM-DD when the source says
+    sa.Column("extra", sa.JSON),  # the column as printed, publisher, license, vote counts, ...
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)
+
+
 def add_columns(conn: sa.Connection, table: str, *columns: sa.Column) -> None:  # type: ignore[type-arg]
     """`ALTER TABLE ... ADD COLUMN` for each column, in the connection's dialect (for later steps)."""
     for column in columns:
@@ -232,5 +255,6 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("002_judge_arena", _create(_step_002)),
     ("003_baselines", _create(_step_003)),
     ("004_leases", _create(_step_004)),
+    ("005_published", _create(_step_005)),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,6 +17,7 @@ from harness.store.schema import (
     generations,
     judgments,
     models,
+    published_results,
     ratings,
     runs,
     samples,
@@ -27,7 +28,7 @@ from harness.store.schema import (
 if TYPE_CHECKING:
     import pandas as pd
 
-_ID_TABLES = (models, task_results, scores, samples, generations, judgments, battles, ratings)
+_ID_TABLES = (models, task_results, scores, samples, generations, judgments, battles, ratings, published_results)
 
 
 class StoreStamp(NamedTuple):

@@ -1,4 +1,5 @@
-"""Leaderboard page: one row per model, a column per task, the average with its 95% CI, arena columns.
+"""Leaderboard page: one row per model, a column per task, the average with its 95% CI, arena columns, and
+published rows beside them (`leaderboard_app.published_view`).
 
 Ranks are ranges where 95% intervals overlap; filters narrow the rows and the average is recomputed over
 the tasks chosen. Run through `leaderboard_app/app.py`.
@@ -13,8 +14,9 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from leaderboard_app import data
+from leaderboard_app import data, published_view
 from leaderboard_app.board import ARENA_COLUMNS, Board, Filters, apply_filters, rank_board, table_height
+from leaderboard_app.published import with_published
 
 EMPTY = "The store has no models yet. Evaluate one with `harness eval --model PATH --suite smoke`, then refresh."
 
@@ -79,7 +81,7 @@ def shown_columns(frame: pd.DataFrame, tasks: list[str], with_stderr: bool) -> l
 
 def sort_rows(frame: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
     """Apply the 'Sort by' choice (default: the average, as ranked)."""
-    options = ["average", "arena (BT)", "judge win rate", "model", "params (M)", "created", *tasks]
+    options = ["average", "avg (filled)", "arena (BT)", "judge win rate", "model", "params (M)", "created", *tasks]
     left, right = st.columns([3, 1])
     key = left.selectbox("Sort by", [o for o in options if o in frame], key="lb_sort")
     descending = right.toggle("Descending", value=key != "model", key="lb_desc")
@@ -88,26 +90,37 @@ def sort_rows(frame: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
 
 st.title("Leaderboard")
 source = data.page_source()
-if source.empty:
+published_frame = published_view.load_published(source.url, source.stamp)
+if source.empty and published_frame.empty:
     st.info(EMPTY)
     st.stop()
 board = data.load_board(source.url, source.stamp)
 if board.has_subtasks and st.toggle("Show subtasks of groups", key="lb_subtasks",
                                     help="Groups show their own aggregate; this adds a column per subtask."):
     board = data.load_board(source.url, source.stamp, subtasks=True)
+published = with_published(board, published_frame)
+board = published.board
 filters, tasks = read_filters(board)
+choice = None if published_frame.empty else published_view.read_choice(published)
 ranked = rank_board(board, tasks)
-ranked["details"] = ["model?model=" + quote(str(name)) for name in ranked["model"]]  # relative: works under a prefix
+ranked["details"] = ["model?model=" + quote(str(name)) if origin == "computed" else None  # relative: works under a prefix
+                     for name, origin in zip(ranked["model"], ranked["origin"])]
+if choice is not None:
+    ranked = published_view.add_average(ranked, tasks, choice)
 rows = sort_rows(apply_filters(ranked, filters), tasks)
 with_stderr = st.toggle("Show stderr columns", value=True, key="lb_stderr")
 columns = shown_columns(rows, tasks, with_stderr)
+if choice is not None:
+    rows, columns = published_view.apply_choice(rows, columns, tasks, choice)
 st.caption(f"{len(rows)} of {len(ranked)} models · average of {len(tasks)} task(s) · rank ranges: "
            "models whose 95% intervals overlap share ranks, so their order is not statistically real.")
 if rows.empty:
     st.warning("No model matches these filters.")
 else:
-    st.dataframe(rows[columns], hide_index=True, column_config=column_config(board, tasks), width="stretch",
+    config = {**column_config(board, tasks), **published_view.column_config(rows, published)}
+    st.dataframe(rows[columns], hide_index=True, column_config=config, width="stretch",
                  height=table_height(len(rows)))
+    published_view.sources_table(rows, published, columns)
 if not board.tasks:
     st.info("No task scores yet: run `harness eval` to add columns.")
 if ranked["battles"].isna().all():
