@@ -155,19 +155,26 @@ def judge_import_command(
 @judge_app.command("results")
 @handled
 def judge_results_command(
-    mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single.")] = "pairwise-all",
+    mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single | alpaca-eval (AlpacaEval's "
+                                      "columns and length-controlled win rate against --baseline).")] = "pairwise-all",
     judge: Annotated[str | None, typer.Option(help="One judge [default: every judge].")] = None,
-    baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline (alpaca-eval: default "
+                                                 "the one generator_1).")] = None,
     questions: Annotated[str | None, typer.Option(help="Only this question set (name).")] = None,
+    instruction_difficulty: Annotated[Path | None, typer.Option(
+        help="alpaca-eval: AlpacaEval's instruction_difficulty.csv (index, value) for the length-controlled GLM "
+        "[default: its length_controlled_minimal GLM, said in the output].")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Win/loss/tie and win rates per model (FastChat's counting), or mean 1-10 grades per turn."""
+    """Win/loss/tie and win rates per model (FastChat's counting), mean 1-10 grades per turn, or AlpacaEval's."""
+    from harness.cli.judge_tables import results_tables
     from harness.judge.results import results_report
     from harness.store import open_store
 
-    doc = results_report(open_store(store, create=False), judge, mode, baseline, questions)
-    print_json(doc) if as_json else stdout.print(results_report_tables(doc))
+    difficulty = str(instruction_difficulty) if instruction_difficulty else None
+    doc = results_report(open_store(store, create=False), judge, mode, baseline, questions, difficulty)
+    print_json(doc) if as_json else stdout.print(results_tables(doc, results_report_tables))
 
 
 @judge_app.command("agreement")

@@ -219,8 +219,9 @@ def results_for_run(
     question_set: str | None = None,
     models: list[str] | None = None,
     baseline: str | None = None,
+    difficulty: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Result rows (as dicts) of one judge: pairwise win rates, or mean grades for mode single."""
+    """Result rows (as dicts) of one judge: pairwise win rates, mean grades (single) or AlpacaEval's columns."""
     if mode == "single":
         rows = [
             j
@@ -231,6 +232,10 @@ def results_for_run(
     battles = [
         b for b in read_battles(store, judge=judge) if question_set is None or b.question_set == question_set
     ]
+    if mode == "alpaca-eval":
+        from harness.judge.alpaca_eval import alpaca_eval_rows
+
+        return [asdict(r) for r in alpaca_eval_rows(battles, baseline, difficulty)]
     return [
         asdict(r)
         for r in pairwise_results(battles, baseline if mode == "pairwise-baseline" else None, models)
@@ -243,6 +248,7 @@ def results_report(
     mode: str = "pairwise-all",
     baseline: str | None = None,
     question_set: str | None = None,
+    difficulty_file: str | None = None,
 ) -> dict[str, Any]:
     """`harness judge results`: result rows per judge (every judge in the store when `judge` is None)."""
     from harness.store.judgments import judge_names, judge_usage
@@ -252,9 +258,16 @@ def results_report(
 
         raise HarnessError("--mode pairwise-baseline needs --baseline MODEL")
     judges = [judge] if judge else judge_names(store)
+    difficulty = lc_note = None
+    if mode == "alpaca-eval":
+        from harness.judge.alpaca_eval import lc_method_note, read_instruction_difficulty
+
+        difficulty = read_instruction_difficulty(difficulty_file) if difficulty_file else None
+        lc_note = lc_method_note(difficulty is not None)
     report = []
     for name in judges:
-        rows = results_for_run(store, name, mode, question_set, None, baseline)
+        rows = results_for_run(store, name, mode, question_set, None, baseline, difficulty)
         if rows or judge:
             report.append({"judge": name, "results": rows, "usage": judge_usage(store, name)})
-    return {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}
+    doc = {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}
+    return {**doc, "length_control": lc_note} if lc_note else doc

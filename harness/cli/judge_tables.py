@@ -1,0 +1,49 @@
+"""Rich tables for the judge methods' reports: AlpacaEval's leaderboard columns, the MT-bench score table,
+agreement in FastChat's counting, arena-hard scores. `harness.cli.judge` calls these for human output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+ALPACA_COLUMNS = {"model": "model", "win_rate": "win_rate", "standard_error": "SE", "n_wins": "wins",
+                  "n_wins_base": "base wins", "n_draws": "draws", "n_total": "n", "discrete_win_rate": "discrete",
+                  "avg_length": "avg_len", "length_controlled_winrate": "LC win_rate"}
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A cell: '-' for None, floats to `digits` places."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def alpaca_eval_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """AlpacaEval's leaderboard columns (percentages to 2 places, as its leaderboard prints them)."""
+    table = Table(title=title)
+    for column, header in ALPACA_COLUMNS.items():
+        table.add_column(header, justify="left" if column == "model" else "right")
+    for r in rows:
+        table.add_row(*[fmt(r[c], 2) for c in ALPACA_COLUMNS])
+    return table
+
+
+def results_tables(doc: dict[str, Any], default: Callable[[dict[str, Any]], Group]) -> Group:
+    """`harness judge results`: the mode's own tables, or `default` for the pairwise and single modes."""
+    if doc["mode"] != "alpaca-eval":
+        return default(doc)
+    tables: list[Any] = []
+    for entry in doc["judges"]:
+        rows = entry["results"]
+        baseline = rows[0]["baseline"] if rows else doc["baseline"]
+        tables.append(alpaca_eval_table(rows, f"{entry['judge']} (AlpacaEval, baseline {baseline})"))
+    if doc.get("length_control"):
+        tables.append(Text(doc["length_control"]))
+    return Group(*tables) if tables else Group(Text("no battles in the store yet"))
