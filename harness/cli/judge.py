@@ -181,15 +181,20 @@ def judge_results_command(
 @handled
 def judge_agreement_command(
     judge: Annotated[str, typer.Option(help="The judge to check.")],
-    against: Annotated[str, typer.Option(help="human, or another judge's name.")] = "human",
+    against: Annotated[str, typer.Option(help="human (every human judge: human, crowd), or another judge's "
+                                         "name; the same as --judge compares its votes with each other.")] = "human",
+    counting: Annotated[str, typer.Option(help="fastchat: a judge that saw both answer orders casts one vote, "
+                                          "merged by FastChat's rule (win only when both orders agree), as "
+                                          "compute_agreement counts | per-order: each order's verdict is a "
+                                          "vote, so each human vote is compared with both.")] = "fastchat",
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Agreement with humans or another judge (with and without ties), and position consistency."""
-    from harness.judge.results import agreement_report
+    from harness.judge.agreement import agreement_report
     from harness.store import open_store
 
-    doc = agreement_report(open_store(store, create=False), judge, against)
+    doc = agreement_report(open_store(store, create=False), judge, against, counting)
     print_json(doc) if as_json else stdout.print(agreement_table(doc))
 
 
@@ -248,7 +253,7 @@ def judge_summary(doc: dict[str, Any]) -> Group:
 
 def agreement_table(doc: dict[str, Any]) -> Group:
     """Agreement per turn and overall, with and without ties, and each judge's position consistency."""
-    table = Table(title=f"agreement: {doc['judge']} vs {doc['against']}")
+    table = Table(title=f"agreement: {doc['judge']} vs {doc['against']} ({doc['counting']} counting)")
     for column in ("turn", "with ties", "n", "without ties", "n"):
         table.add_column(column)
     for row in [*doc["turns"], {"turn": "all", **doc["overall"]}]:
@@ -257,16 +262,11 @@ def agreement_table(doc: dict[str, Any]) -> Group:
             str(row["turn"]), _fmt(w["ratio"]), str(w["total"]), _fmt(wo["ratio"]), str(wo["total"])
         )
     position = Table(title="position consistency (pairs judged in both orders)")
-    for column in ("judge", "pairs", "consistency", "first-position bias", "second-position bias"):
+    for column in ("judge", "pairs", "consistent", "first", "second", "other"):
         position.add_column(column)
     for p in doc["position"]:
-        position.add_row(
-            p["judge"],
-            str(p["n"]),
-            _fmt(p["consistency"]),
-            _fmt(p["first_position_bias"]),
-            _fmt(p["second_position_bias"]),
-        )
+        position.add_row(p["judge"], str(p["n"]), _fmt(p["consistency"]), _fmt(p["first_position_bias"]),
+                         _fmt(p["second_position_bias"]), _fmt(p["other_rate"]))
     return Group(table, position)
 
 

@@ -1,10 +1,7 @@
-"""Judge statistics: win/loss/tie and win rates, MT-bench-style mean grades, agreement and position bias.
+"""Judge statistics: win/loss/tie and win rates and MT-bench-style mean grades (agreement: `judge.agreement`).
 
 Counting follows FastChat: `show_result.py` (a pair is a tie when either game is a tie or the two answer
-orders disagree; error rows are dropped; win_rate_adjusted = (win + 0.5 tie) / n) and
-`compute_agreement.py` (votes keyed by question and sorted model pair per turn; "with ties" and "without
-ties"; a judge's vote against each human vote; human-human over pairs of votes on the same key).
-Pure functions over records, plus two readers that fetch them from the store.
+orders disagree; error rows are dropped; win_rate_adjusted = (win + 0.5 tie) / n). Pure functions over records, plus two readers that fetch them from the store.
 """
 
 from __future__ import annotations
@@ -14,12 +11,18 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness.judge.agreement import (  # noqa: F401  (re-exported: agreement used to live here)
+    AgreementCount,
+    PositionStats,
+    agreement_report,
+    count_agreement,
+    position_stats,
+    votes_by_turn,
+)
 from harness.records import Battle, Judgment
 from harness.store import Store
 from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments
-
-Key = tuple[str, str, str]  # (question_id, model sorted first, model sorted second)
 
 
 @dataclass(frozen=True)
@@ -44,41 +47,6 @@ class SingleResult:
     turns: dict[int, float]
     score: float
     n: int
-
-
-@dataclass(frozen=True)
-class AgreementCount:
-    """Agreeing votes out of compared votes."""
-
-    agree: int
-    total: int
-
-    @property
-    def ratio(self) -> float | None:
-        return self.agree / self.total if self.total else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"agree": self.agree, "total": self.total, "ratio": self.ratio}
-
-
-@dataclass(frozen=True)
-class PositionStats:
-    """How a judge's verdict moves when the two answers swap places (pairs judged in both orders)."""
-
-    judge: str
-    n: int
-    consistent: int
-    bias_first: int
-    bias_second: int
-
-    def to_json(self) -> dict[str, Any]:
-        rate = lambda k: k / self.n if self.n else None
-        return {
-            **asdict(self),
-            "consistency": rate(self.consistent),
-            "first_position_bias": rate(self.bias_first),
-            "second_position_bias": rate(self.bias_second),
-        }
 
 
 def pairwise_results(
@@ -122,94 +90,6 @@ def single_results(judgments: Iterable[Judgment], models: list[str] | None = Non
         turns = {t: sum(v) / len(v) for t, v in sorted(by_turn.items())}
         rows.append(SingleResult(model, turns, sum(every) / len(every), len(every)))
     return sorted(rows, key=lambda r: (-r.score, r.model))
-
-
-def _revert(winner: str) -> str:
-    return {"model_a": "model_b", "model_b": "model_a"}.get(winner, winner)
-
-
-def votes_by_turn(battles: Iterable[Battle]) -> dict[int, dict[Key, list[str]]]:
-    """turn -> (question_id, sorted model pair) -> winners, with winners restated for the sorted order."""
-    data: dict[int, dict[Key, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for b in battles:
-        turn = b.turn or 1
-        if b.model_a < b.model_b:
-            data[turn][(str(b.question_id), b.model_a, b.model_b)].append(b.winner)
-        else:
-            data[turn][(str(b.question_id), b.model_b, b.model_a)].append(_revert(b.winner))
-    return data
-
-
-def _tie(vote: str) -> bool:
-    return "tie" in vote
-
-
-def _equal(v1: str, v2: str) -> bool:
-    return (_tie(v1) and _tie(v2)) or v1 == v2
-
-
-def count_agreement(
-    votes1: dict[Key, list[str]], votes2: dict[Key, list[str]] | None, with_ties: bool
-) -> AgreementCount:
-    """FastChat's counting; `votes2=None` compares the votes of one judge (humans) with each other."""
-    banned = lambda v: not with_ties and _tie(v)
-    agree = total = 0
-    for key, first in votes1.items():
-        if votes2 is None:
-            pairs = [(first[i], first[j]) for i in range(len(first)) for j in range(i + 1, len(first))]
-        else:
-            pairs = [(v1, v2) for v1 in first for v2 in votes2.get(key, [])]
-        for v1, v2 in pairs:
-            if banned(v1) or banned(v2):
-                continue
-            total += 1
-            agree += _equal(v1, v2)
-    return AgreementCount(agree, total)
-
-
-def position_stats(judge: str, battles: Iterable[Battle]) -> PositionStats:
-    """Consistency and position bias over battles whose `extra` keeps both orders' winners (g1: a first)."""
-    n = consistent = first = second = 0
-    for b in battles:
-        g1, g2 = (b.extra or {}).get("g1"), (b.extra or {}).get("g2")
-        if g1 is None or g2 is None or "error" in (g1, g2):
-            continue
-        n += 1
-        consistent += g1 == g2 or (_tie(g1) and _tie(g2))
-        first += g1 == "model_a" and g2 == "model_b"
-        second += g1 == "model_b" and g2 == "model_a"
-    return PositionStats(judge, n, consistent, first, second)
-
-
-def agreement_report(store: Store, judge: str, against: str) -> dict[str, Any]:
-    """`harness judge agreement`: per turn and overall, with and without ties, plus position stats."""
-    mine = read_battles(store, judge=judge)
-    theirs = mine if against == judge else read_battles(store, judge=against)
-    v1, v2 = votes_by_turn(mine), votes_by_turn(theirs)
-    same = against == judge
-    turns = []
-    for turn in sorted(set(v1) & set(v2)):
-        other = None if same else v2[turn]
-        turns.append(
-            {
-                "turn": turn,
-                "with_ties": count_agreement(v1[turn], other, True).to_json(),
-                "without_ties": count_agreement(v1[turn], other, False).to_json(),
-            }
-        )
-    overall = {}
-    for label, ties in (("with_ties", True), ("without_ties", False)):
-        parts = [count_agreement(v1[t], None if same else v2[t], ties) for t in set(v1) & set(v2)]
-        overall[label] = AgreementCount(sum(p.agree for p in parts), sum(p.total for p in parts)).to_json()
-    return {
-        "judge": judge,
-        "against": against,
-        "turns": turns,
-        "overall": overall,
-        "position": [
-            position_stats(j, read_battles(store, judge=j)).to_json() for j in dict.fromkeys([judge, against])
-        ],
-    }
 
 
 def results_for_run(
