@@ -156,7 +156,8 @@ def judge_import_command(
 @handled
 def judge_results_command(
     mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single | alpaca-eval (AlpacaEval's "
-                                      "columns and length-controlled win rate against --baseline).")] = "pairwise-all",
+                                      "columns and length-controlled win rate against --baseline) | score-totals "
+                                      "(summed 1-10 scores per pair: the Vicuna-80 reviews).")] = "pairwise-all",
     judge: Annotated[str | None, typer.Option(help="One judge [default: every judge].")] = None,
     baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline (alpaca-eval: default "
                                                  "the one generator_1).")] = None,

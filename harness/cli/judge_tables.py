@@ -37,6 +37,8 @@ def alpaca_eval_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 def results_tables(doc: dict[str, Any], default: Callable[[dict[str, Any]], Group]) -> Group:
     """`harness judge results`: the mode's own tables, or `default` for the pairwise and single modes."""
+    if doc["mode"] == "score-totals":
+        return Group(*[score_totals_table(e["results"], f"{e['judge']} (total scores)") for e in doc["judges"]])
     if doc["mode"] != "alpaca-eval":
         return default(doc)
     tables: list[Any] = []
@@ -47,3 +49,13 @@ def results_tables(doc: dict[str, Any], default: Callable[[dict[str, Any]], Grou
     if doc.get("length_control"):
         tables.append(Text(doc["length_control"]))
     return Group(*tables) if tables else Group(Text("no battles in the store yet"))
+
+
+def score_totals_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """Summed scores per model pair, as the Vicuna blog's "Total Scores Assessed by GPT-4" table."""
+    table = Table(title=title)
+    for column in ("model_a", "model_b", "total_a", "total_b", "n"):
+        table.add_column(column, justify="right" if column.startswith(("total", "n")) else "left")
+    for r in rows:
+        table.add_row(r["model_a"], r["model_b"], fmt(r["total_a"], 1), fmt(r["total_b"], 1), str(r["n"]))
+    return table

@@ -24,6 +24,8 @@ from harness.store import Store
 from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments
 
+RESULT_MODES = ("pairwise-all", "pairwise-baseline", "single", "alpaca-eval", "score-totals")
+
 
 @dataclass(frozen=True)
 class PairwiseResult:
@@ -76,6 +78,32 @@ def pairwise_results(
     return sorted(rows, key=lambda r: (-r.win_rate_adjusted, r.model))
 
 
+@dataclass(frozen=True)
+class ScoreTotal:
+    """Summed 1-10 scores of one model pair over the questions both were scored on (the Vicuna-80 blog table)."""
+
+    model_a: str
+    model_b: str
+    total_a: float
+    total_b: float
+    n: int
+
+
+def score_totals(battles: Iterable[Battle]) -> list[ScoreTotal]:
+    """Per model pair (as stored, model_a first), the sums of the battles' `score_a` and `score_b` (kept by the
+    Vicuna-80 review import); battles without both scores are left out."""
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    for b in battles:
+        extra = b.extra or {}
+        if extra.get("score_a") is None or extra.get("score_b") is None:
+            continue
+        entry = sums[(b.model_a, b.model_b)]
+        entry[0] += float(extra["score_a"])
+        entry[1] += float(extra["score_b"])
+        entry[2] += 1
+    return [ScoreTotal(a, b, ta, tb, int(n)) for (a, b), (ta, tb, n) in sums.items()]
+
+
 def single_results(judgments: Iterable[Judgment], models: list[str] | None = None) -> list[SingleResult]:
     """Mean grade per model per turn and over all turns; errors (no score) are dropped, as FastChat drops -1."""
     scores: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
@@ -112,6 +140,8 @@ def results_for_run(
     battles = [
         b for b in read_battles(store, judge=judge) if question_set is None or b.question_set == question_set
     ]
+    if mode == "score-totals":
+        return [asdict(r) for r in score_totals(battles)]
     if mode == "alpaca-eval":
         from harness.judge.alpaca_eval import alpaca_eval_rows
 
@@ -131,11 +161,12 @@ def results_report(
     difficulty_file: str | None = None,
 ) -> dict[str, Any]:
     """`harness judge results`: result rows per judge (every judge in the store when `judge` is None)."""
+    from harness.errors import HarnessError
     from harness.store.judgments import judge_names, judge_usage
 
+    if mode not in RESULT_MODES:
+        raise HarnessError(f"unknown --mode {mode!r}", hint=f"use one of {', '.join(RESULT_MODES)}")
     if mode == "pairwise-baseline" and not baseline:
-        from harness.errors import HarnessError
-
         raise HarnessError("--mode pairwise-baseline needs --baseline MODEL")
     judges = [judge] if judge else judge_names(store)
     difficulty = lc_note = None
