@@ -132,7 +132,7 @@ def judge_exit_code(doc: dict[str, Any]) -> int:
 def judge_import_command(
     file: Annotated[Path, typer.Argument(help="Judgment or battle file (or a PRD ratings / Vicuna-80 folder).")],
     format: Annotated[str | None, typer.Option("--format", help="clean-battle | fastchat-pair | fastchat-single | "
-                                               "fastchat-votes | vicuna-review | prd | alpaca-eval | llmfao "
+                                               "fastchat-votes | vicuna-review | prd | alpaca-eval | llmfao | arena-hard "
                                                "[default: detect].")] = None,
     skip_bad: SkipBadOpt = False,
     store: StoreOpt = None,
@@ -157,8 +157,12 @@ def judge_import_command(
 def judge_results_command(
     mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single | alpaca-eval (AlpacaEval's "
                                       "columns and length-controlled win rate against --baseline) | score-totals "
-                                      "(summed 1-10 scores per pair: the Vicuna-80 reviews).")] = "pairwise-all",
-    judge: Annotated[str | None, typer.Option(help="One judge [default: every judge].")] = None,
+                                      "(summed 1-10 scores per pair: the Vicuna-80 reviews) | arena-hard (score "
+                                      "vs --baseline with a bootstrap CI).")] = "pairwise-all",
+    judge: Annotated[list[str] | None, typer.Option(help="A judge [default: every judge]; repeat it in arena-hard "
+                                                    "mode for a judge ensemble (their games pooled).")] = None,
+    style_control: Annotated[str | None, typer.Option(help="arena-hard: length | markdown | length,markdown: "
+                                                      "score the style-controlled BT fit.")] = None,
     baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline (alpaca-eval: default "
                                                  "the one generator_1).")] = None,
     questions: Annotated[str | None, typer.Option(help="Only this question set (name).")] = None,
@@ -174,7 +178,8 @@ def judge_results_command(
     from harness.store import open_store
 
     difficulty = str(instruction_difficulty) if instruction_difficulty else None
-    doc = results_report(open_store(store, create=False), judge, mode, baseline, questions, difficulty)
+    doc = results_report(open_store(store, create=False), judge, mode, baseline, questions, difficulty,
+                         tuple(split_list(style_control)))
     print_json(doc) if as_json else stdout.print(results_tables(doc, results_report_tables))
 
 

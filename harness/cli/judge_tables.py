@@ -39,6 +39,10 @@ def results_tables(doc: dict[str, Any], default: Callable[[dict[str, Any]], Grou
     """`harness judge results`: the mode's own tables, or `default` for the pairwise and single modes."""
     if doc["mode"] == "score-totals":
         return Group(*[score_totals_table(e["results"], f"{e['judge']} (total scores)") for e in doc["judges"]])
+    if doc["mode"] == "arena-hard":
+        return Group(*[arena_hard_table(e["results"], f"{e['judge']} (arena-hard, baseline {doc['baseline']}"
+                                        f"{', style control ' + ','.join(doc['control']) if doc['control'] else ''})")
+                       for e in doc["judges"]])
     if doc["mode"] != "alpaca-eval":
         return default(doc)
     tables: list[Any] = []
@@ -58,4 +62,15 @@ def score_totals_table(rows: list[dict[str, Any]], title: str) -> Table:
         table.add_column(column, justify="right" if column.startswith(("total", "n")) else "left")
     for r in rows:
         table.add_row(r["model_a"], r["model_b"], fmt(r["total_a"], 1), fmt(r["total_b"], 1), str(r["n"]))
+    return table
+
+
+def arena_hard_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """arena-hard's show_result lines: score (win rate vs the baseline, %), its 95 % CI as offsets, games."""
+    table = Table(title=title)
+    for column in ("model", "score", "95% CI", "games"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for r in rows:
+        ci = "-" if r["lower"] is None else f"({r['lower'] - r['score']:+.1f}, {r['upper'] - r['score']:+.1f})"
+        table.add_row(r["model"], f"{r['score']:.1f}", ci, str(r["games"]))
     return table

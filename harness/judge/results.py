@@ -24,7 +24,7 @@ from harness.store import Store
 from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments
 
-RESULT_MODES = ("pairwise-all", "pairwise-baseline", "single", "alpaca-eval", "score-totals")
+RESULT_MODES = ("pairwise-all", "pairwise-baseline", "single", "alpaca-eval", "score-totals", "arena-hard")
 
 
 @dataclass(frozen=True)
@@ -154,21 +154,33 @@ def results_for_run(
 
 def results_report(
     store: Store,
-    judge: str | None = None,
+    judge: str | list[str] | None = None,
     mode: str = "pairwise-all",
     baseline: str | None = None,
     question_set: str | None = None,
     difficulty_file: str | None = None,
+    control: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """`harness judge results`: result rows per judge (every judge in the store when `judge` is None)."""
+    """`harness judge results`: result rows per judge (every judge in the store when `judge` is None);
+    in arena-hard mode several judges are one ensemble.
+
+    Raises:
+        HarnessError: an unknown mode or judge, or a mode's missing --baseline.
+    """
     from harness.errors import HarnessError
     from harness.store.judgments import judge_names, judge_usage
 
     if mode not in RESULT_MODES:
         raise HarnessError(f"unknown --mode {mode!r}", hint=f"use one of {', '.join(RESULT_MODES)}")
-    if mode == "pairwise-baseline" and not baseline:
-        raise HarnessError("--mode pairwise-baseline needs --baseline MODEL")
-    judges = [judge] if judge else judge_names(store)
+    if mode in ("pairwise-baseline", "arena-hard") and not baseline:
+        raise HarnessError(f"--mode {mode} needs --baseline MODEL")
+    named = [judge] if isinstance(judge, str) else list(judge or [])
+    judges = named or judge_names(store)
+    if mode == "arena-hard":
+        if not named and len(judges) > 1:
+            raise HarnessError(f"the store has {len(judges)} judges: {', '.join(judges)}",
+                               hint="name one with --judge, or repeat --judge for an ensemble")
+        return _arena_hard_report(store, judges, baseline or "", question_set, control)
     difficulty = lc_note = None
     if mode == "alpaca-eval":
         from harness.judge.alpaca_eval import lc_method_note, read_instruction_difficulty
@@ -178,7 +190,20 @@ def results_report(
     report = []
     for name in judges:
         rows = results_for_run(store, name, mode, question_set, None, baseline, difficulty)
-        if rows or judge:
+        if rows or named:
             report.append({"judge": name, "results": rows, "usage": judge_usage(store, name)})
     doc = {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}
     return {**doc, "length_control": lc_note} if lc_note else doc
+
+
+def _arena_hard_report(store: Store, judges: list[str], baseline: str, question_set: str | None,
+                       control: tuple[str, ...]) -> dict[str, Any]:
+    """arena-hard scores of one judge, or of several pooled (an ensemble)."""
+    from harness.judge.arena_hard import arena_hard_scores, ensemble
+
+    by_judge = {j: [b for b in read_battles(store, judge=j) if question_set in (None, b.question_set)]
+                for j in judges}
+    rows = [asdict(r) for r in arena_hard_scores(ensemble(by_judge), baseline, control=control)]
+    entry = {"judge": " + ".join(judges), "judges": judges, "results": rows}
+    return {"mode": "arena-hard", "baseline": baseline, "question_set": question_set, "control": list(control),
+            "judges": [entry]}
