@@ -92,6 +92,8 @@ def judge_command(
         help="Stop starting calls once this judge has cost this many USD in the store, earlier runs included "
         "(exit code 4).")] = None,
     price_per_mtok: Annotated[str | None, typer.Option(help="IN,OUT USD per million tokens.")] = None,
+    prompts: Annotated[str, typer.Option(help="fastchat: FastChat's MT-bench judge prompts (pair-v2, single-v1, "
+                                         "their math and multi-turn forms) | harness: the project's own.")] = "fastchat",
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -107,7 +109,8 @@ def judge_command(
     price = _price_pair(price_per_mtok)
     config = validated(JudgeConfig, models=split_list(models), questions=questions, judge=judge,
                        judge_base_url=judge_base_url, judge_api_key_env=judge_api_key_env, mode=mode,
-                       baseline=baseline, concurrency=concurrency, max_cost=max_cost, price_per_mtok=price)
+                       baseline=baseline, concurrency=concurrency, max_cost=max_cost, price_per_mtok=price,
+                       prompts=prompts)
     doc = run_judge(config, store).to_json()
     print_json(doc) if as_json else stdout.print(judge_summary(doc))
     raise typer.Exit(judge_exit_code(doc))
