@@ -221,11 +221,14 @@ def results_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     if rows and "turns" in rows[0]:
         turns = sorted({int(t) for r in rows for t in r["turns"]})
-        for column in ["model", *[f"turn {t}" for t in turns], "score", "n"]:
+        categories = sorted({c for r in rows for c in r.get("categories") or {}})
+        for column in ["model", *[f"turn {t}" for t in turns], "score", "n", *categories]:
             table.add_column(column)
         for r in rows:
             per_turn = {int(k): v for k, v in r["turns"].items()}
-            table.add_row(r["model"], *[_fmt(per_turn.get(t)) for t in turns], _fmt(r["score"]), str(r["n"]))
+            cats = r.get("categories") or {}
+            table.add_row(r["model"], *[_fmt(per_turn.get(t)) for t in turns], _fmt(r["score"]), str(r["n"]),
+                          *[_fmt(cats.get(c)) for c in categories])
         return table
     columns = ["model", "win", "loss", "tie", "n", "win_rate", "loss_rate", "win_rate_adjusted"]
     for column in columns:
