@@ -44,6 +44,9 @@ def generate_command(
     name: NameOpt = None,
     batch_size: BatchSizeOpt = None,
     device: DeviceOpt = "cpu",
+    temperatures: Annotated[str, typer.Option(help="greedy | fastchat: FastChat's MT-bench temperature per "
+                                              "question category (writing, roleplay 0.7; stem, humanities 0.1; "
+                                              "math, coding, reasoning, extraction 0; others 0.7).")] = "greedy",
     force: ForceOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -54,7 +57,7 @@ def generate_command(
     sizes = {"batch_size": batch_size} if batch_size else {}
     config = validated(GenerateConfig, model=model, name=name, questions=questions, backend=backend,
                        base_url=base_url, api_key_env=api_key_env, max_new_tokens=max_new_tokens, chat_template=chat_template,
-                       device=device, force=force, **sizes)
+                       device=device, force=force, temperatures=temperatures, **sizes)
     outcome = run_generate(config, store)
     if as_json:
         print_json(outcome.to_json())
