@@ -124,3 +124,19 @@ def test_published_annotations_give_the_published_row(shared_data: Path, model: 
             assert row[column] == pytest.approx(float(published[column]), abs=1e-6), column
     for column in ("n_wins", "n_wins_base", "n_draws", "n_total", "avg_length"):
         assert row[column] == int(published[column]), column
+
+
+def test_other_judges_in_the_store_are_left_out_unless_named(tmp_path: Path) -> None:
+    from harness.store import open_store
+    from harness.store.battles import write_battles
+
+    rows = [{"instruction": f"q{i}", "output_1": "a", "output_2": "bb", "generator_1": "base",
+             "generator_2": "m", "annotator": "ae", "preference": 2.0} for i in range(3)]
+    (tmp_path / "annotations.json").write_text(json.dumps(rows))
+    assert runner.invoke(app, ["judge", "import", str(tmp_path / "annotations.json")]).exit_code == 0
+    write_battles(open_store(), [Battle(model_a=a, model_b=b, winner="tie", judge="pairwise-judge", battle_key=a)
+                                 for a, b in (("x", "y"), ("y", "z"))])
+    doc = json.loads(runner.invoke(app, ["judge", "results", "--mode", "alpaca-eval", "--json"]).stdout)
+    assert [j["judge"] for j in doc["judges"]] == ["ae"]
+    named = runner.invoke(app, ["judge", "results", "--mode", "alpaca-eval", "--judge", "pairwise-judge"])
+    assert named.exit_code == 2 and "--baseline" in named.output

@@ -215,7 +215,12 @@ def results_report(
         lc_note = lc_method_note(difficulty is not None)
     report = []
     for name in judges:
-        rows = results_for_run(store, name, mode, question_set, None, baseline, difficulty)
+        try:
+            rows = results_for_run(store, name, mode, question_set, None, baseline, difficulty)
+        except HarnessError:
+            if named or mode != "alpaca-eval":
+                raise
+            continue  # a judge whose battles have no one baseline is not an AlpacaEval annotator: not listed
         if rows or named:
             report.append({"judge": name, "results": rows, "usage": judge_usage(store, name)})
     doc = {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}
