@@ -116,3 +116,9 @@ def test_llmfao_against_human_means_the_crowd(shared_data: Path) -> None:
     assert doc["against_judges"] == ["crowd"]
     crowd_rows = len((root / "crowd-comparisons.csv").read_text().splitlines()) - 1
     assert doc["overall"]["with_ties"]["total"] == crowd_rows
+
+
+def test_results_of_an_unknown_judge_list_the_judges(store_url: str) -> None:
+    _store()
+    res = runner.invoke(app, ["judge", "results", "--judge", "gpt-9"])
+    assert res.exit_code == 2 and "judges: crowd, human, llm" in res.output

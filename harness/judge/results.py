@@ -201,7 +201,14 @@ def results_report(
     if mode in ("pairwise-baseline", "arena-hard") and not baseline:
         raise HarnessError(f"--mode {mode} needs --baseline MODEL")
     named = [judge] if isinstance(judge, str) else list(judge or [])
-    judges = named or judge_names(store)
+    known = judge_names(store)
+    if named:
+        from harness.judge.agreement import resolve_judges
+
+        for name in named:
+            if name != "human":
+                resolve_judges(name, known)  # an unknown name is an error listing the store's judges
+    judges = named or known
     if mode == "arena-hard":
         if not named and len(judges) > 1:
             raise HarnessError(f"the store has {len(judges)} judges: {', '.join(judges)}",
