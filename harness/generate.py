@@ -65,6 +65,10 @@ class GenerateConfig(BaseModel):
     """Weights dtype for hf/vllm."""
     force: bool = False
     """Generate again even when the store has the answers (new rows are not written over old ones)."""
+    temperatures: Literal["greedy", "fastchat"] = "greedy"
+    """greedy: every answer decoded greedily; fastchat: FastChat's MT-bench temperature per question category
+    (writing/roleplay 0.7, stem/humanities 0.1, math/coding/reasoning/extraction 0, others 0.7), sampling
+    above 0 (part of the answers' key)."""
 
     @property
     def model_name(self) -> str:
@@ -137,15 +141,29 @@ def _template(config: GenerateConfig, resolved: Any) -> ChatTemplate | None:
     return load_chat_template(wanted)
 
 
+# FastChat llm_judge/common.py `temperature_config`; gen_model_answer.py uses 0.7 for any other category.
+FASTCHAT_TEMPERATURES = {"writing": 0.7, "roleplay": 0.7, "extraction": 0.0, "math": 0.0, "coding": 0.0,
+                         "reasoning": 0.0, "stem": 0.1, "humanities": 0.1, "arena-hard-200": 0.0}
+FASTCHAT_OTHER_TEMPERATURE = 0.7
+
+
+def question_temperature(config: GenerateConfig, question: Question) -> float:
+    """The sampling temperature of one question's answers (0: greedy)."""
+    if config.temperatures == "greedy":
+        return 0.0
+    return FASTCHAT_TEMPERATURES.get(question.category, FASTCHAT_OTHER_TEMPERATURE)
+
+
 def generation_settings(config: GenerateConfig, template: ChatTemplate | None) -> dict[str, Any]:
     """The part of the config that changes answers (and so their key)."""
-    return {
+    settings = {
         "backend": config.backend,
         "max_new_tokens": config.max_new_tokens,
-        "greedy": True,
+        "greedy": config.temperatures == "greedy",
         "chat_template": template.name if template else "tokenizer",
         "chat_template_hash": template.hash if template else None,
     }
+    return settings if config.temperatures == "greedy" else {**settings, "temperatures": config.temperatures}
 
 
 def gen_key(content_key: str, name: str) -> str:
@@ -177,14 +195,19 @@ def history(question: Question, answers: Sequence[str], turn: int) -> Messages:
     return messages
 
 
+Responder = Callable[[list[Messages], list[float]], list[str]]
+
+
 def answer_turn_by_turn(
-    questions: Sequence[Question], respond: Callable[[list[Messages]], list[str]]
+    questions: Sequence[Question], respond: Responder, temperature: Callable[[Question], float] = lambda q: 0.0
 ) -> list[list[str]]:
-    """Answer every question turn by turn; `respond` answers one batch of conversations (one turn each)."""
+    """Answer every question turn by turn; `respond` answers one batch of conversations (one turn each) at
+    each conversation's temperature."""
     answers: list[list[str]] = [[] for _ in questions]
     for turn in range(max(len(q.turns) for q in questions)):
         active = [i for i, q in enumerate(questions) if len(q.turns) > turn]
-        replies = respond([history(questions[i], answers[i], turn) for i in active])
+        replies = respond([history(questions[i], answers[i], turn) for i in active],
+                          [temperature(questions[i]) for i in active])
         for i, reply in zip(active, replies):
             answers[i].append(reply.strip())
     return answers
@@ -194,15 +217,16 @@ def answer_turn_by_turn(
 STOP_SEQUENCES: dict[str, list[str]] = {"alpaca": ["### Instruction:"], "vicuna": ["USER:"]}
 
 
-def _lm_responder(
-    lm: Any, template: ChatTemplate | None, max_new_tokens: int
-) -> Callable[[list[Messages]], list[str]]:
+def _lm_responder(lm: Any, template: ChatTemplate | None, max_new_tokens: int) -> Responder:
     from lm_eval.api.instance import Instance
 
     until = STOP_SEQUENCES.get(template.name, []) if template else []
-    gen_kwargs = {"until": until, "max_gen_toks": max_new_tokens, "do_sample": False}
 
-    def respond(conversations: list[Messages]) -> list[str]:
+    def kwargs(temperature: float) -> dict[str, Any]:
+        sampled = {"do_sample": True, "temperature": temperature} if temperature >= 1e-4 else {"do_sample": False}
+        return {"until": until, "max_gen_toks": max_new_tokens, **sampled}
+
+    def respond(conversations: list[Messages], temperatures: list[float]) -> list[str]:
         prompts = [
             lm.tokenizer.apply_chat_template(
                 c,
@@ -212,13 +236,14 @@ def _lm_responder(
             )
             for c in conversations
         ]
-        requests = [Instance("generate_until", {}, (p, dict(gen_kwargs)), i) for i, p in enumerate(prompts)]
+        requests = [Instance("generate_until", {}, (p, kwargs(t)), i)
+                    for i, (p, t) in enumerate(zip(prompts, temperatures))]
         return list(lm.generate_until(requests, disable_tqdm=True))
 
     return respond
 
 
-def _chat_responder(config: GenerateConfig, usage: Usage) -> Callable[[list[Messages]], list[str]]:
+def _chat_responder(config: GenerateConfig, usage: Usage) -> Responder:
     """Answers from the chat server through the shared client; every batch's calls add up in `usage`."""
     from harness.client import Endpoint, ModelClient, Sampling, api_key_from_env, price_for
     from harness.errors import RunFailed
@@ -235,10 +260,11 @@ def _chat_responder(config: GenerateConfig, usage: Usage) -> Callable[[list[Mess
         sampling=Sampling(temperature=0.0, max_tokens=config.max_new_tokens),
     )
 
-    async def ask_all(conversations: list[Messages]) -> list[str]:
+    async def ask_all(conversations: list[Messages], temperatures: list[float]) -> list[str]:
         client = ModelClient(endpoint, key, usage)  # one per batch: the SDK's connections belong to one loop
+        samplings = [Sampling(temperature=t, max_tokens=config.max_new_tokens) for t in temperatures]
         try:
-            done = await asyncio.gather(*(client.complete(c, str) for c in conversations))
+            done = await asyncio.gather(*(client.complete(c, str, s) for c, s in zip(conversations, samplings)))
         finally:
             await client.close()
         failed = [d.error for d in done if not d.ok]
@@ -249,12 +275,12 @@ def _chat_responder(config: GenerateConfig, usage: Usage) -> Callable[[list[Mess
             )
         return [str(d.value) for d in done]
 
-    return lambda conversations: asyncio.run(ask_all(conversations))
+    return lambda conversations, temperatures: asyncio.run(ask_all(conversations, temperatures))
 
 
 def _responder(
     config: GenerateConfig, resolved: Any, template: ChatTemplate | None, usage: Usage
-) -> Callable[[list[Messages]], list[str]]:
+) -> Responder:
     if resolved is None:
         return _chat_responder(config, usage)
     from harness.eval.backends import load_lm
@@ -341,7 +367,8 @@ def run_generate(config: GenerateConfig, store_url: str | None = None) -> Genera
         with progress(f"answering {qset.name}", len(todo)) as bar:
             for start in range(0, len(todo), CHUNK):
                 chunk = todo[start : start + CHUNK]
-                rows = target.rows(chunk, answer_turn_by_turn(chunk, respond))
+                rows = target.rows(chunk, answer_turn_by_turn(chunk, respond,
+                                                              lambda q: question_temperature(config, q)))
                 write_generations(store, rows, replace=config.force)
                 bar.advance(bar.task_ids[0], len(chunk))
     return GenerateOutcome(

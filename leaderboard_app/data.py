@@ -19,6 +19,7 @@ from harness.errors import HarnessError
 from harness.records import Rating
 from harness.store import Store, open_store, resolve_store_url
 from harness.store.battles import read_battles
+from harness.store.judgments import read_judgments as read_single_judgments
 from harness.store.runs import read_task_result
 from harness.store.views import (
     StoreStamp,
@@ -38,6 +39,7 @@ from harness.store.views import (
 )
 from leaderboard_app.board import Board, build_board, display_names
 from leaderboard_app.compare import Comparison, compare_models
+from leaderboard_app.mt_bench import mt_bench_columns, with_mt_bench
 
 CACHE_TTL_S = 3600  # a safety net only: the stamp already changes with every write
 FALLBACK_BOOTSTRAP = 100  # rounds when ratings are fitted on the fly (none stored, or one category)
@@ -105,8 +107,10 @@ def store_of(source: Source) -> Store:
 def load_board(url: str, stamp: StoreStamp, subtasks: bool = False) -> Board:
     """The full leaderboard (all models, all tasks; with `subtasks`, groups' subtasks too) before filters."""
     store = _open(url)
-    return build_board(read_models(store), load_scores(url, stamp), read_win_counts(store), read_ratings(store),
-                       subtasks)
+    models = read_models(store)
+    board = build_board(models, load_scores(url, stamp), read_win_counts(store), read_ratings(store), subtasks)
+    return with_mt_bench(board, mt_bench_columns(read_single_judgments(store, mode="single"),
+                                                 display_names(models)))
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)

@@ -27,9 +27,12 @@ ANSWERS = {
     "gamma": {"q1": ["OK 4"], "q2": ["BAD haiku", "OK rhyme"], "q3": ["BAD 8"]},
 }
 RANK = {"GOOD": 3, "OK": 2, "BAD": 1}
-_ANSWER = re.compile(r"\[Assistant ([AB])'s answer\]\n(\w+)")
+# the project's prompts and FastChat's (`[The Start of Assistant A's Answer]`, `<|The End of Assistant A's
+# Conversation with User|>`)
+_ANSWER = re.compile(r"\[(?:The Start of )?Assistant ([AB])'s [aA]nswer\]\n(\w+)")
 _CONVERSATION = re.compile(
-    r"### Assistant ([AB]):\n(\w+)[^\n]*\n*(?:\[End of conversation with assistant [AB]\])"
+    r"### Assistant ([AB]):\n(\w+)[^\n]*\n*(?:\[End of conversation with assistant [AB]\]"
+    r"|<\|The End of Assistant [AB]'s Conversation with User\|>)"
 )
 
 

@@ -141,3 +141,25 @@ def test_cli_style_control_from_file_metadata(tmp_path: Path) -> None:
     stored = {r.method for r in read_ratings(open_store(), document["battle_set"])}
     assert stored == {"bt", "elo", "bt-controlled"}
     assert len(document["matrices"]["predicted"]) == 3
+
+
+def test_store_with_several_sources_needs_a_judge(store_url: str) -> None:
+    from harness.arena.run import run_arena
+    from harness.arena.sources import select_sources
+    from harness.errors import HarnessError
+    from harness.records import Battle
+    from harness.store import open_store
+    from harness.store.battles import write_battles
+
+    battles = [Battle(model_a="x", model_b="y", winner=w, judge=j, battle_key=f"{j}{k}")
+               for k, (w, j) in enumerate([("model_a", "human"), ("model_b", "human"), ("model_a", "gpt-4"),
+                                           ("model_a", "gpt-4"), ("tie", "crowd")])]
+    write_battles(open_store(), battles)
+    config = ArenaConfig(method="bt", bootstrap=0)
+    with pytest.raises(HarnessError, match="3 sources: crowd, gpt-4, human"):
+        run_arena(config, from_store=True)
+    assert run_arena(config, from_store=True, judges=["human"]).report.n_battles == 2
+    assert run_arena(config, from_store=True, judges=["human", "crowd"]).report.n_battles == 3
+    with pytest.raises(HarnessError, match="no battles judged by 'gpt-5'"):
+        run_arena(config, from_store=True, judges=["gpt-5"])
+    assert len(select_sources(battles[:2])) == 2  # one source: nothing to choose

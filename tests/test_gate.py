@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.errors import HarnessError
 from harness.gate import stats
 from harness.gate.checks import GateConfig, Pending
 from harness.gate.decide import decide, run_gate
@@ -367,6 +368,22 @@ def test_arena_sign_test_when_each_question_judged_once(two_runs: tuple[str, str
     win = next(c for c in report.checks if c.name == "arena: win rate")
     assert win.test.method == "sign-test" and win.test.counts == {"wins": 20, "losses": 20, "ties": 0}
     assert not win.failed and report.exit_code == 0
+
+
+def test_arena_battles_from_several_sources_need_a_judge(two_runs: tuple[str, str]) -> None:
+    base, cand = two_runs
+    human = [Battle(model_a="cand-model", model_b="base-model", winner="model_b", judge="human", battle_key=f"h{i}")
+             for i in range(20)]
+    llm = [Battle(model_a="cand-model", model_b="base-model", winner="model_a", judge="gpt-4", battle_key=f"g{i}")
+           for i in range(20)]
+    write_battles(open_store(), human + llm)
+    with pytest.raises(HarnessError, match="2 sources: gpt-4, human"):
+        run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"]))
+    by_human = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"], judges=["human"]))
+    win = next(c for c in by_human.checks if c.name == "arena: win rate")
+    assert win.test.counts == {"wins": 0, "losses": 20, "ties": 0}
+    by_judge = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"], judges=["gpt-4"]))
+    assert next(c for c in by_judge.checks if c.name == "arena: win rate").test.counts["wins"] == 20
 
 
 # --- simulation: false-positive rate and power -------------------------------------------------------

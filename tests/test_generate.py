@@ -100,3 +100,21 @@ def test_tiny_model_generates_with_template_and_skips_stored(tiny_model_dir, que
     assert count_rows(open_store())["models"] == 1
     with pytest.raises(HarnessError, match="no chat template of its own"):
         run_generate(config.model_copy(update={"chat_template": "tokenizer"}))
+
+
+def test_fastchat_temperatures_per_category(openai_server, question_file, store_url):
+    from harness.generate import FASTCHAT_TEMPERATURES, question_temperature
+
+    openai_server.responder = _echo
+    base = GenerateConfig(model="served-model", questions=question_file, backend="local-chat-completions",
+                          base_url=openai_server.url, max_new_tokens=16)
+    run_generate(base)
+    assert {body["temperature"] for _, body, _ in openai_server.requests} == {0.0}
+    sent = len(openai_server.requests)
+    fastchat = base.model_copy(update={"temperatures": "fastchat"})
+    outcome = run_generate(fastchat)  # a new generation setting: asked again, not served from the greedy rows
+    assert outcome.generated == 2
+    by_question = {body["messages"][0]["content"]: body["temperature"] for _, body, _ in openai_server.requests[sent:]}
+    assert by_question == {"What is 1+2?": FASTCHAT_TEMPERATURES["math"], "Say hi.": 0.7}  # "chat" is no FastChat category
+    assert question_temperature(fastchat, Question(question_id="s", category="stem", turns=("x",))) == 0.1
+    assert question_temperature(base, Question(question_id="s", category="writing", turns=("x",))) == 0.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -205,11 +206,8 @@ def test_single_grades_and_missing_answers(openai_server, questions, store_url, 
 
     def grade(body: dict) -> str:
         user = body["messages"][-1]["content"]
-        last = (
-            user.rsplit("### Assistant:\n", 1)[-1]
-            if "### Assistant:" in user
-            else user.split("[Assistant's answer]\n")[1]
-        )
+        # the last answer shown, in the project's prompts or FastChat's (the default)
+        last = re.split(r"### Assistant(?: A)?:\n|\[(?:The Start of )?Assistant's [aA]nswer\]\n", user)[-1]
         return "Rating: " + grades[last.split()[0]]
 
     openai_server.responder = ScriptedJudge(verdict=grade)

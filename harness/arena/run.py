@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, ratings_from_report
+from harness.arena.sources import select_sources
 from harness.errors import HarnessError
 from harness.records import Battle
 
@@ -38,9 +39,13 @@ class ArenaOutcome:
 
 
 def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store: bool = False,
-              category: str | None = None, skip_bad: bool = False, store: str | None = None) -> ArenaOutcome:
+              category: str | None = None, skip_bad: bool = False, store: str | None = None,
+              judges: list[str] | None = None) -> ArenaOutcome:
     """Rate the battles of `battles_file` or of the store (exactly one), optionally of one category, and
     store the ratings under the battle set's fingerprint.
+
+    Store battles from several sources (human votes, judge models) are an error unless `judges` names the
+    ones to use (`harness.arena.sources`); a file is rated as it is unless `judges` is given.
 
     A file is read through `harness.formats.read_file` (as `harness judge import` reads it) and the
     battles rated are stored too, keyed by the file's digest and row, so rating it again adds none.
@@ -58,6 +63,9 @@ def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store:
         battles, source = loaded.battles, loaded.source
     else:
         battles, source = read_battles(opened, category=category), f"store:{opened.url}"
+    if loaded is None or judges:
+        battles = select_sources(battles, judges)
+        source += f" judge:{'+'.join(judges)}" if judges else ""
     report = compute_ratings(_checked(battles, category), config)
     for note in report.warnings:
         log.warning("%s", note)

@@ -34,6 +34,9 @@ def arena_command(
     anchor: Annotated[str | None, typer.Option(help="MODEL=RATING: pin one model's rating.")] = None,
     category: Annotated[str | None, typer.Option(help="Only battles of this category.")] = None,
     control: Annotated[str | None, typer.Option(help="Style control covariates: length,markdown.")] = None,
+    judge: Annotated[list[str] | None, typer.Option(help="Only battles of this source: human, crowd or a judge "
+                                                    "model (repeat to pool several); required when the store "
+                                                    "holds several.")] = None,
     skip_bad: SkipBadOpt = False,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
@@ -45,7 +48,7 @@ def arena_command(
 
     config = validated(ArenaConfig, method=method, bootstrap=bootstrap, seed=seed, anchor=parse_anchor(anchor),
                        control=tuple(split_list(control)))
-    outcome = run_arena(config, battles, from_store, category, skip_bad, store)
+    outcome = run_arena(config, battles, from_store, category, skip_bad, store, split_list(judge) or None)
     if as_json:
         print_json(outcome.to_json())
     else:

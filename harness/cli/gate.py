@@ -38,6 +38,9 @@ def gate_command(
                                                                     "primary {task: metric}.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per task.")] = None,
+    judge: Annotated[list[str] | None, typer.Option(help="Arena battles of this source only (human, crowd or a "
+                                                    "judge model; repeat to pool); required when the store "
+                                                    "holds several.")] = None,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -50,7 +53,7 @@ def gate_command(
     try:
         config = validated(GateConfig, candidate=candidate, baseline=baseline, suite=suite, tasks=split_list(tasks),
                            alpha=alpha, max_drop=max_drop, max_rating_drop=max_rating_drop, seed=seed,
-                           metric_direction_file=metric_direction_file)
+                           metric_direction_file=metric_direction_file, judges=split_list(judge))
         report = run_gate(config, store)
     except HarnessError as exc:
         write_gate_files(markdown, junit, exc)

@@ -44,6 +44,9 @@ def generate_command(
     name: NameOpt = None,
     batch_size: BatchSizeOpt = None,
     device: DeviceOpt = "cpu",
+    temperatures: Annotated[str, typer.Option(help="greedy | fastchat: FastChat's MT-bench temperature per "
+                                              "question category (writing, roleplay 0.7; stem, humanities 0.1; "
+                                              "math, coding, reasoning, extraction 0; others 0.7).")] = "greedy",
     force: ForceOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -54,7 +57,7 @@ def generate_command(
     sizes = {"batch_size": batch_size} if batch_size else {}
     config = validated(GenerateConfig, model=model, name=name, questions=questions, backend=backend,
                        base_url=base_url, api_key_env=api_key_env, max_new_tokens=max_new_tokens, chat_template=chat_template,
-                       device=device, force=force, **sizes)
+                       device=device, force=force, temperatures=temperatures, **sizes)
     outcome = run_generate(config, store)
     if as_json:
         print_json(outcome.to_json())
@@ -92,6 +95,8 @@ def judge_command(
         help="Stop starting calls once this judge has cost this many USD in the store, earlier runs included "
         "(exit code 4).")] = None,
     price_per_mtok: Annotated[str | None, typer.Option(help="IN,OUT USD per million tokens.")] = None,
+    prompts: Annotated[str, typer.Option(help="fastchat: FastChat's MT-bench judge prompts (pair-v2, single-v1, "
+                                         "their math and multi-turn forms) | harness: the project's own.")] = "fastchat",
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -107,7 +112,8 @@ def judge_command(
     price = _price_pair(price_per_mtok)
     config = validated(JudgeConfig, models=split_list(models), questions=questions, judge=judge,
                        judge_base_url=judge_base_url, judge_api_key_env=judge_api_key_env, mode=mode,
-                       baseline=baseline, concurrency=concurrency, max_cost=max_cost, price_per_mtok=price)
+                       baseline=baseline, concurrency=concurrency, max_cost=max_cost, price_per_mtok=price,
+                       prompts=prompts)
     doc = run_judge(config, store).to_json()
     print_json(doc) if as_json else stdout.print(judge_summary(doc))
     raise typer.Exit(judge_exit_code(doc))
@@ -132,7 +138,7 @@ def judge_exit_code(doc: dict[str, Any]) -> int:
 def judge_import_command(
     file: Annotated[Path, typer.Argument(help="Judgment or battle file (or a PRD ratings / Vicuna-80 folder).")],
     format: Annotated[str | None, typer.Option("--format", help="clean-battle | fastchat-pair | fastchat-single | "
-                                               "fastchat-votes | vicuna-review | prd | alpaca-eval | llmfao "
+                                               "fastchat-votes | vicuna-review | prd | alpaca-eval | llmfao | arena-hard "
                                                "[default: detect].")] = None,
     skip_bad: SkipBadOpt = False,
     store: StoreOpt = None,
@@ -155,34 +161,52 @@ def judge_import_command(
 @judge_app.command("results")
 @handled
 def judge_results_command(
-    mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single.")] = "pairwise-all",
-    judge: Annotated[str | None, typer.Option(help="One judge [default: every judge].")] = None,
-    baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline.")] = None,
+    mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single | alpaca-eval (AlpacaEval's "
+                                      "columns and length-controlled win rate against --baseline) | score-totals "
+                                      "(summed 1-10 scores per pair: the Vicuna-80 reviews) | arena-hard (score "
+                                      "vs --baseline with a bootstrap CI).")] = "pairwise-all",
+    judge: Annotated[list[str] | None, typer.Option(help="A judge [default: every judge]; repeat it in arena-hard "
+                                                    "mode for a judge ensemble (their games pooled).")] = None,
+    style_control: Annotated[str | None, typer.Option(help="arena-hard: length | markdown | length,markdown: "
+                                                      "score the style-controlled BT fit.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline (alpaca-eval: default "
+                                                 "the one generator_1).")] = None,
     questions: Annotated[str | None, typer.Option(help="Only this question set (name).")] = None,
+    instruction_difficulty: Annotated[Path | None, typer.Option(
+        help="alpaca-eval: AlpacaEval's instruction_difficulty.csv (index, value) for the length-controlled GLM "
+        "[default: its length_controlled_minimal GLM, said in the output].")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Win/loss/tie and win rates per model (FastChat's counting), or mean 1-10 grades per turn."""
+    """Win/loss/tie and win rates per model (FastChat's counting), mean 1-10 grades per turn, or AlpacaEval's."""
+    from harness.cli.judge_tables import results_tables
     from harness.judge.results import results_report
     from harness.store import open_store
 
-    doc = results_report(open_store(store, create=False), judge, mode, baseline, questions)
-    print_json(doc) if as_json else stdout.print(results_report_tables(doc))
+    difficulty = str(instruction_difficulty) if instruction_difficulty else None
+    doc = results_report(open_store(store, create=False), judge, mode, baseline, questions, difficulty,
+                         tuple(split_list(style_control)))
+    print_json(doc) if as_json else stdout.print(results_tables(doc, results_report_tables))
 
 
 @judge_app.command("agreement")
 @handled
 def judge_agreement_command(
     judge: Annotated[str, typer.Option(help="The judge to check.")],
-    against: Annotated[str, typer.Option(help="human, or another judge's name.")] = "human",
+    against: Annotated[str, typer.Option(help="human (every human judge: human, crowd), or another judge's "
+                                         "name; the same as --judge compares its votes with each other.")] = "human",
+    counting: Annotated[str, typer.Option(help="fastchat: a judge that saw both answer orders casts one vote, "
+                                          "merged by FastChat's rule (win only when both orders agree), as "
+                                          "compute_agreement counts | per-order: each order's verdict is a "
+                                          "vote, so each human vote is compared with both.")] = "fastchat",
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Agreement with humans or another judge (with and without ties), and position consistency."""
-    from harness.judge.results import agreement_report
+    from harness.judge.agreement import agreement_report
     from harness.store import open_store
 
-    doc = agreement_report(open_store(store, create=False), judge, against)
+    doc = agreement_report(open_store(store, create=False), judge, against, counting)
     print_json(doc) if as_json else stdout.print(agreement_table(doc))
 
 
@@ -200,11 +224,14 @@ def results_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     if rows and "turns" in rows[0]:
         turns = sorted({int(t) for r in rows for t in r["turns"]})
-        for column in ["model", *[f"turn {t}" for t in turns], "score", "n"]:
+        categories = sorted({c for r in rows for c in r.get("categories") or {}})
+        for column in ["model", *[f"turn {t}" for t in turns], "score", "n", *categories]:
             table.add_column(column)
         for r in rows:
             per_turn = {int(k): v for k, v in r["turns"].items()}
-            table.add_row(r["model"], *[_fmt(per_turn.get(t)) for t in turns], _fmt(r["score"]), str(r["n"]))
+            cats = r.get("categories") or {}
+            table.add_row(r["model"], *[_fmt(per_turn.get(t)) for t in turns], _fmt(r["score"]), str(r["n"]),
+                          *[_fmt(cats.get(c)) for c in categories])
         return table
     columns = ["model", "win", "loss", "tie", "n", "win_rate", "loss_rate", "win_rate_adjusted"]
     for column in columns:
@@ -241,7 +268,7 @@ def judge_summary(doc: dict[str, Any]) -> Group:
 
 def agreement_table(doc: dict[str, Any]) -> Group:
     """Agreement per turn and overall, with and without ties, and each judge's position consistency."""
-    table = Table(title=f"agreement: {doc['judge']} vs {doc['against']}")
+    table = Table(title=f"agreement: {doc['judge']} vs {doc['against']} ({doc['counting']} counting)")
     for column in ("turn", "with ties", "n", "without ties", "n"):
         table.add_column(column)
     for row in [*doc["turns"], {"turn": "all", **doc["overall"]}]:
@@ -250,16 +277,11 @@ def agreement_table(doc: dict[str, Any]) -> Group:
             str(row["turn"]), _fmt(w["ratio"]), str(w["total"]), _fmt(wo["ratio"]), str(wo["total"])
         )
     position = Table(title="position consistency (pairs judged in both orders)")
-    for column in ("judge", "pairs", "consistency", "first-position bias", "second-position bias"):
+    for column in ("judge", "pairs", "consistent", "first", "second", "other"):
         position.add_column(column)
     for p in doc["position"]:
-        position.add_row(
-            p["judge"],
-            str(p["n"]),
-            _fmt(p["consistency"]),
-            _fmt(p["first_position_bias"]),
-            _fmt(p["second_position_bias"]),
-        )
+        position.add_row(p["judge"], str(p["n"]), _fmt(p["consistency"]), _fmt(p["first_position_bias"]),
+                         _fmt(p["second_position_bias"]), _fmt(p["other_rate"]))
     return Group(table, position)
 
 

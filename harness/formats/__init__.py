@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.formats import alpaca_eval, clean_battle, fastchat, llmfao, prd, vicuna80
+from harness.formats import alpaca_eval, arena_hard, clean_battle, fastchat, llmfao, prd, vicuna80
 from harness.formats.rows import Imported, first_row
 
 __all__ = ["FORMATS", "Imported", "detect_format", "read_file"]
@@ -30,6 +30,7 @@ FORMATS: dict[str, Reader] = {
     "prd": prd.read_prd,
     "alpaca-eval": alpaca_eval.read_alpaca_eval,
     "llmfao": llmfao.read_llmfao,
+    "arena-hard": arena_hard.read_arena_hard,
 }
 _HINT = f"pass --format ({', '.join(FORMATS)})"
 
@@ -55,6 +56,7 @@ def detect_format(path: Path) -> str:
     keys = set(row) if isinstance(row, dict) else set()
     checks = {
         "fastchat-pair": "g1_winner" in keys,
+        "arena-hard": {"games", "model", "question_id"} <= keys,
         "fastchat-single": {"score", "model"} <= keys,
         "vicuna-review": {"answer1_id", "score"} <= keys,
         "alpaca-eval": "preference" in keys,

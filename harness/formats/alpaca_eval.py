@@ -2,7 +2,9 @@
 
 preference 1 = output_1 better, 2 = output_2 better, 0 or 1.5 = draw; a weighted judge's value in between
 goes to the nearer side; a missing preference is dropped. The question id is a short hash of the
-instruction (AlpacaEval has none); style counts come from the two outputs.
+instruction (AlpacaEval has none); style counts come from the two outputs; `extra` keeps the preference, the
+row's 0-based `index` (what instruction-difficulty files are keyed by) and the outputs' character lengths
+`len_1`, `len_2` (what AlpacaEval's avg_length and length-controlled win rate use).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def read_alpaca_eval(path: Path, skip_bad: bool = False) -> Imported:
                 model_a=r["generator_1"], model_b=r["generator_2"], winner=winner, source=log.source,
                 question_set="alpaca_eval", question_id=qid, turn=1, category=r.get("dataset"),
                 judge=str(r["annotator"]), battle_key=row_key(FORMAT, digest, row.number),
-                extra={"preference": float(r["preference"]),
+                extra={"preference": float(r["preference"]), "index": row.number - 1,
+                       "len_1": len(r["output_1"] or ""), "len_2": len(r["output_2"] or ""),
                        "conv_metadata": style_metadata(r["output_1"] or "", r["output_2"] or "")}))
     return log.result()

@@ -59,6 +59,8 @@ class GateConfig(BaseModel):
     """Seed of every bootstrap."""
     arena: bool = True
     """Also gate on arena battles when the store has some between the two models."""
+    judges: list[str] = []
+    """Sources of the arena battles (human, crowd, judge models); empty: the store must hold only one."""
 
     def paired(self) -> PairedSettings:
         """The settings of every paired test this gate runs (the Compare page's defaults are the same)."""

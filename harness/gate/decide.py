@@ -143,7 +143,9 @@ def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
         pending.append(check)
         notes += task_notes
     if config.arena:
-        battles = read_battles(store)
+        from harness.arena.sources import select_sources
+
+        battles = select_sources(read_battles(store), config.judges or None)
         arena_pending, arena_notes = arena_checks(battles, candidate.model, baseline.model, config)
         pending += arena_pending
         notes += arena_notes

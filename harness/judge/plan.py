@@ -55,6 +55,9 @@ class JudgeConfig(BaseModel):
     """Judge output budget per call."""
     timeout: float = Field(120.0, gt=0)
     """Seconds before a judge call counts as timed out (and is retried)."""
+    prompts: Literal["fastchat", "harness"] = "fastchat"
+    """fastchat: FastChat's MT-bench judge prompts (references only for math, reasoning, coding); harness: the
+    project's own prompts (a reference wherever the question has one)."""
 
     @field_validator("models")
     @classmethod
@@ -196,7 +199,7 @@ def plan_jobs(store: Store, config: JudgeConfig) -> Plan:
                 if not _judgeable(config, q, turn):
                     skipped += 1
                     continue
-                prompt = choose_prompt(prompts, kind, q, turn) if prompts else None
+                prompt = choose_prompt(prompts, kind, q, turn, config.prompts) if prompts else None
                 made = _make_jobs(config, prompt, qset.name, q, turn, (a, tuple(first)), (b, second))
                 jobs.extend(made)
                 if len(made) == 2:

@@ -81,14 +81,38 @@ _EMPTY_FIELDS = dict.fromkeys(
         "conversation",
         "conversation_a",
         "conversation_b",
+        # FastChat's numbered fields (its judge_prompts.jsonl): turn k of the question, answers, reference
+        *[f"{field}_{k}" for field in ("question", "answer", "answer_a", "answer_b", "ref_answer") for k in (1, 2)],
     ],
     "",
 )
+PROMPT_SETS = ("fastchat", "harness")
+# FastChat llm_judge/common.py NEED_REF_CATS: the only categories judged against a reference answer.
+REFERENCE_CATEGORIES = ("math", "reasoning", "coding", "arena-hard-200")
+_FASTCHAT_NAMES = {("pairwise", False, 1): "pair-v2", ("pairwise", False, 2): "pair-v2-multi-turn",
+                   ("pairwise", True, 1): "pair-math-v1", ("pairwise", True, 2): "pair-math-v1-multi-turn",
+                   ("single", False, 1): "single-v1", ("single", False, 2): "single-v1-multi-turn",
+                   ("single", True, 1): "single-math-v1", ("single", True, 2): "single-math-v1-multi-turn"}
 
 
-def choose_prompt(prompts: dict[str, JudgePrompt], kind: str, question: Question, turn: int) -> JudgePrompt:
-    """The prompt for one judgment: reference-guided on turn 1 when a reference exists, multi-turn later."""
-    if kind == "pairwise":
+def uses_reference(question: Question, prompt_set: str = "harness") -> bool:
+    """Whether judgments of `question` see its reference: any reference (harness), or as FastChat only in
+    math, reasoning and coding (fastchat)."""
+    return bool(question.references) and (prompt_set != "fastchat" or question.category in REFERENCE_CATEGORIES)
+
+
+def choose_prompt(prompts: dict[str, JudgePrompt], kind: str, question: Question, turn: int,
+                  prompt_set: str = "harness") -> JudgePrompt:
+    """The prompt for one judgment.
+
+    fastchat: FastChat's MT-bench choice (pair-v2 / single-v1, their -math-v1 forms with a reference for
+    math, reasoning and coding, the -multi-turn forms for turn 2; FastChat has none past turn 2, so later
+    turns use this project's multi-turn prompts). harness: reference-guided on turn 1 when a reference
+    exists, multi-turn later.
+    """
+    if prompt_set == "fastchat" and turn <= 2:
+        name = _FASTCHAT_NAMES[(kind, uses_reference(question, "fastchat"), turn)]
+    elif kind == "pairwise":
         name = (
             "pairwise-multi-turn"
             if turn > 1
@@ -99,10 +123,20 @@ def choose_prompt(prompts: dict[str, JudgePrompt], kind: str, question: Question
     else:
         name = "single-multi-turn" if turn > 1 else "single-general"
     if name not in prompts:
-        raise HarnessError(
-            f"judge prompt {name!r} is missing", hint=f"restore tasks/judge_prompts/{name}.yaml"
-        )
+        found = next(PROMPTS_DIR.glob(f"*{name}.yaml"), None)
+        raise HarnessError(f"judge prompt {name!r} is missing",
+                           hint=f"restore tasks/judge_prompts/{found.name if found else name + '.yaml'}")
     return prompts[name]
+
+
+def _numbered(question: Question, turn: int, answers: dict[str, Sequence[str]], fastchat: bool) -> dict[str, str]:
+    """FastChat's numbered fields up to `turn` (question_1, answer_a_2, ref_answer_1, ...)."""
+    fields = {f"question_{k}": question.turns[k - 1] for k in range(1, min(turn, 2) + 1)}
+    for prefix, given in answers.items():
+        fields.update({f"{prefix}_{k}": given[k - 1] for k in range(1, min(turn, 2) + 1)})
+    refs = question.references if uses_reference(question, "fastchat" if fastchat else "harness") else None
+    fields.update({f"ref_answer_{k}": refs[k - 1] for k in (1, 2) if refs and len(refs) >= k})
+    return {**{k: "" for k in _EMPTY_FIELDS if k[-1].isdigit()}, **fields}
 
 
 def _reference(question: Question, turn: int) -> str | None:
@@ -124,7 +158,9 @@ def render_pairwise(
     prompt: JudgePrompt, question: Question, turn: int, first: Sequence[str], second: Sequence[str]
 ) -> list[dict[str, str]]:
     """Chat messages asking to compare `first` (shown as A) and `second` (shown as B) at `turn` (1-based)."""
+    numbered = _numbered(question, turn, {"answer_a": first, "answer_b": second}, _is_fastchat(prompt))
     user = prompt.template.format(
+        **numbered,
         question=question.turns[turn - 1],
         answer_a=first[turn - 1],
         answer_b=second[turn - 1],
@@ -142,7 +178,9 @@ def render_single(
     prompt: JudgePrompt, question: Question, turn: int, answers: Sequence[str]
 ) -> list[dict[str, str]]:
     """Chat messages asking to grade `answers` at `turn` (1-based)."""
+    numbered = _numbered(question, turn, {"answer": answers}, _is_fastchat(prompt))
     user = prompt.template.format(
+        **numbered,
         question=question.turns[turn - 1],
         answer=answers[turn - 1],
         reference=_reference(question, turn) or "",
@@ -154,3 +192,7 @@ def render_single(
         conversation_b="",
     )
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
+
+
+def _is_fastchat(prompt: JudgePrompt) -> bool:
+    return prompt.name in _FASTCHAT_NAMES.values()

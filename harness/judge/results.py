@@ -1,25 +1,30 @@
-"""Judge statistics: win/loss/tie and win rates, MT-bench-style mean grades, agreement and position bias.
+"""Judge statistics: win/loss/tie and win rates and MT-bench-style mean grades (agreement: `judge.agreement`).
 
 Counting follows FastChat: `show_result.py` (a pair is a tie when either game is a tie or the two answer
-orders disagree; error rows are dropped; win_rate_adjusted = (win + 0.5 tie) / n) and
-`compute_agreement.py` (votes keyed by question and sorted model pair per turn; "with ties" and "without
-ties"; a judge's vote against each human vote; human-human over pairs of votes on the same key).
-Pure functions over records, plus two readers that fetch them from the store.
+orders disagree; error rows are dropped; win_rate_adjusted = (win + 0.5 tie) / n). Pure functions over records, plus two readers that fetch them from the store.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness.judge.agreement import (  # noqa: F401  (re-exported: agreement used to live here)
+    AgreementCount,
+    PositionStats,
+    agreement_report,
+    count_agreement,
+    position_stats,
+    votes_by_turn,
+)
 from harness.records import Battle, Judgment
 from harness.store import Store
 from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments
 
-Key = tuple[str, str, str]  # (question_id, model sorted first, model sorted second)
+RESULT_MODES = ("pairwise-all", "pairwise-baseline", "single", "alpaca-eval", "score-totals", "arena-hard")
 
 
 @dataclass(frozen=True)
@@ -44,41 +49,7 @@ class SingleResult:
     turns: dict[int, float]
     score: float
     n: int
-
-
-@dataclass(frozen=True)
-class AgreementCount:
-    """Agreeing votes out of compared votes."""
-
-    agree: int
-    total: int
-
-    @property
-    def ratio(self) -> float | None:
-        return self.agree / self.total if self.total else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"agree": self.agree, "total": self.total, "ratio": self.ratio}
-
-
-@dataclass(frozen=True)
-class PositionStats:
-    """How a judge's verdict moves when the two answers swap places (pairs judged in both orders)."""
-
-    judge: str
-    n: int
-    consistent: int
-    bias_first: int
-    bias_second: int
-
-    def to_json(self) -> dict[str, Any]:
-        rate = lambda k: k / self.n if self.n else None
-        return {
-            **asdict(self),
-            "consistency": rate(self.consistent),
-            "first_position_bias": rate(self.bias_first),
-            "second_position_bias": rate(self.bias_second),
-        }
+    categories: dict[str, float] = field(default_factory=dict)  # mean grade per question category
 
 
 def pairwise_results(
@@ -108,108 +79,70 @@ def pairwise_results(
     return sorted(rows, key=lambda r: (-r.win_rate_adjusted, r.model))
 
 
-def single_results(judgments: Iterable[Judgment], models: list[str] | None = None) -> list[SingleResult]:
-    """Mean grade per model per turn and over all turns; errors (no score) are dropped, as FastChat drops -1."""
+@dataclass(frozen=True)
+class ScoreTotal:
+    """Summed 1-10 scores of one model pair over the questions both were scored on (the Vicuna-80 blog table)."""
+
+    model_a: str
+    model_b: str
+    total_a: float
+    total_b: float
+    n: int
+
+
+def score_totals(battles: Iterable[Battle]) -> list[ScoreTotal]:
+    """Per model pair (as stored, model_a first), the sums of the battles' `score_a` and `score_b` (kept by the
+    Vicuna-80 review import); battles without both scores are left out."""
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
+    for b in battles:
+        extra = b.extra or {}
+        if extra.get("score_a") is None or extra.get("score_b") is None:
+            continue
+        entry = sums[(b.model_a, b.model_b)]
+        entry[0] += float(extra["score_a"])
+        entry[1] += float(extra["score_b"])
+        entry[2] += 1
+    return [ScoreTotal(a, b, ta, tb, int(n)) for (a, b), (ta, tb, n) in sums.items()]
+
+
+def single_results(judgments: Iterable[Judgment], models: list[str] | None = None,
+                   categories: dict[tuple[str, str], str] | None = None) -> list[SingleResult]:
+    """Mean grade per model per turn and over all turns (FastChat's show_result: the average is over every
+    graded turn), and per question category where `categories` ((question set, id) -> category) knows it;
+    errors (no score) are dropped, as FastChat drops -1."""
     scores: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    by_category: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for j in judgments:
         if j.mode != "single" or j.status != "ok" or j.score is None or j.score < 0:
             continue
         if models is None or j.model_a in models:
             scores[j.model_a][j.turn].append(float(j.score))
+            category = (categories or {}).get((j.question_set, j.question_id))
+            if category:
+                by_category[j.model_a][category].append(float(j.score))
     rows = []
     for model, by_turn in scores.items():
         every = [s for turn_scores in by_turn.values() for s in turn_scores]
         turns = {t: sum(v) / len(v) for t, v in sorted(by_turn.items())}
-        rows.append(SingleResult(model, turns, sum(every) / len(every), len(every)))
+        cats = {c: sum(v) / len(v) for c, v in sorted(by_category[model].items())}
+        rows.append(SingleResult(model, turns, sum(every) / len(every), len(every), cats))
     return sorted(rows, key=lambda r: (-r.score, r.model))
 
 
-def _revert(winner: str) -> str:
-    return {"model_a": "model_b", "model_b": "model_a"}.get(winner, winner)
+def question_categories(question_sets: Iterable[str]) -> dict[tuple[str, str], str]:
+    """(question set, question id) -> category for the sets that resolve (built-in names or question files);
+    sets that do not resolve (an imported file's set) contribute nothing."""
+    from harness.errors import HarnessError
+    from harness.formats.questions import load_questions
 
-
-def votes_by_turn(battles: Iterable[Battle]) -> dict[int, dict[Key, list[str]]]:
-    """turn -> (question_id, sorted model pair) -> winners, with winners restated for the sorted order."""
-    data: dict[int, dict[Key, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for b in battles:
-        turn = b.turn or 1
-        if b.model_a < b.model_b:
-            data[turn][(str(b.question_id), b.model_a, b.model_b)].append(b.winner)
-        else:
-            data[turn][(str(b.question_id), b.model_b, b.model_a)].append(_revert(b.winner))
-    return data
-
-
-def _tie(vote: str) -> bool:
-    return "tie" in vote
-
-
-def _equal(v1: str, v2: str) -> bool:
-    return (_tie(v1) and _tie(v2)) or v1 == v2
-
-
-def count_agreement(
-    votes1: dict[Key, list[str]], votes2: dict[Key, list[str]] | None, with_ties: bool
-) -> AgreementCount:
-    """FastChat's counting; `votes2=None` compares the votes of one judge (humans) with each other."""
-    banned = lambda v: not with_ties and _tie(v)
-    agree = total = 0
-    for key, first in votes1.items():
-        if votes2 is None:
-            pairs = [(first[i], first[j]) for i in range(len(first)) for j in range(i + 1, len(first))]
-        else:
-            pairs = [(v1, v2) for v1 in first for v2 in votes2.get(key, [])]
-        for v1, v2 in pairs:
-            if banned(v1) or banned(v2):
-                continue
-            total += 1
-            agree += _equal(v1, v2)
-    return AgreementCount(agree, total)
-
-
-def position_stats(judge: str, battles: Iterable[Battle]) -> PositionStats:
-    """Consistency and position bias over battles whose `extra` keeps both orders' winners (g1: a first)."""
-    n = consistent = first = second = 0
-    for b in battles:
-        g1, g2 = (b.extra or {}).get("g1"), (b.extra or {}).get("g2")
-        if g1 is None or g2 is None or "error" in (g1, g2):
+    found: dict[tuple[str, str], str] = {}
+    for name in set(question_sets):
+        try:
+            qset = load_questions(name)
+        except HarnessError:
             continue
-        n += 1
-        consistent += g1 == g2 or (_tie(g1) and _tie(g2))
-        first += g1 == "model_a" and g2 == "model_b"
-        second += g1 == "model_b" and g2 == "model_a"
-    return PositionStats(judge, n, consistent, first, second)
-
-
-def agreement_report(store: Store, judge: str, against: str) -> dict[str, Any]:
-    """`harness judge agreement`: per turn and overall, with and without ties, plus position stats."""
-    mine = read_battles(store, judge=judge)
-    theirs = mine if against == judge else read_battles(store, judge=against)
-    v1, v2 = votes_by_turn(mine), votes_by_turn(theirs)
-    same = against == judge
-    turns = []
-    for turn in sorted(set(v1) & set(v2)):
-        other = None if same else v2[turn]
-        turns.append(
-            {
-                "turn": turn,
-                "with_ties": count_agreement(v1[turn], other, True).to_json(),
-                "without_ties": count_agreement(v1[turn], other, False).to_json(),
-            }
-        )
-    overall = {}
-    for label, ties in (("with_ties", True), ("without_ties", False)):
-        parts = [count_agreement(v1[t], None if same else v2[t], ties) for t in set(v1) & set(v2)]
-        overall[label] = AgreementCount(sum(p.agree for p in parts), sum(p.total for p in parts)).to_json()
-    return {
-        "judge": judge,
-        "against": against,
-        "turns": turns,
-        "overall": overall,
-        "position": [
-            position_stats(j, read_battles(store, judge=j)).to_json() for j in dict.fromkeys([judge, against])
-        ],
-    }
+        found.update({(name, q.question_id): q.category for q in qset.questions if q.category})
+    return found
 
 
 def results_for_run(
@@ -219,18 +152,26 @@ def results_for_run(
     question_set: str | None = None,
     models: list[str] | None = None,
     baseline: str | None = None,
+    difficulty: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """Result rows (as dicts) of one judge: pairwise win rates, or mean grades for mode single."""
+    """Result rows (as dicts) of one judge: pairwise win rates, mean grades (single) or AlpacaEval's columns."""
     if mode == "single":
         rows = [
             j
             for j in read_judgments(store, judge=judge, mode="single")
             if question_set is None or j.question_set == question_set
         ]
-        return [asdict(r) for r in single_results(rows, models)]
+        categories = question_categories(j.question_set for j in rows)
+        return [asdict(r) for r in single_results(rows, models, categories)]
     battles = [
         b for b in read_battles(store, judge=judge) if question_set is None or b.question_set == question_set
     ]
+    if mode == "score-totals":
+        return [asdict(r) for r in score_totals(battles)]
+    if mode == "alpaca-eval":
+        from harness.judge.alpaca_eval import alpaca_eval_rows
+
+        return [asdict(r) for r in alpaca_eval_rows(battles, baseline, difficulty)]
     return [
         asdict(r)
         for r in pairwise_results(battles, baseline if mode == "pairwise-baseline" else None, models)
@@ -239,22 +180,68 @@ def results_for_run(
 
 def results_report(
     store: Store,
-    judge: str | None = None,
+    judge: str | list[str] | None = None,
     mode: str = "pairwise-all",
     baseline: str | None = None,
     question_set: str | None = None,
+    difficulty_file: str | None = None,
+    control: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """`harness judge results`: result rows per judge (every judge in the store when `judge` is None)."""
+    """`harness judge results`: result rows per judge (every judge in the store when `judge` is None);
+    in arena-hard mode several judges are one ensemble.
+
+    Raises:
+        HarnessError: an unknown mode or judge, or a mode's missing --baseline.
+    """
+    from harness.errors import HarnessError
     from harness.store.judgments import judge_names, judge_usage
 
-    if mode == "pairwise-baseline" and not baseline:
-        from harness.errors import HarnessError
+    if mode not in RESULT_MODES:
+        raise HarnessError(f"unknown --mode {mode!r}", hint=f"use one of {', '.join(RESULT_MODES)}")
+    if mode in ("pairwise-baseline", "arena-hard") and not baseline:
+        raise HarnessError(f"--mode {mode} needs --baseline MODEL")
+    named = [judge] if isinstance(judge, str) else list(judge or [])
+    known = judge_names(store)
+    if named:
+        from harness.judge.agreement import resolve_judges
 
-        raise HarnessError("--mode pairwise-baseline needs --baseline MODEL")
-    judges = [judge] if judge else judge_names(store)
+        for name in named:
+            if name != "human":
+                resolve_judges(name, known)  # an unknown name is an error listing the store's judges
+    judges = named or known
+    if mode == "arena-hard":
+        if not named and len(judges) > 1:
+            raise HarnessError(f"the store has {len(judges)} judges: {', '.join(judges)}",
+                               hint="name one with --judge, or repeat --judge for an ensemble")
+        return _arena_hard_report(store, judges, baseline or "", question_set, control)
+    difficulty = lc_note = None
+    if mode == "alpaca-eval":
+        from harness.judge.alpaca_eval import lc_method_note, read_instruction_difficulty
+
+        difficulty = read_instruction_difficulty(difficulty_file) if difficulty_file else None
+        lc_note = lc_method_note(difficulty is not None)
     report = []
     for name in judges:
-        rows = results_for_run(store, name, mode, question_set, None, baseline)
-        if rows or judge:
+        try:
+            rows = results_for_run(store, name, mode, question_set, None, baseline, difficulty)
+        except HarnessError:
+            if named or mode != "alpaca-eval":
+                raise
+            continue  # a judge whose battles have no one baseline is not an AlpacaEval annotator: not listed
+        if rows or named:
             report.append({"judge": name, "results": rows, "usage": judge_usage(store, name)})
-    return {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}
+    doc = {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}
+    return {**doc, "length_control": lc_note} if lc_note else doc
+
+
+def _arena_hard_report(store: Store, judges: list[str], baseline: str, question_set: str | None,
+                       control: tuple[str, ...]) -> dict[str, Any]:
+    """arena-hard scores of one judge, or of several pooled (an ensemble)."""
+    from harness.judge.arena_hard import arena_hard_scores, ensemble
+
+    by_judge = {j: [b for b in read_battles(store, judge=j) if question_set in (None, b.question_set)]
+                for j in judges}
+    rows = [asdict(r) for r in arena_hard_scores(ensemble(by_judge), baseline, control=control)]
+    entry = {"judge": " + ".join(judges), "judges": judges, "results": rows}
+    return {"mode": "arena-hard", "baseline": baseline, "question_set": question_set, "control": list(control),
+            "judges": [entry]}

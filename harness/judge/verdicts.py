@@ -75,3 +75,22 @@ PAIRWISE_PARSERS: dict[str, Callable[[], Callable[[str], str]]] = {
     "score1 score2": two_scores,
 }
 SINGLE_PARSERS: dict[str, Callable[[], Callable[[str], float]]] = {"[[rating]]": single_grade}
+
+
+# arena-hard-auto's five labels (config/judge_config.yaml `regex_pattern: \[\[([AB<>=]+)\]\]`).
+ARENA_HARD_LABELS = ("A>>B", "A>B", "A=B", "B>A", "B>>A")
+_ARENA_HARD = re.compile(r"\[\[([AB<>=]+)\]\]")
+
+
+def arena_hard_label() -> Callable[[str], str]:
+    """A parser returning one of arena-hard's five labels; as its `get_score`, the same label repeated counts
+    once, and two different labels (or none, or one outside the five) is an error."""
+
+    def parse(text: str) -> str:
+        found = sorted({m for m in _ARENA_HARD.findall(text) if m})
+        if len(found) != 1 or found[0] not in ARENA_HARD_LABELS:
+            shown = ", ".join(f"[[{m}]]" for m in found) or "none"
+            raise VerdictError(f"expected exactly one of {', '.join(ARENA_HARD_LABELS)} in [[...]], found {shown}")
+        return found[0]
+
+    return parse

@@ -16,6 +16,7 @@ import streamlit as st
 
 from leaderboard_app import data, published_view
 from leaderboard_app.board import ARENA_COLUMNS, Board, Filters, apply_filters, rank_board, table_height
+from leaderboard_app.mt_bench import mt_bench_column_names
 from leaderboard_app.published import with_published
 
 EMPTY = "The store has no models yet. Evaluate one with `harness eval --model PATH --suite smoke`, then refresh."
@@ -75,6 +76,7 @@ def shown_columns(frame: pd.DataFrame, tasks: list[str], with_stderr: bool) -> l
     """Rank, model, average, task columns, arena columns that have data, then the model's facts."""
     per_task = [c for t in tasks for c in ([t, f"{t} ±"] if with_stderr else [t]) if c in frame]
     arena = [c for c in ARENA_COLUMNS if c in frame and frame[c].replace("", pd.NA).notna().any()]
+    arena += mt_bench_column_names(frame)
     facts = ["kind", "base model", "recipe", "params (M)", "created"]
     return ["rank", "model", "average", "± 95%", *per_task, *arena, *facts, "details"]
 

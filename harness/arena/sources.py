@@ -1,0 +1,46 @@
+"""Which judge's battles a computation uses: battles from different sources (human votes, a crowd, each judge
+model) are never mixed unless the user names them.
+
+A battle's source is its `judge` (`human`, `crowd`, or the judge model's name; `unspecified` when a file named
+none). `select_sources` keeps the named sources, or, with none named, requires that there is only one. Pure;
+`harness arena --from-store`, `harness gate` and the leaderboard call it with their `--judge` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.errors import HarnessError
+from harness.records import Battle
+
+UNSPECIFIED = "unspecified"
+
+
+def battle_source(battle: Battle) -> str:
+    """The source of one battle: who judged it."""
+    return battle.judge or UNSPECIFIED
+
+
+def sources_of(battles: Sequence[Battle]) -> list[str]:
+    """Every source among `battles`, sorted."""
+    return sorted({battle_source(b) for b in battles})
+
+
+def select_sources(battles: Sequence[Battle], names: Sequence[str] | None = None) -> list[Battle]:
+    """The battles of the named sources, or of the only source when none is named.
+
+    Raises:
+        HarnessError: a named source with no battles, or several sources and none named (both list them).
+    """
+    found = sources_of(battles)
+    if names:
+        unknown = [n for n in names if n not in found]
+        if unknown:
+            raise HarnessError(f"no battles judged by {', '.join(map(repr, unknown))} (sources: "
+                               f"{', '.join(found) or 'none'})", hint="pass --judge with one of the sources")
+        wanted = set(names)
+        return [b for b in battles if battle_source(b) in wanted]
+    if len(found) > 1:
+        raise HarnessError(f"the battles come from {len(found)} sources: {', '.join(found)}",
+                           hint="pick one with --judge NAME (repeat --judge to pool several on purpose)")
+    return list(battles)
