@@ -24,6 +24,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Checkpoint dir, hub id, PEFT adapter dir or served "
                                                              "model name.")]
+ModelsOpt = Annotated[list[str], typer.Option("--model", "-m", help="Checkpoint dir, hub id, PEFT adapter dir or "
+                                                                "served model name (repeat for several models).")]
 NameOpt = Annotated[str | None, typer.Option(help="Store the model under this name [default: --model as given].")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="Endpoint of an OpenAI-compatible server (API backends).")]
 BatchSizeOpt = Annotated[str | None, typer.Option(help="auto or an integer [default: 16 on CPU, auto on GPU].")]
