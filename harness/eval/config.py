@@ -85,6 +85,7 @@ class EvalConfig(Frozen):
                      "max_model_len": self.max_model_len is not None}
         if self.backend != "vllm" and (given := [k for k, on in vllm_only.items() if on]):
             raise ValueError(f"{given[0]} needs backend vllm, not {self.backend}")
-        if self.parallelize and self.backend != "hf":
-            raise ValueError(f"parallelize needs backend hf, not {self.backend}")
+        if self.parallelize and (self.backend != "hf" or not self.device.startswith("cuda")):
+            raise ValueError(f"parallelize shards over GPUs: it needs backend hf and device cuda, not "
+                             f"{self.backend} on {self.device}")
         return self

@@ -1,0 +1,101 @@
+"""`harness eval` over several models on the local executor and on a real (session-wide, local) Ray cluster:
+the same scores either way, a killed worker retried without duplicates, a re-run that submits nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from harness.eval.config import EvalConfig
+from harness.eval.executors import ClusterOptions, ScaleOutReport, run_locally, run_on_cluster
+
+LIMIT = 20
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Three different tiny models (the session's and two more seeds)."""
+    from harness.eval.tiny import make_tiny_model
+
+    root = tmp_path_factory.mktemp("models")
+    more = [make_tiny_model(root / f"m{seed}", seed=seed, hidden=64, layers=2).path for seed in (1, 2)]
+    return [str(tiny_model_dir), *map(str, more)]
+
+
+def scores(report: ScaleOutReport) -> dict[tuple[str, str, str, str], float | None]:
+    return {(u.model, s.task, s.metric, s.filter): s.value for u in report.units for s in u.scores}
+
+
+def rows(url: str, query: str) -> list[tuple]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+def test_ray_matches_local_and_a_rerun_submits_nothing(ray_cluster: None, tiny_models: list[str],
+                                                       tmp_path: Path) -> None:
+    from harness.eval.ray_executor import run_units
+
+    config = EvalConfig(model=tiny_models[0], suite="smoke", limit=LIMIT)
+    local = run_locally(config, tiny_models, f"sqlite:///{tmp_path / 'local.db'}")
+    ray_url = f"sqlite:///{tmp_path / 'ray.db'}"
+    on_ray = run_on_cluster(config, tiny_models, ClusterOptions(), ray_url, run_units)
+
+    assert (on_ray.submitted, on_ray.count("done")) == (6, 6)
+    assert len(scores(on_ray)) == 9 and scores(on_ray) == scores(local)  # 3 models x (acc, acc_norm, em)
+    assert len({v for k, v in scores(on_ray).items() if k[2] == "acc"}) > 1  # the models really differ
+    # one run per unit, each written by a Ray worker process, not by this driver
+    assert rows(ray_url, "select count(*), count(distinct run_id) from task_results") == [(6, 6)]
+    assert rows(ray_url, "select count(*) from leases") == [(0,)]
+
+    again = run_on_cluster(config, tiny_models, ClusterOptions(), ray_url, run_units)
+    assert (again.submitted, again.count("cached")) == (0, 6)
+    assert scores(again) == scores(on_ray)
+    assert rows(ray_url, "select count(*) from task_results") == [(6,)]
+
+
+def _eval_lease_pid(url: str, deadline: float) -> int:
+    """The pid of the Ray worker holding the unit's eval lease, once it has claimed it."""
+    while time.monotonic() < deadline:
+        try:
+            found = rows(url, "select pid from leases where kind = 'eval'")
+        except sa.exc.OperationalError:  # the store is still being created
+            found = []
+        if found:
+            return int(found[0][0])
+        time.sleep(0.05)
+    raise AssertionError("no worker claimed the unit")
+
+
+def test_a_worker_killed_mid_unit_is_retried_and_nothing_is_duplicated(ray_cluster: None, tiny_model_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    from harness.eval.ray_executor import run_units
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = EvalConfig(model=str(tiny_model_dir), tasks=["arith_mc"], limit=100)
+    box: dict[str, ScaleOutReport] = {}
+    driver = threading.Thread(target=lambda: box.update(
+        report=run_on_cluster(config, [str(tiny_model_dir)], ClusterOptions(retries=2), url, run_units)))
+    driver.start()
+    victim = _eval_lease_pid(url, time.monotonic() + 240)
+    assert victim != os.getpid()
+    os.kill(victim, signal.SIGKILL)
+    driver.join(timeout=300)
+
+    report = box["report"]
+    assert [u.status for u in report.units] == ["done"]
+    assert rows(url, "select count(*) from task_results") == [(1,)]
+    assert rows(url, "select count(*) from samples") == [(100,)]
+    statuses = sorted(r[0] for r in rows(url, "select status from runs"))
+    assert statuses == ["finished", "interrupted"]  # the killed attempt's run, then the retry's
+    assert rows(url, "select count(*) from leases") == [(0,)]
