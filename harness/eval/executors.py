@@ -198,3 +198,37 @@ def run_locally(config: EvalConfig, models: list[str], store_url: str | None) ->
             units += [UnitOutcome(per_model.name or per_model.model, e.task, "failed", error=exc.message)
                       for e in entries]
     return ScaleOutReport("local", units, sum(u.status != "cached" for u in units))
+
+
+@dataclass(frozen=True)
+class GenerateReport:
+    """`harness generate` over several models or on a cluster: one outcome (or error) per model."""
+
+    executor: Executor
+    outcomes: list[Any]  # GenerateOutcome, one per model that finished
+    errors: dict[str, str]  # model -> error, for those that failed after their retries
+
+    def to_json(self) -> dict[str, Any]:
+        return {"executor": self.executor, "models": [o.to_json() for o in self.outcomes],
+                "failed": [{"model": m, "error": e} for m, e in self.errors.items()]}
+
+
+def generate_models(config: Any, models: list[str], executor: Executor, options: ClusterOptions,
+                    store_url: str | None) -> GenerateReport:
+    """`run_generate` for each model: in turn here, or one Ray task per model (a GPU each on cuda unless
+    `--gpus-per-unit` says otherwise). Each run skips the answers the store already has."""
+    from harness.generate import run_generate
+
+    if config.name and len(models) > 1:
+        raise HarnessError("--name names one model, but several --model were given", hint="drop --name")
+    configs = [config.model_copy(update={"model": m}) for m in dict.fromkeys(models)]
+    check_store_url(store_url)
+    if executor == "local":
+        return GenerateReport("local", [run_generate(c, store_url) for c in configs], {})
+    from harness.eval.ray_executor import generate_unit, run_remote
+
+    gpus = options.gpus_per_unit if options.gpus_per_unit is not None else float(config.device.startswith("cuda"))
+    results = run_remote(generate_unit, [(c, resolve_store_url(store_url)) for c in configs], options, gpus,
+                         "generate on ray")
+    errors = {c.model_name: str(r) for c, r in zip(configs, results) if isinstance(r, BaseException)}
+    return GenerateReport("ray", [r for r in results if not isinstance(r, BaseException)], errors)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from harness.console import progress
 from harness.errors import HarnessError, RunFailed, missing_extra
@@ -19,12 +20,20 @@ from harness.eval.config import EvalConfig
 from harness.eval.evaluate import EvalOutcome, run_eval
 from harness.eval.executors import ClusterOptions, Status, Unit, UnitOutcome
 
+T = TypeVar("T")
 WAIT_S = 0.5  # how often the driver looks at finished units and redraws the progress line
 
 
 def evaluate_unit(config: EvalConfig, store_url: str) -> EvalOutcome:
     """The body of one Ray task: one model on one task, through the same `run_eval` as a local run."""
     return run_eval(config, store_url)
+
+
+def generate_unit(config: Any, store_url: str) -> Any:
+    """The body of one `harness generate` Ray task: one model's answers, through `run_generate`."""
+    from harness.generate import run_generate
+
+    return run_generate(config, store_url)
 
 
 def gpus_for(config: EvalConfig, options: ClusterOptions) -> float:
@@ -68,15 +77,11 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
-def _finished(unit: Unit, ref: Any) -> UnitOutcome:
-    import ray
-
-    try:
-        outcome: EvalOutcome = ray.get(ref)
-    except (ray.exceptions.RayError, HarnessError) as exc:
-        return UnitOutcome(unit.model, unit.task, "failed", error=_error_text(exc))
-    status: Status = "cached" if outcome.cached or unit.task in outcome.cached_tasks else "done"
-    return UnitOutcome(unit.model, unit.task, status, outcome.run_id, scores=outcome.scores)
+def _finished(unit: Unit, result: EvalOutcome | BaseException) -> UnitOutcome:
+    if isinstance(result, BaseException):
+        return UnitOutcome(unit.model, unit.task, "failed", error=_error_text(result))
+    status: Status = "cached" if result.cached or unit.task in result.cached_tasks else "done"
+    return UnitOutcome(unit.model, unit.task, status, result.run_id, scores=result.scores)
 
 
 def _capacity(cpus: float, gpus: float) -> int:
@@ -90,37 +95,55 @@ def _capacity(cpus: float, gpus: float) -> int:
 
 
 def run_units(units: list[Unit], store_url: str, options: ClusterOptions) -> list[UnitOutcome]:
-    """Run every unit as a Ray task and wait for all of them (see the module docstring)."""
+    """Run every eval unit as a Ray task and wait for all of them (see the module docstring)."""
+    gpus = gpus_for(units[0].config, options)
+    results = run_remote(evaluate_unit, [(u.config, store_url) for u in units], options, gpus, "eval on ray")
+    return [_finished(u, r) for u, r in zip(units, results)]
+
+
+def run_remote(function: Callable[..., T], calls: list[tuple[Any, ...]], options: ClusterOptions, gpus: float,
+               label: str) -> list[T | BaseException]:
+    """`function(*args)` for each of `calls` as a Ray task with the given resources, in order; a call that still
+    fails after its retries comes back as its exception. Ctrl-C cancels what is queued or running."""
     import ray
 
     started = connect(options.address)
     try:
-        return _submit_and_wait(units, store_url, options)
+        return _submit_and_wait(function, calls, options, gpus, label)
     finally:
         if started:
             ray.shutdown()
 
 
-def _submit_and_wait(units: list[Unit], store_url: str, options: ClusterOptions) -> list[UnitOutcome]:
+def _outcome(ref: Any) -> Any:
     import ray
 
-    gpus = gpus_for(units[0].config, options)
-    task = ray.remote(evaluate_unit).options(
+    try:
+        return ray.get(ref)
+    except (ray.exceptions.RayError, HarnessError) as exc:
+        return exc
+
+
+def _submit_and_wait(function: Callable[..., T], calls: list[tuple[Any, ...]], options: ClusterOptions,
+                     gpus: float, label: str) -> list[T | BaseException]:
+    import ray
+
+    task = ray.remote(function).options(
         num_cpus=options.cpus_per_unit, num_gpus=gpus, max_retries=options.retries, retry_exceptions=[RunFailed],
     )
-    refs = {task.remote(u.config, store_url): u for u in units}
+    refs = [task.remote(*args) for args in calls]
     capacity = _capacity(options.cpus_per_unit, gpus)
-    results: dict[Any, UnitOutcome] = {}
+    results: dict[Any, Any] = {}
     pending = list(refs)
     try:
-        with progress("eval on ray", total=len(units)) as bar:
+        with progress(label, total=len(refs)) as bar:
             while pending:
                 done, pending = ray.wait(pending, num_returns=len(pending), timeout=WAIT_S)
-                results.update({ref: _finished(refs[ref], ref) for ref in done})
-                failed = sum(o.status == "failed" for o in results.values())
+                results.update({ref: _outcome(ref) for ref in done})
+                failed = sum(isinstance(r, BaseException) for r in results.values())
                 running = min(len(pending), capacity)
                 bar.update(bar.task_ids[0], completed=len(results), description=(
-                    f"eval on ray: {len(results) - failed} done, {running} running, "
+                    f"{label}: {len(results) - failed} done, {running} running, "
                     f"{len(pending) - running} queued, {failed} failed"))
     except KeyboardInterrupt:
         for ref in pending:
