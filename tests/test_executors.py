@@ -103,14 +103,15 @@ def test_a_worker_killed_mid_unit_is_retried_and_nothing_is_duplicated(ray_clust
 
 def test_generate_over_models_on_ray_matches_local(ray_cluster: None, tiny_models: list[str], tmp_path: Path) -> None:
     from harness.eval.executors import generate_models
+    from harness.eval.ray_executor import generate_on_ray
     from harness.generate import GenerateConfig
 
     config = GenerateConfig(model=tiny_models[0], questions="arith", max_new_tokens=4, chat_template="alpaca")
     answers = "select model, question_id, turns from generations order by model, question_id"
     local_url, ray_url = f"sqlite:///{tmp_path / 'local.db'}", f"sqlite:///{tmp_path / 'ray.db'}"
-    generate_models(config, tiny_models[:2], "local", ClusterOptions(), local_url)
-    report = generate_models(config, tiny_models[:2], "ray", ClusterOptions(), ray_url)
+    generate_models(config, tiny_models[:2], ClusterOptions(), local_url)
+    report = generate_models(config, tiny_models[:2], ClusterOptions(), ray_url, generate_on_ray)
     assert not report.errors and [o.generated for o in report.outcomes] == [16, 16]
     assert rows(ray_url, answers) == rows(local_url, answers) and len(rows(ray_url, answers)) == 32
-    again = generate_models(config, tiny_models[:2], "ray", ClusterOptions(), ray_url)
+    again = generate_models(config, tiny_models[:2], ClusterOptions(), ray_url, generate_on_ray)
     assert [(o.generated, o.cached) for o in again.outcomes] == [(0, 16), (0, 16)]

@@ -86,11 +86,14 @@ def generate_many(config: Any, models: list[str], executor: str, store: str | No
                   **cluster: Any) -> None:
     """`harness generate` over several models, here or on Ray: one line (or JSON entry) per model."""
     from harness.errors import RunFailed
-    from harness.eval.executors import ClusterOptions, generate_models
+    from harness.eval.executors import ClusterOptions, RunModels, generate_models
 
     if executor not in ("local", "ray"):
         raise HarnessError(f"unknown executor {executor!r}", hint="use --executor local or --executor ray")
-    report = generate_models(config, models, executor, ClusterOptions(**cluster), store)  # type: ignore[arg-type]
+    remote: RunModels | None = None
+    if executor == "ray":
+        from harness.eval.ray_executor import generate_on_ray as remote
+    report = generate_models(config, models, ClusterOptions(**cluster), store, remote)
     if as_json:
         print_json(report.to_json())
     else:

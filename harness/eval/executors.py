@@ -213,22 +213,25 @@ class GenerateReport:
                 "failed": [{"model": m, "error": e} for m, e in self.errors.items()]}
 
 
-def generate_models(config: Any, models: list[str], executor: Executor, options: ClusterOptions,
-                    store_url: str | None) -> GenerateReport:
-    """`run_generate` for each model: in turn here, or one Ray task per model (a GPU each on cuda unless
-    `--gpus-per-unit` says otherwise). Each run skips the answers the store already has."""
+RunModels = Callable[[list[Any], str, ClusterOptions], list[Any]]
+
+
+def generate_models(config: Any, models: list[str], options: ClusterOptions, store_url: str | None,
+                    run_models: RunModels | None = None) -> GenerateReport:
+    """`run_generate` for each model: in turn here, or through `run_models` (the Ray executor's
+    `generate_on_ray`: one Ray task per model). Each run skips the answers the store already has.
+
+    Returns:
+        One outcome per finished model, and the error of each model that failed after its retries.
+    """
     from harness.generate import run_generate
 
     if config.name and len(models) > 1:
         raise HarnessError("--name names one model, but several --model were given", hint="drop --name")
     configs = [config.model_copy(update={"model": m}) for m in dict.fromkeys(models)]
     check_store_url(store_url)
-    if executor == "local":
+    if run_models is None:
         return GenerateReport("local", [run_generate(c, store_url) for c in configs], {})
-    from harness.eval.ray_executor import generate_unit, run_remote
-
-    gpus = options.gpus_per_unit if options.gpus_per_unit is not None else float(config.device.startswith("cuda"))
-    results = run_remote(generate_unit, [(c, resolve_store_url(store_url)) for c in configs], options, gpus,
-                         "generate on ray")
+    results = run_models(configs, resolve_store_url(store_url), options)
     errors = {c.model_name: str(r) for c, r in zip(configs, results) if isinstance(r, BaseException)}
     return GenerateReport("ray", [r for r in results if not isinstance(r, BaseException)], errors)

@@ -101,6 +101,13 @@ def run_units(units: list[Unit], store_url: str, options: ClusterOptions) -> lis
     return [_finished(u, r) for u, r in zip(units, results)]
 
 
+def generate_on_ray(configs: list[Any], store_url: str, options: ClusterOptions) -> list[Any]:
+    """`harness generate` for each model config as a Ray task (a GPU each on cuda unless `--gpus-per-unit`)."""
+    device = str(configs[0].device)
+    gpus = options.gpus_per_unit if options.gpus_per_unit is not None else float(device.startswith("cuda"))
+    return run_remote(generate_unit, [(c, store_url) for c in configs], options, gpus, "generate on ray")
+
+
 def run_remote(function: Callable[..., T], calls: list[tuple[Any, ...]], options: ClusterOptions, gpus: float,
                label: str) -> list[T | BaseException]:
     """`function(*args)` for each of `calls` as a Ray task with the given resources, in order; a call that still
