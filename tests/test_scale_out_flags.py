@@ -97,3 +97,15 @@ def test_eval_help_imports_no_ray() -> None:
             "import json; print(json.dumps([r.exit_code, '--executor' in r.output, 'ray' in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, True, False]
+
+
+def test_a_unit_reserves_the_gpus_its_parallelism_needs(tiny_model_dir: Path) -> None:
+    from harness.eval.executors import ClusterOptions
+    from harness.eval.ray_executor import gpus_for
+
+    vllm = EvalConfig(model=str(tiny_model_dir), backend="vllm", device="cuda", tensor_parallel_size=2,
+                      data_parallel_size=2)
+    assert gpus_for(vllm, ClusterOptions()) == 4.0
+    assert gpus_for(vllm, ClusterOptions(gpus_per_unit=8)) == 8.0
+    assert gpus_for(EvalConfig(model=str(tiny_model_dir)), ClusterOptions()) == 0.0
+    assert gpus_for(EvalConfig(model=str(tiny_model_dir), device="cuda:1"), ClusterOptions()) == 1.0
