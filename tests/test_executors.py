@@ -63,6 +63,14 @@ def test_ray_matches_local_and_a_rerun_submits_nothing(ray_cluster: None, tiny_m
     assert scores(again) == scores(on_ray)
     assert rows(ray_url, "select count(*) from task_results") == [(6,)]
 
+    # the group `arith` runs as its two subtasks: the same units, so all found in the store, plus one group row each
+    group = run_on_cluster(config.model_copy(update={"suite": None, "tasks": ["arith"]}), tiny_models,
+                           ClusterOptions(), ray_url, run_units)
+    assert group.submitted == 0
+    assert sorted((u.task, u.status) for u in group.units) == sorted(
+        [("arith_mc", "cached"), ("arith_gen", "cached"), ("arith", "cached")] * 3)
+    assert scores(group) == scores(on_ray)  # arith has no aggregate_metric_list: lm-eval reports none either
+
 
 def _eval_lease_pid(url: str, deadline: float) -> int:
     """The pid of the Ray worker holding the unit's eval lease, once it has claimed it."""
@@ -115,3 +123,28 @@ def test_generate_over_models_on_ray_matches_local(ray_cluster: None, tiny_model
     assert rows(ray_url, answers) == rows(local_url, answers) and len(rows(ray_url, answers)) == 32
     again = generate_models(config, tiny_models[:2], ClusterOptions(), ray_url, generate_on_ray)
     assert [(o.generated, o.cached) for o in again.outcomes] == [(0, 16), (0, 16)]
+
+
+def test_a_split_group_is_aggregated_by_lm_eval() -> None:
+    """A group's row comes from lm-eval's own `Group.aggregate` over its leaves' stored scores: here the
+    size-weighted mean and pooled stderr lm-eval gives a group with `aggregate_metric_list: [{metric: acc}]`."""
+    from lm_eval.config.group import AggMetricConfig
+
+    from harness.eval.config import SuiteTask
+    from harness.eval.executors import UnitOutcome, group_outcome, split_groups
+    from harness.records import Score
+
+    entries, [split] = split_groups([SuiteTask(task="arith", num_fewshot=3)])
+    assert entries == [SuiteTask(task="arith_mc", num_fewshot=3), SuiteTask(task="arith_gen", num_fewshot=3)]
+    split.group.aggregate_metric_list = [AggMetricConfig(metric="acc", weight_by_size=True)]
+    leaves = [UnitOutcome("m", "arith_mc", "done", scores=[Score(task="arith_mc", metric="acc", filter="none",
+                                                                 value=0.5, stderr=0.1, n=30)]),
+              UnitOutcome("m", "arith_gen", "cached", scores=[Score(task="arith_gen", metric="acc", filter="none",
+                                                                    value=0.8, stderr=0.05, n=10)])]
+    row = group_outcome(split, "m", leaves)
+    assert row.status == "done" and [(s.task, s.metric, s.n) for s in row.scores] == [("arith", "acc", 40)]
+    assert row.scores[0].value == pytest.approx((0.5 * 30 + 0.8 * 10) / 40)
+    # lm-eval 0.4.13's pooled_sample_stderr: sqrt(sum((n-1) se^2 n) / (N - k) / N) = sqrt(8.925 / 38 / 40)
+    assert row.scores[0].stderr == pytest.approx(0.076627, abs=1e-6)
+    failed = group_outcome(split, "m", [leaves[0], UnitOutcome("m", "arith_gen", "failed", error="boom")])
+    assert (failed.status, failed.scores) == ("failed", [])

@@ -100,7 +100,54 @@ def _unit_config(config: EvalConfig, entry: SuiteTask) -> EvalConfig:
     return config.model_copy(update={"suite": None, "tasks": [entry.task], "num_fewshot": entry.num_fewshot})
 
 
-def plan_units(config: EvalConfig, models: list[str]) -> list[Unit]:
+@dataclass(frozen=True)
+class GroupSplit:
+    """A group entry run as its leaf tasks, one unit each: lm-eval's `Group` (whose `aggregate` gives the group's
+    scores from its leaves' results) and the leaves' names."""
+
+    name: str
+    group: Any
+    leaves: list[str]
+
+
+def split_groups(entries: list[SuiteTask]) -> tuple[list[SuiteTask], list[GroupSplit]]:
+    """Groups (mmlu, bbh, arith) replaced by their leaf tasks with the group's few-shot; other entries kept."""
+    from harness.eval.suites import task_manager
+
+    manager = task_manager([e.task for e in entries])
+    flat: list[SuiteTask] = []
+    splits = []
+    for entry in entries:
+        if entry.task not in manager.all_groups:
+            flat.append(entry)
+            continue
+        group = manager.load([entry.task])["groups"][entry.task]
+        leaves = [t.task_name for t in group.get_all_tasks()]
+        splits.append(GroupSplit(entry.task, group, leaves))
+        flat += [SuiteTask(task=leaf, num_fewshot=entry.num_fewshot) for leaf in leaves]
+    return list(dict.fromkeys(flat)), splits
+
+
+def group_outcome(split: GroupSplit, model: str, leaves: list[UnitOutcome]) -> UnitOutcome:
+    """One model's group row from its leaves' outcomes, aggregated by lm-eval's own `Group.aggregate`."""
+    from harness.eval.results import parse_scores
+
+    unfinished = [u for u in leaves if u.status in ("failed", "held")]
+    if unfinished:
+        return UnitOutcome(model, split.name, unfinished[0].status,
+                           error=f"{len(unfinished)} of {len(leaves)} subtask(s) not finished")
+    metrics: dict[str, dict[str, Any]] = {}
+    for score in (s for u in leaves for s in u.scores):
+        found = metrics.setdefault(score.task, {"sample_len": score.n or 0})
+        found[f"{score.metric},{score.filter}"] = score.value
+        if score.stderr is not None:
+            found[f"{score.metric}_stderr,{score.filter}"] = score.stderr
+    aggregate = split.group.aggregate(metrics)
+    status: Status = "cached" if all(u.status == "cached" for u in leaves) else "done"
+    return UnitOutcome(model, split.name, status, scores=parse_scores({"groups": {split.name: aggregate}}))
+
+
+def plan_units(config: EvalConfig, models: list[str], entries: list[SuiteTask] | None = None) -> list[Unit]:
     """Every (model, task) unit with its store key, validated before anything is written.
 
     Project tasks are keyed by their files (no lm-eval import); other tasks are loaded once, from the first
@@ -110,7 +157,8 @@ def plan_units(config: EvalConfig, models: list[str]) -> list[Unit]:
         HarnessError: an unknown task or suite, a missing or corrupt model (exit 2).
     """
     check_backend(config)
-    entries = resolve_tasks(config.suite, config.tasks, config.num_fewshot)
+    if entries is None:
+        entries = resolve_tasks(config.suite, config.tasks, config.num_fewshot)
     task_hashes: dict[str, str] = {}
     units = []
     for per_model in model_configs(config, models):
@@ -153,7 +201,9 @@ def run_on_cluster(config: EvalConfig, models: list[str], options: ClusterOption
     (a later re-run takes it); the claims are released whatever happens, Ctrl-C included.
     """
     check_store_url(store_url)
-    units = plan_units(config, models)
+    check_backend(config)
+    entries, splits = split_groups(resolve_tasks(config.suite, config.tasks, config.num_fewshot))
+    units = plan_units(config, models, entries)
     store = open_store(store_url)
     hits = {} if config.force else stored_units(store, units)
     cached = {u.key: _from_store(store, u, hits[u.key]) for u in units if u.key in hits}
@@ -169,6 +219,9 @@ def run_on_cluster(config: EvalConfig, models: list[str], options: ClusterOption
         release(store, mine)
     outcomes = [cached.get(u.key) or ran.get(u.key)
                 or UnitOutcome(u.model, u.task, "held", error="claimed by another live driver") for u in units]
+    for model in dict.fromkeys(u.model for u in units):
+        outcomes += [group_outcome(split, model, [o for o in outcomes if o.model == model and o.task in split.leaves])
+                     for split in splits]
     return ScaleOutReport("ray", outcomes, len(submit))
 
 
