@@ -12,6 +12,7 @@ os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALL
 os.environ.pop("OPENAI_API_KEY", None)
 
 from tests.openai_server import FakeOpenAI
+from tests.ray_fixtures import ray_cluster  # noqa: F401 -- the session's one Ray cluster
 
 # ../shared/data beside the checkout; HARNESS_SHARED_DATA points elsewhere (a git worktree, CI).
 # Store tests also run on PostgreSQL when .ci/run (or you) started one and named it here.

@@ -14,12 +14,17 @@ from harness.cli.options import (
     BaseUrlOpt,
     BatchSizeOpt,
     ChatTemplateOpt,
+    CpusPerUnitOpt,
     DeviceOpt,
     DtypeOpt,
+    ExecutorOpt,
     ForceOpt,
+    GpusPerUnitOpt,
     JsonOpt,
-    ModelOpt,
+    ModelsOpt,
     NameOpt,
+    RayAddressOpt,
+    RetriesOpt,
     SeedOpt,
     StoreOpt,
     TasksOpt,
@@ -37,7 +42,7 @@ runs_app = typer.Typer(no_args_is_help=True, help="Browse the runs in the store.
 
 @handled
 def eval_command(
-    model: ModelOpt,
+    model: ModelsOpt,
     suite: Annotated[str | None, typer.Option(help="Suite from tasks/suites/ (smoke, open_llm_v1, ...).")] = None,
     tasks: TasksOpt = None,
     backend: Annotated[str, typer.Option(help="hf | vllm | local-completions.")] = "hf",
@@ -51,22 +56,63 @@ def eval_command(
     name: NameOpt = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Let the model repo run its own code.")] = False,
     force: ForceOpt = False,
+    tensor_parallel_size: Annotated[int, typer.Option(help="vllm: GPUs per model replica.")] = 1,
+    data_parallel_size: Annotated[int, typer.Option(help="vllm: model replicas (one Ray actor each).")] = 1,
+    gpu_memory_utilization: Annotated[float | None, typer.Option(help="vllm: share of GPU memory to use.")] = None,
+    max_model_len: Annotated[int | None, typer.Option(help="vllm: context length for the KV cache.")] = None,
+    parallelize: Annotated[bool, typer.Option(help="hf: shard the model over all visible GPUs.")] = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    gpus_per_unit: GpusPerUnitOpt = None,
+    cpus_per_unit: CpusPerUnitOpt = 1.0,
+    retries: RetriesOpt = 2,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run lm-eval tasks on a model; finished tasks are served from the store."""
+    """Run lm-eval tasks on one or more models; finished tasks are served from the store."""
     from harness.eval.config import EvalConfig
     from harness.eval.evaluate import run_eval
 
-    config = validated(EvalConfig, model=model, name=name, suite=suite, tasks=split_list(tasks), backend=backend,
+    config = validated(EvalConfig, model=model[0], name=name, suite=suite, tasks=split_list(tasks), backend=backend,
                        base_url=base_url, limit=limit, num_fewshot=num_fewshot, batch_size=batch_size,
                        device=device, dtype=dtype, chat_template=chat_template,
-                       trust_remote_code=trust_remote_code, force=force)
+                       trust_remote_code=trust_remote_code, force=force, tensor_parallel_size=tensor_parallel_size,
+                       data_parallel_size=data_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+                       max_model_len=max_model_len, parallelize=parallelize)
+    if executor != "local" or len(model) > 1:
+        return scale_out(config, model, executor, store, as_json, address=ray_address, gpus_per_unit=gpus_per_unit,
+                         cpus_per_unit=cpus_per_unit, retries=retries)
     outcome = run_eval(config, store)
+    if not outcome.written:  # a rank other than 0 of a distributed launch: rank 0 reports
+        return None
     if as_json:
         print_json(outcome.to_json())
     else:
         stdout.print(scores_table(outcome))
+    return None
+
+
+def scale_out(config: Any, models: list[str], executor: str, store: str | None, as_json: bool,
+              **cluster: Any) -> None:
+    """`harness eval` over several models, or on Ray: one report row per (model, task) unit."""
+    from harness.errors import RunFailed
+    from harness.eval.executors import ClusterOptions, run_locally, run_on_cluster
+
+    if executor not in ("local", "ray"):
+        raise HarnessError(f"unknown executor {executor!r}", hint="use --executor local or --executor ray")
+    if executor == "ray":
+        from harness.eval.ray_executor import run_units
+
+        report = run_on_cluster(config, models, ClusterOptions(**cluster), store, run_units)
+    else:
+        report = run_locally(config, models, store)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        stdout.print(units_table(report))
+    if report.count("failed"):
+        raise RunFailed(f"{report.count('failed')} of {len(report.units)} unit(s) failed",
+                        hint="see the errors above; re-run the same command to retry them")
 
 
 @handled
@@ -127,6 +173,17 @@ def scores_table(outcome: Any) -> Table:
         table.add_column(column, justify="right" if column in ("value", "± stderr", "n") else "left")
     for s in outcome.scores:
         table.add_row(s.task, s.metric, s.filter, _fmt(s.value), _fmt(s.stderr), str(s.n or ""))
+    return table
+
+
+def units_table(report: Any) -> Table:
+    """One line per (model, task) unit: status, run and the unit's first scores."""
+    table = Table(title=f"{len(report.units)} unit(s) on the {report.executor} executor, {report.submitted} run")
+    for column in ("model", "task", "status", "run", "scores / error"):
+        table.add_column(column)
+    for u in report.units:
+        shown = u.error or ", ".join(f"{s.task} {s.metric} {_fmt(s.value)}" for s in u.scores[:4])
+        table.add_row(u.model, u.task, u.status, u.run_id or "", shown)
     return table
 
 

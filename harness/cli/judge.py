@@ -14,11 +14,16 @@ from harness.cli.options import (
     BaseUrlOpt,
     BatchSizeOpt,
     ChatTemplateOpt,
+    CpusPerUnitOpt,
     DeviceOpt,
+    ExecutorOpt,
     ForceOpt,
+    GpusPerUnitOpt,
     JsonOpt,
-    ModelOpt,
+    ModelsOpt,
     NameOpt,
+    RayAddressOpt,
+    RetriesOpt,
     SkipBadOpt,
     StoreOpt,
     handled,
@@ -34,7 +39,7 @@ judge_app = typer.Typer(help="Judge stored answers pairwise (both orders) or one
 
 @handled
 def generate_command(
-    model: ModelOpt,
+    model: ModelsOpt,
     questions: Annotated[str, typer.Option(help="Question set (arith, general) or a question.jsonl path.")],
     backend: Annotated[str, typer.Option(help="hf | vllm | local-chat-completions.")] = "hf",
     base_url: BaseUrlOpt = None,
@@ -48,22 +53,59 @@ def generate_command(
                                               "question category (writing, roleplay 0.7; stem, humanities 0.1; "
                                               "math, coding, reasoning, extraction 0; others 0.7).")] = "greedy",
     force: ForceOpt = False,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    gpus_per_unit: GpusPerUnitOpt = None,
+    cpus_per_unit: CpusPerUnitOpt = 1.0,
+    retries: RetriesOpt = 2,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer an open-ended question set (turn by turn, chat-templated); stored answers are skipped."""
+    """Answer an open-ended question set (turn by turn, chat-templated) with one or more models; stored answers
+    are skipped."""
     from harness.generate import GenerateConfig, run_generate
 
     sizes = {"batch_size": batch_size} if batch_size else {}
-    config = validated(GenerateConfig, model=model, name=name, questions=questions, backend=backend,
+    config = validated(GenerateConfig, model=model[0], name=name, questions=questions, backend=backend,
                        base_url=base_url, api_key_env=api_key_env, max_new_tokens=max_new_tokens, chat_template=chat_template,
                        device=device, force=force, temperatures=temperatures, **sizes)
+    if executor != "local" or len(model) > 1:
+        return generate_many(config, model, executor, store, as_json, address=ray_address,
+                             gpus_per_unit=gpus_per_unit, cpus_per_unit=cpus_per_unit, retries=retries)
     outcome = run_generate(config, store)
     if as_json:
         print_json(outcome.to_json())
     else:
-        stdout.print(f"{outcome.model}: {outcome.generated} answers generated, {outcome.cached} already stored "
-                     f"({outcome.question_set}, template {outcome.chat_template})", markup=False)
+        stdout.print(_generated_line(outcome), markup=False)
+    return None
+
+
+def _generated_line(outcome: Any) -> str:
+    return (f"{outcome.model}: {outcome.generated} answers generated, {outcome.cached} already stored "
+            f"({outcome.question_set}, template {outcome.chat_template})")
+
+
+def generate_many(config: Any, models: list[str], executor: str, store: str | None, as_json: bool,
+                  **cluster: Any) -> None:
+    """`harness generate` over several models, here or on Ray: one line (or JSON entry) per model."""
+    from harness.errors import RunFailed
+    from harness.eval.executors import ClusterOptions, RunModels, generate_models
+
+    if executor not in ("local", "ray"):
+        raise HarnessError(f"unknown executor {executor!r}", hint="use --executor local or --executor ray")
+    remote: RunModels | None = None
+    if executor == "ray":
+        from harness.eval.ray_executor import generate_on_ray as remote
+    report = generate_models(config, models, ClusterOptions(**cluster), store, remote)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        for outcome in report.outcomes:
+            stdout.print(_generated_line(outcome), markup=False)
+        for model, error in report.errors.items():
+            render_error(f"{model}: {error}", None)
+    if report.errors:
+        raise RunFailed(f"{len(report.errors)} of {len(models)} model(s) failed", hint="re-run to retry them")
 
 
 def _price_pair(text: str | None) -> tuple[float, float] | None:

@@ -234,18 +234,42 @@ def resolve_model(config: EvalConfig) -> ResolvedModel:
     return _resolve_full(directory, name, config.model)
 
 
+def hf_args(model: ResolvedModel, config: EvalConfig) -> dict[str, Any]:
+    """The keyword arguments `lm_eval`'s HFLM gets (`parallelize` shards over every visible GPU)."""
+    return {
+        "pretrained": model.path,
+        "peft": model.adapter,
+        "tokenizer": model.adapter if model.adapter and model.has_chat_template else None,
+        "device": config.device,
+        "dtype": config.dtype,
+        "batch_size": config.batch_size or ("16" if config.device == "cpu" else "auto"),
+        "trust_remote_code": config.trust_remote_code,
+        "parallelize": config.parallelize,
+    }
+
+
+def vllm_args(model: ResolvedModel, config: EvalConfig) -> dict[str, Any]:
+    """The keyword arguments `lm_eval`'s VLLM gets; unset memory/length options keep vLLM's defaults."""
+    args: dict[str, Any] = {
+        "pretrained": model.path,
+        "lora_local_path": model.adapter,
+        "dtype": config.dtype,
+        "batch_size": config.batch_size or "auto",
+        "trust_remote_code": config.trust_remote_code,
+        "tensor_parallel_size": config.tensor_parallel_size,
+        "data_parallel_size": config.data_parallel_size,
+    }
+    if config.gpu_memory_utilization is not None:
+        args["gpu_memory_utilization"] = config.gpu_memory_utilization
+    if config.max_model_len is not None:
+        args["max_model_len"] = config.max_model_len
+    return args
+
+
 def _hf(model: ResolvedModel, config: EvalConfig) -> Any:
     from lm_eval.models.huggingface import HFLM
 
-    return HFLM(
-        pretrained=model.path,
-        peft=model.adapter,
-        tokenizer=model.adapter if model.adapter and model.has_chat_template else None,
-        device=config.device,
-        dtype=config.dtype,
-        batch_size=config.batch_size or ("16" if config.device == "cpu" else "auto"),
-        trust_remote_code=config.trust_remote_code,
-    )
+    return HFLM(**hf_args(model, config))
 
 
 def _vllm(model: ResolvedModel, config: EvalConfig) -> Any:
@@ -253,13 +277,7 @@ def _vllm(model: ResolvedModel, config: EvalConfig) -> Any:
         raise missing_extra("backend 'vllm'", "vllm", "vllm")
     from lm_eval.models.vllm_causallms import VLLM
 
-    return VLLM(
-        pretrained=model.path,
-        lora_local_path=model.adapter,
-        dtype=config.dtype,
-        batch_size=config.batch_size or "auto",
-        trust_remote_code=config.trust_remote_code,
-    )
+    return VLLM(**vllm_args(model, config))
 
 
 def _local_completions(model: ResolvedModel, config: EvalConfig) -> Any:

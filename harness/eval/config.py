@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.config import Frozen
 
@@ -66,3 +66,26 @@ class EvalConfig(Frozen):
     """Allow model repos to run their own code. Off unless asked for."""
     force: bool = False
     """Re-run tasks even when the store has them."""
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    """vllm: GPUs each model replica is sharded over (vLLM's tensor parallelism). Not part of the cache key."""
+    data_parallel_size: int = Field(default=1, ge=1)
+    """vllm: model replicas the requests are split over (lm-eval runs one Ray actor per replica)."""
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    """vllm: share of each GPU's memory vLLM may take; None keeps vLLM's default (0.9)."""
+    max_model_len: int | None = Field(default=None, ge=1)
+    """vllm: context length to allocate the KV cache for; None keeps the model's own."""
+    parallelize: bool = False
+    """hf: shard the model over every visible GPU with accelerate's device map (naive model parallelism)."""
+
+    @model_validator(mode="after")
+    def _backend_flags(self) -> EvalConfig:
+        vllm_only = {"tensor_parallel_size": self.tensor_parallel_size != 1,
+                     "data_parallel_size": self.data_parallel_size != 1,
+                     "gpu_memory_utilization": self.gpu_memory_utilization is not None,
+                     "max_model_len": self.max_model_len is not None}
+        if self.backend != "vllm" and (given := [k for k, on in vllm_only.items() if on]):
+            raise ValueError(f"{given[0]} needs backend vllm, not {self.backend}")
+        if self.parallelize and (self.backend != "hf" or not self.device.startswith("cuda")):
+            raise ValueError(f"parallelize shards over GPUs: it needs backend hf and device cuda, not "
+                             f"{self.backend} on {self.device}")
+        return self

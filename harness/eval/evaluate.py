@@ -26,6 +26,7 @@ from harness.errors import HarnessError, RunFailed
 from harness.eval.backends import ResolvedModel, check_backend, check_checkpoint, load_lm, resolve_model
 from harness.eval.config import EvalConfig
 from harness.eval.plan import PlannedTask, chat_template_for, plan_tasks, spec_keys
+from harness.eval.ranks import is_main_rank
 from harness.eval.results import parse_samples, parse_scores
 from harness.eval.suites import resolve_tasks
 from harness.eval.templates import ChatTemplate
@@ -56,6 +57,7 @@ class EvalOutcome:
     cached: bool
     scores: list[Score]
     cached_tasks: list[str]
+    written: bool = True  # False on the ranks of a distributed launch that leave the writing to rank 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,11 +71,12 @@ class EvalOutcome:
         }
 
 
-def evaluate_task(lm: Any, planned: PlannedTask, config: EvalConfig, template: ChatTemplate | None) -> TaskResult:
-    """One `lm_eval.simple_evaluate` call on one task (or group) with an already loaded LM."""
+def simple_evaluate(lm: Any, planned: PlannedTask, config: EvalConfig,
+                    template: ChatTemplate | None) -> dict[str, Any] | None:
+    """One `lm_eval.simple_evaluate` call on one task (or group); None on every rank of a launch but 0."""
     import lm_eval
 
-    results = lm_eval.simple_evaluate(
+    results: dict[str, Any] | None = lm_eval.simple_evaluate(
         model=lm,
         tasks=list(planned.loaded["groups"].values()) or list(planned.loaded["tasks"].values()),
         num_fewshot=planned.entry.num_fewshot,
@@ -83,6 +86,12 @@ def evaluate_task(lm: Any, planned: PlannedTask, config: EvalConfig, template: C
         fewshot_as_multiturn=template is not None,
         task_manager=planned.manager,
     )
+    return results
+
+
+def evaluate_task(lm: Any, planned: PlannedTask, config: EvalConfig, template: ChatTemplate | None) -> TaskResult:
+    """One task's results and samples as a `TaskResult`, from an already loaded LM."""
+    results = simple_evaluate(lm, planned, config, template)
     if results is None:
         raise RunFailed(f"lm-eval returned no results for {planned.entry.task}")
     samples = [rec for name, rows in sorted(results.get("samples", {}).items()) for rec in parse_samples(name, rows)]
@@ -91,6 +100,14 @@ def evaluate_task(lm: Any, planned: PlannedTask, config: EvalConfig, template: C
         task=planned.entry.task, task_hash=planned.task_hash, eval_key=planned.eval_key, num_fewshot=planned.entry.num_fewshot,
         scores=parse_scores(results), samples=samples, members=members, spec_key=planned.spec_key,
     )
+
+
+def load_templated_lm(model: ResolvedModel, config: EvalConfig, template: ChatTemplate | None) -> Any:
+    """The backend's LM, with the run's chat template attached to its tokenizer."""
+    lm = load_lm(model, config)
+    if template is not None:
+        lm.tokenizer.chat_template = template.jinja
+    return lm
 
 
 def versions() -> dict[str, str]:
@@ -160,6 +177,8 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     template = chat_template_for(config, model)
     tasks = [e.task for e in entries]
     keys = spec_keys(config, model, template, entries)
+    if not is_main_rank():
+        return _follow(config, store_url, model, template, plan_tasks(config, model, template, entries, keys))
     store = None
     if keys is not None and not config.force and store_exists(store_url):  # project tasks: names known valid
         store = open_store(store_url)
@@ -172,6 +191,22 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     if (run_id := _one_run([p.eval_key for p in plan], hits)) is not None:
         return _served(store, run_id, model, tasks)
     return _execute(store, config, model, template, plan, hits)
+
+
+def _follow(config: EvalConfig, store_url: str | None, model: ResolvedModel, template: ChatTemplate | None,
+            plan: list[PlannedTask]) -> EvalOutcome:
+    """A rank other than 0 of a launch: compute the tasks rank 0 will compute (lm-eval gathers them there), so
+    every rank takes part in the same collective calls, and write nothing: the store is read, never opened for
+    writing."""
+    hits: dict[str, str] = {}
+    if not config.force and store_exists(store_url):
+        hits = find_task_results(open_store(store_url, readonly=True), [p.eval_key for p in plan])
+    lm = None
+    for planned in plan:
+        if planned.eval_key not in hits:
+            lm = lm or load_templated_lm(model, config, template)
+            simple_evaluate(lm, planned, config, template)
+    return EvalOutcome("", model.record.name, model.record.fingerprint, False, [], [], written=False)
 
 
 @dataclass
@@ -195,9 +230,7 @@ class _Runner:
 
     def compute(self, planned: PlannedTask) -> None:
         if self.lm is None:
-            self.lm = load_lm(self.model, self.config)
-            if self.template is not None:
-                self.lm.tokenizer.chat_template = self.template.jinja
+            self.lm = load_templated_lm(self.model, self.config, self.template)
         result = evaluate_task(self.lm, planned, self.config, self.template)
         write_task_result(self.store, self.run_id, result)
         self.scores += result.scores
