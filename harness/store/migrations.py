@@ -212,6 +212,29 @@ sa.Table(
 )
 
 
+# 007_model_aliases: every name and path of a model points at its one row (a model is its fingerprint).
+_step_007 = sa.MetaData()
+_aliases_007 = sa.Table(
+    "model_aliases",
+    _step_007,
+    sa.Column("alias", sa.String(1000), primary_key=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)
+_models_007 = sa.Table("models", _step_007, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String),
+                       sa.Column("source", sa.String))
+
+
+def _model_aliases(conn: sa.Connection) -> None:
+    """Create the alias table and give every stored model its name and source as aliases (newest row wins)."""
+    _aliases_007.create(conn)
+    owner: dict[str, int] = {}
+    for row in conn.execute(sa.select(_models_007).order_by(_models_007.c.id)):
+        owner[row.name] = owner[row.source] = row.id
+    if owner:
+        conn.execute(sa.insert(_aliases_007), [{"alias": a, "model_id": i} for a, i in owner.items()])
+
+
 def add_columns(conn: sa.Connection, table: str, *columns: sa.Column) -> None:  # type: ignore[type-arg]
     """`ALTER TABLE ... ADD COLUMN` for each column, in the connection's dialect (for later steps)."""
     for column in columns:
@@ -232,5 +255,6 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("002_judge_arena", _create(_step_002)),
     ("003_baselines", _create(_step_003)),
     ("004_leases", _create(_step_004)),
+    ("007_model_aliases", _model_aliases),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
