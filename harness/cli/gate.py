@@ -38,6 +38,8 @@ def gate_command(
                                                                     "primary {task: metric}.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML, one test case per task.")] = None,
+    arena: Annotated[bool | None, typer.Option("--arena/--no-arena", metavar="", help="Gate on arena battles too "
+                                               "(default: yes, unless --tasks names the tasks).")] = None,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -50,7 +52,7 @@ def gate_command(
     try:
         config = validated(GateConfig, candidate=candidate, baseline=baseline, suite=suite, tasks=split_list(tasks),
                            alpha=alpha, max_drop=max_drop, max_rating_drop=max_rating_drop, seed=seed,
-                           metric_direction_file=metric_direction_file)
+                           arena=arena, metric_direction_file=metric_direction_file)
         report = run_gate(config, store)
     except HarnessError as exc:
         write_gate_files(markdown, junit, exc)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.records import Battle, Judgment
 from harness.store import Store
 from harness.store.battles import read_battles
@@ -181,10 +182,33 @@ def position_stats(judge: str, battles: Iterable[Battle]) -> PositionStats:
     return PositionStats(judge, n, consistent, first, second)
 
 
+def _nothing_to_compare(store: Store, judge: str, against: str, missing: str) -> HarnessError:
+    """The error for an agreement with one side absent, naming the judges that are there."""
+    from harness.store.judgments import judge_names
+
+    others = [n for n in judge_names(store) if n != missing]
+    what = "human votes" if missing == "human" else f"battles judged by {missing!r}"
+    if missing == judge or not others:
+        hint = (f"judges with battles here: {', '.join(others)}" if others
+                else "import votes first: `harness judge import FILE` (e.g. PRD's ratings-human)")
+    else:
+        hint = f"compare with a judge that is here: harness judge agreement --judge {judge} --against {others[0]}"
+    return HarnessError(f"no {what} in the store to compare {judge!r} with" if missing == against
+                        else f"no {what} in the store", hint=hint)
+
+
 def agreement_report(store: Store, judge: str, against: str) -> dict[str, Any]:
-    """`harness judge agreement`: per turn and overall, with and without ties, plus position stats."""
+    """`harness judge agreement`: per turn and overall, with and without ties, plus position stats.
+
+    Raises:
+        HarnessError: the store has no battles of `judge`, or none of `against` (human votes for "human").
+    """
     mine = read_battles(store, judge=judge)
+    if not mine:
+        raise _nothing_to_compare(store, judge, against, judge)
     theirs = mine if against == judge else read_battles(store, judge=against)
+    if not theirs:
+        raise _nothing_to_compare(store, judge, against, against)
     v1, v2 = votes_by_turn(mine), votes_by_turn(theirs)
     same = against == judge
     turns = []
@@ -248,8 +272,6 @@ def results_report(
     from harness.store.judgments import judge_names, judge_usage
 
     if mode == "pairwise-baseline" and not baseline:
-        from harness.errors import HarnessError
-
         raise HarnessError("--mode pairwise-baseline needs --baseline MODEL")
     judges = [judge] if judge else judge_names(store)
     report = []
@@ -257,4 +279,12 @@ def results_report(
         rows = results_for_run(store, name, mode, question_set, None, baseline)
         if rows or judge:
             report.append({"judge": name, "results": rows, "usage": judge_usage(store, name)})
-    return {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}
+    return {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report,
+            "stored": stored_counts(store)}
+
+
+def stored_counts(store: Store) -> dict[str, int]:
+    """How many judgments of each mode (`pairwise`, `single`) and how many battles the store holds."""
+    from harness.store.judgments import count_by_mode
+
+    return count_by_mode(store)
