@@ -186,7 +186,7 @@ def _nothing_to_compare(store: Store, judge: str, against: str, missing: str) ->
     """The error for an agreement with one side absent, naming the judges that are there."""
     from harness.store.judgments import judge_names
 
-    others = [n for n in judge_names(store) if n != missing]
+    others = [n for n in judge_names(store) if n not in (missing, judge)]
     what = "human votes" if missing == "human" else f"battles judged by {missing!r}"
     if missing == judge or not others:
         hint = (f"judges with battles here: {', '.join(others)}" if others
