@@ -53,6 +53,14 @@ def natural_width(console: Console, renderable: Any) -> int:
     return 0
 
 
+def _tables(objects: Any) -> Iterator[Table]:
+    for item in objects:
+        if isinstance(item, Table):
+            yield item
+        elif isinstance(item, Group):
+            yield from _tables(item.renderables)
+
+
 class LogConsole(Console):
     """A rich console that, with no terminal attached, prints what is wider than it at its natural width.
 
@@ -61,12 +69,12 @@ class LogConsole(Console):
     """
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
+        for table in _tables(objects):  # a title wider than its table widens the table instead of wrapping
+            table.min_width = max(table.min_width or 0, natural_width(self, table))
         wanted = 0 if self.is_terminal else max((natural_width(self, o) for o in objects), default=0)
         if wanted <= self.width:
             super().print(*objects, **kwargs)
             return
-        for table in (o for o in objects if isinstance(o, Table)):
-            table.min_width = max(table.min_width or 0, natural_width(self, table))  # a long title widens it
         saved = self._width  # None when rich works the width out itself (COLUMNS, the terminal, 80)
         self.width = wanted
         try:
