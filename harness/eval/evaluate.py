@@ -296,6 +296,6 @@ def _execute(store: Store, config: EvalConfig, model: ResolvedModel, template: C
         raise
     except Exception as exc:
         _end_run(store, run_id, "failed", f"{type(exc).__name__}: {exc}")
-        raise RunFailed(f"run {run_id} failed: {type(exc).__name__}: {exc}", hint="see `harness runs show`") from exc
+        raise RunFailed(f"run {run_id} failed: {type(exc).__name__}: {exc}", hint=f"see `harness runs show {run_id}`") from exc
     _end_run(store, run_id, "finished")
     return EvalOutcome(run_id, model.record.name, model.record.fingerprint, False, runner.scores, runner.cached)
