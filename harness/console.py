@@ -96,6 +96,19 @@ def _redacted(record: logging.LogRecord) -> bool:
     return True
 
 
+class _PlainStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Plain lines to whatever `sys.stderr` is when a record comes (as the rich console writes), so a stream
+    swapped since (a test runner's capture) is never written to after it closed."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return stderr.file
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     """Send `logging` records to stderr through rich; --quiet shows warnings, --verbose debug."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
@@ -103,7 +116,7 @@ def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
     if stderr.is_terminal:
         handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False, markup=False)
     else:  # a log file or CI: one unwrapped line per record
-        handler = logging.StreamHandler(stderr.file)
+        handler = _PlainStderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)-8s %(message)s"))
     handler.addFilter(_redacted)
     logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -560,7 +560,7 @@ def test_arena_checks_render_in_markdown_and_junit(two_runs: tuple[str, str]) ->
     battles = [Battle(model_a="cand-model", model_b="base-model", winner="model_a" if i % 3 else "model_b", question_id=f"q{i}")
                for i in range(30)]
     write_battles(open_store(), battles)
-    report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"]))
+    report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"], arena=True))
     assert [c.name for c in report.checks] == ["task_a", "arena: win rate", "arena: BT rating"]
     markdown = render_markdown(report)
     assert "| arena: win rate | win_rate (direct battles) ↑ | 30 | 0.5000 | 0.6667 |" in markdown
