@@ -90,6 +90,11 @@ def test_model_by_path_name_or_alias_is_one_model_and_names_resolve(tiny_model_d
     assert generated.exit_code == 0, generated.stderr
     assert "tiny: 16 answers generated" in generated.stdout
     assert len(_model_rows(store_url)) == 1
+    # the judge takes the model by its path too: its answers are stored under its name
+    judged = runner.invoke(app, ["judge", "--models", str(tiny_model_dir), "--questions", "arith", "--mode", "single",
+                                 "--json"])
+    assert judged.exit_code == 0, judged.stderr
+    assert [r["model"] for r in json.loads(judged.stdout)["results"]] == ["tiny"]
 
 
 def test_an_unknown_name_says_what_it_tried(tmp_path: Path) -> None:

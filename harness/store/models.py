@@ -85,3 +85,10 @@ def model_ids(store: Store, ref: str) -> list[int]:
         if sa.inspect(conn).has_table(model_aliases.name):
             ids |= set(conn.execute(sa.select(model_aliases.c.model_id).where(model_aliases.c.alias == ref)).scalars())
     return sorted(ids)
+
+
+def stored_name(store: Store, ref: str) -> str:
+    """The name a model is shown (and its answers stored) by, for any of its aliases; `ref` itself when it names
+    no stored model (an imported or API model's name)."""
+    found = find_model(store, ref)
+    return ref if found is None else str(found["name"])
