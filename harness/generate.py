@@ -13,20 +13,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.client import Usage
 from harness.errors import HarnessError
+from harness.eval.quiet import library_bars_off
 from harness.eval.templates import ChatTemplate, load_chat_template
 from harness.fingerprint import content_hash
 from harness.formats.questions import load_questions
 from harness.records import Generation, ModelRecord, Question, QuestionSet
 from harness.store import Store, open_store
 from harness.store.generations import find_by_content, find_generations, write_generations
-from harness.store.runs import upsert_model
+from harness.store.models import model_name, upsert_model
 
 log = logging.getLogger(__name__)
 GEN_KEY_VERSION = 1
@@ -109,7 +110,7 @@ def _eval_config(config: GenerateConfig) -> Any:
     )
 
 
-def _resolve(config: GenerateConfig) -> tuple[ModelRecord, Any]:
+def _resolve(config: GenerateConfig, store_url: str | None) -> tuple[ModelRecord, Any]:
     """The model's store record, and the `ResolvedModel` for hf/vllm (None for an API model)."""
     if config.backend == "local-chat-completions":
         if not config.base_url:
@@ -118,9 +119,9 @@ def _resolve(config: GenerateConfig) -> tuple[ModelRecord, Any]:
             )
         fp = content_hash({"api": config.base_url, "model": config.model})
         return ModelRecord(name=config.model_name, source=config.model, fingerprint=fp, kind="api"), None
-    from harness.eval.backends import check_backend, resolve_model
+    from harness.eval.backends import check_backend, resolve_model, with_stored_model
 
-    eval_config = _eval_config(config)
+    eval_config = with_stored_model(_eval_config(config), store_url)
     check_backend(eval_config)
     resolved = resolve_model(eval_config)
     return resolved.record, resolved
@@ -284,8 +285,9 @@ def _responder(
     if resolved is None:
         return _chat_responder(config, usage)
     from harness.eval.backends import load_lm
-
-    return _lm_responder(load_lm(resolved, _eval_config(config)), template, config.max_new_tokens)
+    with library_bars_off():  # "Loading weights"; generate's own progress is on stderr
+        lm = load_lm(resolved, _eval_config(config))
+    return _lm_responder(lm, template, config.max_new_tokens)
 
 
 @dataclass(frozen=True)
@@ -343,15 +345,15 @@ def run_generate(config: GenerateConfig, store_url: str | None = None) -> Genera
     from harness.console import progress
 
     store = open_store(store_url)
-    record, resolved = _resolve(config)
+    record, resolved = _resolve(config, store_url)
     qset = load_questions(config.questions)
     template = _template(config, resolved)
     settings = generation_settings(config, template)
     contents = {
         q.question_id: content_key(record.fingerprint, qset.name, q, settings) for q in qset.questions
     }
+    record = replace(record, name=model_name(store, upsert_model(store, record)))  # the name it is shown by
     target = _Target(store, record, qset, settings, contents)
-    upsert_model(store, record)
     todo, copied = _reuse(target, config.force)
     log.info(
         "generate %s on %s: %d questions, %d to answer, %d copied from the same checkpoint",

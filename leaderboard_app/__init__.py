@@ -21,5 +21,6 @@ def streamlit_command(store_url: str | None, port: int = 8501, address: str = "1
         sys.executable, "-m", "streamlit", "run", str(APP_PATH),
         "--server.address", address, "--server.port", str(port),
         "--server.headless", str(headless).lower(), "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # a read-only board: no Deploy button, no developer menu
     ]
     return command + (["--", "--store", store_url] if store_url else [])

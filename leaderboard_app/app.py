@@ -27,6 +27,7 @@ PAGES = [
     st.Page(HERE / "pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 
+st.set_option("client.toolbarMode", "viewer")  # read-only: no Deploy button, also under a plain `streamlit run`
 st.set_page_config(page_title="harness leaderboard", page_icon=":material/leaderboard:", layout="wide")
 page = st.navigation(PAGES)
 with st.sidebar:

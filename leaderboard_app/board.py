@@ -101,10 +101,35 @@ def format_ranks(best: np.ndarray, worst: np.ndarray) -> list[str]:
     return labels
 
 
+def one_row_per_fingerprint(models: pd.DataFrame, scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fold models a store made before aliases existed (one checkpoint stored by path and by name) into one row.
+
+    Per fingerprint the row kept is the newest one registered under a chosen name (else the newest); the others'
+    scores move to it.
+    """
+    if models.empty or not models["fingerprint"].duplicated().any():
+        return models, scores
+    chosen = models.assign(named=models["name"].astype(str) != models["source"].astype(str))
+    chosen = chosen.sort_values(["named", "id"]).groupby("fingerprint")["id"].last()
+    keep = models["fingerprint"].map(chosen)
+    mapping = pd.Series(keep.to_numpy(), index=models["id"].to_numpy())
+    scores = scores.assign(model_id=scores["model_id"].map(mapping).fillna(scores["model_id"]).astype(int))
+    return models[models["id"].isin(chosen.to_numpy())], scores
+
+
+def _base_names(models: pd.DataFrame, names: pd.Series) -> pd.Series:
+    """The base model's stored name (found by the card's base fingerprint), else what the card says, else itself."""
+    by_fingerprint = pd.Series(names.reindex(models["id"]).to_numpy(), index=models["fingerprint"].to_numpy())
+    by_fingerprint = by_fingerprint[~by_fingerprint.index.duplicated(keep="last")]
+    base_fp = models["card"].map(lambda c: c.get("base_fingerprint") if isinstance(c, dict) else None)
+    stored = base_fp.map(by_fingerprint)
+    return stored.where(stored.notna(), models["base_model"].where(models["base_model"].notna(), models["name"]))
+
+
 def _model_columns(models: pd.DataFrame) -> pd.DataFrame:
     names = display_names(models)
     recipe = models["recipe"].where(models["recipe"].notna(), np.where(models["kind"] == "base", "base", "—"))
-    base = models["base_model"].where(models["base_model"].notna(), models["name"])
+    base = _base_names(models, names)
     created = pd.to_datetime(models["created_at"], utc=True, errors="coerce")
     return pd.DataFrame({
         "model_id": models["id"].to_numpy(),
@@ -164,6 +189,7 @@ def build_board(models: pd.DataFrame, scores: pd.DataFrame, wins: pd.DataFrame,
     """
     if models.empty:
         return Board(pd.DataFrame(columns=["model_id", *ID_COLUMNS, *ARENA_COLUMNS]), [], {}, {})
+    models, scores = one_row_per_fingerprint(models, scores)
     has_subtasks = "top_level" in scores and not scores["top_level"].all()
     if has_subtasks and not subtasks and scores["top_level"].any():
         scores = scores[scores["top_level"]]

@@ -72,6 +72,21 @@ def compare_models(results: list[tuple[TaskResult, TaskResult]], name_a: str, na
     return Comparison(pairs, frame)
 
 
+def template_mismatch(runs: pd.DataFrame, runs_a: dict[str, str], runs_b: dict[str, str], name_a: str,
+                      name_b: str) -> str | None:
+    """The warning when A's and B's compared runs prompted them through different chat templates, as the gate
+    notes it; None when the templates agree (or no runs are compared)."""
+    def templates(chosen: dict[str, str]) -> list[str]:
+        used = runs.loc[runs["id"].isin(list(chosen.values())), "chat_template"]
+        return sorted({"none" if pd.isna(t) else str(t) for t in used})
+
+    a, b = templates(runs_a), templates(runs_b)
+    if not a or not b or a == b:
+        return None
+    return (f"Prompts differ: {name_a} was prompted with chat template {', '.join(a)}, {name_b} with "
+            f"{', '.join(b)}; a score difference mixes the model with the prompt format.")
+
+
 def disagreements(compared: TaskComparison, name_a: str, name_b: str) -> pd.DataFrame:
     """The paired documents where A's and B's metric values differ, with both predictions."""
     metric = compared.alignment.metric

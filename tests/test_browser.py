@@ -28,6 +28,7 @@ def test_leaderboard_renders_its_table_in_chromium(store_url: str, tmp_path: Pat
         assert grid is not None and grid.bounding_box()["height"] > 100
         assert "4 of 4 models" in text
         assert "Download CSV" in text
+        assert page.query_selector("[data-testid='stAppDeployButton']") is None and "Deploy" not in text  # read-only
         assert shot.stat().st_size > 20_000
         page.goto(f"{base}/arena", wait_until="domcontentloaded")
         page.wait_for_selector("h1:has-text('Arena')", timeout=60_000)

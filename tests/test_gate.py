@@ -364,7 +364,7 @@ def test_arena_sign_test_when_each_question_judged_once(two_runs: tuple[str, str
     base, cand = two_runs
     battles = [Battle(model_a="cand-model", model_b="base-model", winner="model_a" if i % 2 else "model_b") for i in range(40)]
     write_battles(open_store(), battles)
-    report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"]))
+    report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"], arena=True))
     win = next(c for c in report.checks if c.name == "arena: win rate")
     assert win.test.method == "sign-test" and win.test.counts == {"wins": 20, "losses": 20, "ties": 0}
     assert not win.failed and report.exit_code == 0
@@ -577,7 +577,7 @@ def test_arena_checks_render_in_markdown_and_junit(two_runs: tuple[str, str]) ->
     battles = [Battle(model_a="cand-model", model_b="base-model", winner="model_a" if i % 3 else "model_b", question_id=f"q{i}")
                for i in range(30)]
     write_battles(open_store(), battles)
-    report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"]))
+    report = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"], arena=True))
     assert [c.name for c in report.checks] == ["task_a", "arena: win rate", "arena: BT rating"]
     markdown = render_markdown(report)
     assert "| arena: win rate | win_rate (direct battles) ↑ | 30 | 0.5000 | 0.6667 |" in markdown

@@ -34,7 +34,7 @@ from harness.arena.bradley_terry import (
     mle_exists,
     percentile_interval,
 )
-from harness.arena.style import StyleFit, fit_style_control
+from harness.arena.style import CONTROL_FEATURES, StyleFit, fit_style_control
 from harness.errors import HarnessError
 from harness.records import Battle, Rating
 
@@ -205,6 +205,7 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
         warnings.append("style control needs the BT fit; ignored with method 'elo'")
     elif config.control:
         style = _anchored_style(fit_style_control(battles, encoded, config), anchor, config)
+        warnings += dropped_controls(config.control, style.features)
         if not style.converged:
             warnings.append("the style-controlled BT fit did not converge (a covariate may separate "
                             "the outcomes)")
@@ -212,6 +213,17 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
     predicted = None if bt is None else predicted_win_rates(bt, config.base, config.scale)
     return ArenaReport(battle_set_fingerprint(battles), len(battles), encoded.models, rows, samples,
                        predicted, observed, n, style, config, tuple(warnings))
+
+
+def dropped_controls(control: tuple[str, ...] | list[str], used: tuple[str, ...]) -> list[str]:
+    """A warning per asked style covariate the fit had to leave out because it never varies."""
+    notes = []
+    for group in control:
+        if not {*CONTROL_FEATURES[group], group} & set(used):
+            what = "headers, lists or bold" if group == "markdown" else "a length difference"
+            notes.append(f"style control: {group!r} left out: no battle's answers differ in {what}, so its "
+                         "weight cannot be estimated")
+    return notes
 
 
 def _fit_bt(counts: PairCounts, config: ArenaConfig) -> tuple[FloatArray, FloatArray | None, list[str]]:

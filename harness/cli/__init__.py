@@ -21,8 +21,8 @@ app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add
 
 @app.callback()
 def main(
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Only warnings and errors on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", metavar="", help="Debug logging on stderr.")] = False,
 ) -> None:
     """harness: evaluation, judge battles, arena ratings, fine-tuning and regression gates in one store."""
     configure_logging(quiet=quiet, verbose=verbose)

@@ -28,7 +28,7 @@ from harness.fingerprint import short
 def arena_command(
     battles: Annotated[Path | None, typer.Option("--battles", help="clean_battle JSON/JSONL, or any file "
                                                  "`harness judge import` reads (stored too).")] = None,
-    from_store: Annotated[bool, typer.Option("--from-store", help="Rate the battles in the store.")] = False,
+    from_store: Annotated[bool, typer.Option("--from-store", metavar="", help="Rate the battles in the store.")] = False,
     method: Annotated[str, typer.Option(help="bt | elo | both.")] = "both",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap rounds for the BT CIs (0: none).")] = 1000,
     anchor: Annotated[str | None, typer.Option(help="MODEL=RATING: pin one model's rating.")] = None,

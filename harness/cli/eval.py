@@ -54,7 +54,7 @@ def eval_command(
     dtype: DtypeOpt = "auto",
     chat_template: ChatTemplateOpt = None,
     name: NameOpt = None,
-    trust_remote_code: Annotated[bool, typer.Option(help="Let the model repo run its own code.")] = False,
+    trust_remote_code: Annotated[bool, typer.Option(metavar="", help="Let the model repo run its own code.")] = False,
     force: ForceOpt = False,
     tensor_parallel_size: Annotated[int, typer.Option(help="vllm: GPUs per model replica.")] = 1,
     data_parallel_size: Annotated[int, typer.Option(help="vllm: model replicas (one Ray actor each).")] = 1,
@@ -204,7 +204,8 @@ def run_detail(run: dict[str, Any]) -> Group:
     meta = Table(show_header=False, title=f"run {run['id']}")
     for key in ("model", "model_fingerprint", "status", "error", "suite", "backend", "chat_template",
                 "chat_template_hash", "git_revision", "started_at", "finished_at"):
-        meta.add_row(key, str(run.get(key)))
+        if run.get(key) is not None:  # no `error │ None` for a run that did not fail
+            meta.add_row(key, str(run[key]))
     meta.add_row("versions", json.dumps(run["versions"]))
     meta.add_row("config", json.dumps(run["config"]))
     scores = Table(title="scores")

@@ -41,6 +41,8 @@ def gate_command(
     judge: Annotated[list[str] | None, typer.Option(help="Arena battles of this source only (human, crowd or a "
                                                     "judge model; repeat to pool); required when the store "
                                                     "holds several.")] = None,
+    arena: Annotated[bool | None, typer.Option("--arena/--no-arena", metavar="", help="Gate on arena battles too "
+                                               "(default: yes, unless --tasks names the tasks).")] = None,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -53,7 +55,8 @@ def gate_command(
     try:
         config = validated(GateConfig, candidate=candidate, baseline=baseline, suite=suite, tasks=split_list(tasks),
                            alpha=alpha, max_drop=max_drop, max_rating_drop=max_rating_drop, seed=seed,
-                           metric_direction_file=metric_direction_file, judges=split_list(judge))
+                           arena=arena, metric_direction_file=metric_direction_file,
+                           judges=split_list(judge))
         report = run_gate(config, store)
     except HarnessError as exc:
         write_gate_files(markdown, junit, exc)

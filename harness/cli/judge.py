@@ -181,7 +181,7 @@ def judge_import_command(
     file: Annotated[Path, typer.Argument(help="Judgment or battle file (or a PRD ratings / Vicuna-80 folder).")],
     format: Annotated[str | None, typer.Option("--format", help="clean-battle | fastchat-pair | fastchat-single | "
                                                "fastchat-votes | vicuna-review | prd | alpaca-eval | llmfao | arena-hard "
-                                               "[default: detect].")] = None,
+                                               "(default: detect).")] = None,
     skip_bad: SkipBadOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -207,7 +207,7 @@ def judge_results_command(
                                       "columns and length-controlled win rate against --baseline) | score-totals "
                                       "(summed 1-10 scores per pair: the Vicuna-80 reviews) | arena-hard (score "
                                       "vs --baseline with a bootstrap CI).")] = "pairwise-all",
-    judge: Annotated[list[str] | None, typer.Option(help="A judge [default: every judge]; repeat it in arena-hard "
+    judge: Annotated[list[str] | None, typer.Option(help="A judge (default: every judge); repeat it in arena-hard "
                                                     "mode for a judge ensemble (their games pooled).")] = None,
     style_control: Annotated[str | None, typer.Option(help="arena-hard: length | markdown | length,markdown: "
                                                       "score the style-controlled BT fit.")] = None,
@@ -216,7 +216,7 @@ def judge_results_command(
     questions: Annotated[str | None, typer.Option(help="Only this question set (name).")] = None,
     instruction_difficulty: Annotated[Path | None, typer.Option(
         help="alpaca-eval: AlpacaEval's instruction_difficulty.csv (index, value) for the length-controlled GLM "
-        "[default: its length_controlled_minimal GLM, said in the output].")] = None,
+        "(default: its length_controlled_minimal GLM, said in the output).")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -334,4 +334,18 @@ def results_report_tables(doc: dict[str, Any]) -> Group:
         usage = entry.get("usage") or {}
         spent = f", {usage.get('judgments', 0)} judgments, ${usage.get('cost_usd', 0.0):.4f}" if usage else ""
         tables.append(results_table(entry["results"], f"{entry['judge']} ({doc['mode']}{spent})"))
-    return Group(*tables) if tables else Group(Text("no judgments or battles in the store yet"))
+    return Group(*tables) if tables else Group(Text(nothing_stored(doc), no_wrap=True))
+
+
+def nothing_stored(doc: dict[str, Any]) -> str:
+    """Why `judge results` has no rows for the mode asked, and the command that shows what the store has."""
+    stored = doc.get("stored") or {}
+    single, pairwise, battles = stored.get("single", 0), stored.get("pairwise", 0), stored.get("battles", 0)
+    if not (single or pairwise or battles):
+        return "no judgments or battles in the store yet: harness judge --models A,B --questions SET"
+    has = f"it holds {pairwise} pairwise judgments, {battles} battles and {single} single-grade judgments"
+    if doc["mode"] == "single" and not single:
+        return f"no single-grade judgments in the store; {has}: harness judge results --mode pairwise-all"
+    if doc["mode"] != "single" and not battles:
+        return f"no battles in the store to count wins from; {has}: harness judge results --mode single"
+    return f"no {doc['mode']} results for these filters; {has}"

@@ -19,29 +19,29 @@ from harness.errors import HarnessError
 F = TypeVar("F", bound=Callable[..., Any])
 
 StoreOpt = Annotated[str | None, typer.Option("--store", envvar="HARNESS_STORE",
-                                              help="Store URL or SQLite path [default: results/harness.db].")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+                                              help="Store URL or SQLite path (default: results/harness.db).")]
+JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON document on stdout.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Checkpoint dir, hub id, PEFT adapter dir or served "
                                                              "model name.")]
 ModelsOpt = Annotated[list[str], typer.Option("--model", "-m", help="Checkpoint dir, hub id, PEFT adapter dir or "
                                                                 "served model name (repeat for several models).")]
-NameOpt = Annotated[str | None, typer.Option(help="Store the model under this name [default: --model as given].")]
+NameOpt = Annotated[str | None, typer.Option(help="Store the model under this name (default: --model as given).")]
 BaseUrlOpt = Annotated[str | None, typer.Option(help="Endpoint of an OpenAI-compatible server (API backends).")]
-BatchSizeOpt = Annotated[str | None, typer.Option(help="auto or an integer [default: 16 on CPU, auto on GPU].")]
+BatchSizeOpt = Annotated[str | None, typer.Option(help="auto or an integer (default: 16 on CPU, auto on GPU).")]
 DeviceOpt = Annotated[str, typer.Option(help="cpu | cuda | cuda:N.")]
 DtypeOpt = Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16.")]
 ChatTemplateOpt = Annotated[str | None, typer.Option(help="alpaca | vicuna | tokenizer | FILE.jinja.")]
-ForceOpt = Annotated[bool, typer.Option(help="Compute again even when the store has the result.")]
+ForceOpt = Annotated[bool, typer.Option(metavar="", help="Compute again even when the store has the result.")]
 TasksOpt = Annotated[list[str] | None, typer.Option(help="Task names (repeat or comma-separate).")]
 ExecutorOpt = Annotated[str, typer.Option(help="local (this process) | ray (one Ray task per unit of work).")]
 RayAddressOpt = Annotated[str | None, typer.Option(help="Ray cluster: auto, HOST:PORT or ray://HOST:10001 "
-                                                        "[default: a local cluster].")]
-GpusPerUnitOpt = Annotated[float | None, typer.Option(help="GPUs each Ray unit reserves [default: tp x dp on cuda, "
-                                                           "0 on cpu].")]
+                                                        "(default: a local cluster).")]
+GpusPerUnitOpt = Annotated[float | None, typer.Option(help="GPUs each Ray unit reserves (default: tp x dp on cuda, "
+                                                           "0 on cpu).")]
 CpusPerUnitOpt = Annotated[float, typer.Option(help="CPUs each Ray unit reserves.")]
 RetriesOpt = Annotated[int, typer.Option(help="Extra attempts for a Ray unit that failed or whose worker died.")]
-SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", help="Skip (and count) malformed rows or records.")]
+SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", metavar="", help="Skip (and count) malformed rows or records.")]
 
 
 def handled(func: F) -> F:

@@ -22,7 +22,7 @@ published_app = typer.Typer(help="Published leaderboards' results (kept apart fr
 def published_import_command(
     file: Annotated[Path, typer.Argument(help="A published leaderboard file (README.md table, CSV, results JSON).")],
     format: Annotated[str | None, typer.Option("--format", help="llm-leaderboard | lmsys-csv | alpaca-eval-csv | "
-                                               "lm-eval-results [default: detect].")] = None,
+                                               "lm-eval-results (default: detect).")] = None,
     source_url: Annotated[str | None, typer.Option(help="Source link to record where the file has none.")] = None,
     date: Annotated[str | None, typer.Option(help="YYYY-MM-DD to record where the file does not say.")] = None,
     store: StoreOpt = None,
@@ -86,7 +86,7 @@ def _results_table(results: list[Any]) -> Table:
 @handled
 def publish_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write (new or empty; --force replaces a publish).")],
-    models: Annotated[str | None, typer.Option(help="Only these models (comma-separated) [default: all].")] = None,
+    models: Annotated[str | None, typer.Option(help="Only these models (comma-separated) (default: all).")] = None,
     published: Annotated[bool, typer.Option(help="Include the published results.")] = True,
     title: Annotated[str, typer.Option(help="The Space's title.")] = "harness leaderboard",
     force: Annotated[bool, typer.Option(help="Replace what a previous publish wrote in --out.")] = False,

@@ -145,7 +145,8 @@ def _locate(model: str) -> Path:
             raise ModelNotFound(f"{model} is a file, not a checkpoint directory", hint="pass its directory")
         return path.resolve()
     if model.startswith((".", "/", "~")) or model.count("/") != 1:
-        raise ModelNotFound(f"no checkpoint at {model}", hint="pass a model directory or a hub id like org/name")
+        raise ModelNotFound(f"no checkpoint at {model} and no stored model of that name",
+                            hint="pass a model directory, a hub id like org/name or a name from `harness runs list`")
     return _hub_snapshot(model)
 
 
@@ -195,6 +196,24 @@ def _estimate_params(config: dict[str, Any]) -> int | None:
     attention = h * h * 2 + 2 * h * (h // heads) * kv
     embeddings = v * h * (1 if config.get("tie_word_embeddings") else 2)
     return n * (attention + 3 * h * i + 2 * h) + embeddings + h
+
+
+def with_stored_model(config: EvalConfig, store_url: str | None) -> EvalConfig:
+    """`--model NAME` where NAME is a stored model's name or alias: evaluate its checkpoint, under its name.
+
+    A path that exists always wins; API backends take the served model's name as given. Reads the store only.
+    """
+    from harness.store import open_store, store_exists
+    from harness.store.models import find_model
+
+    if config.backend == "local-completions" or Path(config.model).expanduser().exists():
+        return config
+    if not store_exists(store_url):
+        return config
+    found = find_model(open_store(store_url, readonly=True), config.model)
+    if found is None or found["kind"] == "api" or found["source"] == config.model:
+        return config
+    return config.model_copy(update={"model": found["source"], "name": config.name or found["name"]})
 
 
 def resolve_model(config: EvalConfig) -> ResolvedModel:

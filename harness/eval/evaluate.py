@@ -23,9 +23,17 @@ from harness import __version__
 from harness.config import config_hash
 from harness.console import progress
 from harness.errors import HarnessError, RunFailed
-from harness.eval.backends import ResolvedModel, check_backend, check_checkpoint, load_lm, resolve_model
+from harness.eval.backends import (
+    ResolvedModel,
+    check_backend,
+    check_checkpoint,
+    load_lm,
+    resolve_model,
+    with_stored_model,
+)
 from harness.eval.config import EvalConfig
 from harness.eval.plan import PlannedTask, chat_template_for, plan_tasks, spec_keys
+from harness.eval.quiet import library_bars_off
 from harness.eval.ranks import is_main_rank
 from harness.eval.results import parse_samples, parse_scores
 from harness.eval.suites import resolve_tasks
@@ -33,13 +41,13 @@ from harness.eval.templates import ChatTemplate
 from harness.records import Score, TaskResult
 from harness.store import Store, check_store_url, open_store, store_exists
 from harness.store.leases import Heartbeat, claim, held, release, run_key
+from harness.store.models import model_name, upsert_model
 from harness.store.runs import (
     create_run,
     find_task_results,
     finish_run,
     new_run_id,
     read_task_result,
-    upsert_model,
     write_task_result,
 )
 
@@ -155,7 +163,14 @@ def _one_run(keys: list[str], hits: dict[str, str]) -> str | None:
     return found.pop() if len(found) == 1 and None not in found else None
 
 
+def _registered(store: Store, model: ResolvedModel) -> tuple[int, ResolvedModel]:
+    """Register the model (its name and path become aliases of its fingerprint) under the name it is shown by."""
+    model_id = upsert_model(store, model.record)
+    return model_id, replace(model, record=replace(model.record, name=model_name(store, model_id)))
+
+
 def _served(store: Store, run_id: str, model: ResolvedModel, tasks: list[str]) -> EvalOutcome:
+    _, model = _registered(store, model)
     log.info("all %d task(s) found in the store (run %s); nothing to run", len(tasks), run_id)
     found = [s for task in tasks for s in read_task_result(store, run_id, task).scores]
     return EvalOutcome(run_id, model.record.name, model.record.fingerprint, True, found, tasks)
@@ -173,6 +188,7 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     check_store_url(store_url)
     check_backend(config)
     entries = resolve_tasks(config.suite, config.tasks, config.num_fewshot)
+    config = with_stored_model(config, store_url)
     model = resolve_model(config)
     template = chat_template_for(config, model)
     tasks = [e.task for e in entries]
@@ -230,8 +246,10 @@ class _Runner:
 
     def compute(self, planned: PlannedTask) -> None:
         if self.lm is None:
-            self.lm = load_templated_lm(self.model, self.config, self.template)
-        result = evaluate_task(self.lm, planned, self.config, self.template)
+            with library_bars_off():  # the run's own rich progress is on stderr
+                self.lm = load_templated_lm(self.model, self.config, self.template)
+        with library_bars_off():  # now also over the loaded backend's module
+            result = evaluate_task(self.lm, planned, self.config, self.template)
         write_task_result(self.store, self.run_id, result)
         self.scores += result.scores
 
@@ -271,10 +289,9 @@ def _work_through(runner: _Runner, plan: list[PlannedTask], hits: dict[str, str]
         pending = waiting
 
 
-def _start_run(store: Store, config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
+def _start_run(store: Store, config: EvalConfig, model_id: int, template: ChatTemplate | None,
                plan: list[PlannedTask]) -> str:
-    """Register the model and a `running` run, the run's lease taken first (see `create_run`)."""
-    model_id = upsert_model(store, model.record)
+    """Register a `running` run of the model, the run's lease taken first (see `create_run`)."""
     run_id = new_run_id()
     claim(store, [run_key(run_id)], "run", run_id=run_id)
     return create_run(store, model_id, {
@@ -297,7 +314,8 @@ def _end_run(store: Store, run_id: str, status: str, error: str | None = None) -
 
 def _execute(store: Store, config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
              plan: list[PlannedTask], hits: dict[str, str]) -> EvalOutcome:
-    run_id = _start_run(store, config, model, template, plan)
+    model_id, model = _registered(store, model)
+    run_id = _start_run(store, config, model_id, template, plan)
     runner = _Runner(store, config, model, template, run_id)
     try:
         with (_sigterm_as_interrupt(), Heartbeat(store),
@@ -311,6 +329,6 @@ def _execute(store: Store, config: EvalConfig, model: ResolvedModel, template: C
         raise
     except Exception as exc:
         _end_run(store, run_id, "failed", f"{type(exc).__name__}: {exc}")
-        raise RunFailed(f"run {run_id} failed: {type(exc).__name__}: {exc}", hint="see `harness runs show`") from exc
+        raise RunFailed(f"run {run_id} failed: {type(exc).__name__}: {exc}", hint=f"see `harness runs show {run_id}`") from exc
     _end_run(store, run_id, "finished")
     return EvalOutcome(run_id, model.record.name, model.record.fingerprint, False, runner.scores, runner.cached)

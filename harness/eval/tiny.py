@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.eval.quiet import library_bars_off
 from harness.eval.templates import ALPACA_PREAMBLE, ALPACA_PREAMBLE_INPUT, VICUNA_SYSTEM
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|pad|>"]
@@ -93,6 +94,7 @@ def make_tiny_model(
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out, safe_serialization=True)
+    with library_bars_off():  # no "Writing model shards" bar
+        model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return TinyModel(out, sum(p.numel() for p in model.parameters()))

@@ -57,10 +57,15 @@ class GateConfig(BaseModel):
     """Bootstrap replicates for continuous metrics and arena checks."""
     seed: int = SEED
     """Seed of every bootstrap."""
-    arena: bool = True
-    """Also gate on arena battles when the store has some between the two models."""
+    arena: bool | None = None
+    """Also gate on arena battles between the two models; None: yes, unless `tasks` names the tasks to gate on."""
     judges: list[str] = []
     """Sources of the arena battles (human, crowd, judge models); empty: the store must hold only one."""
+
+    @property
+    def with_arena(self) -> bool:
+        """Whether the arena checks run: asked for, or not asked about and no `tasks` narrowing the gate."""
+        return self.arena if self.arena is not None else not self.tasks
 
     def paired(self) -> PairedSettings:
         """The settings of every paired test this gate runs (the Compare page's defaults are the same)."""

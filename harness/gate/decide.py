@@ -142,7 +142,7 @@ def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
         check, task_notes = task_check(store, task, (baseline, candidate), config, policy)
         pending.append(check)
         notes += task_notes
-    if config.arena:
+    if config.with_arena:
         from harness.arena.sources import select_sources
 
         battles = select_sources(read_battles(store), config.judges or None)

@@ -162,6 +162,14 @@ def _counts(v1: dict[int, dict[Key, list[str]]], v2: dict[int, dict[Key, list[st
     return AgreementCount(sum(p.agree for p in parts), sum(p.total for p in parts))
 
 
+def _no_human_votes(judge: str, known: list[str]) -> HarnessError:
+    """Nothing to compare a judge with: the hint names a judge that is here (a command that runs) or the import."""
+    others = [name for name in known if name != judge]
+    hint = (f"compare with a judge that is here: harness judge agreement --judge {judge} --against {others[0]}"
+            if others else "import votes first: `harness judge import FILE` (e.g. PRD's ratings-human)")
+    return HarnessError(f"no human votes in the store to compare {judge!r} with", hint=hint)
+
+
 def agreement_report(store: Store, judge: str, against: str, counting: str = "fastchat") -> dict[str, Any]:
     """`harness judge agreement`: per turn and overall, with and without ties, plus position stats.
 
@@ -173,7 +181,10 @@ def agreement_report(store: Store, judge: str, against: str, counting: str = "fa
     if counting not in COUNTINGS:
         raise HarnessError(f"unknown --counting {counting!r}", hint=f"use one of {', '.join(COUNTINGS)}")
     known = judge_names(store)
-    mine_names, their_names = resolve_judges(judge, known), resolve_judges(against, known)
+    mine_names = resolve_judges(judge, known)
+    if against == "human" and not any(j in known for j in HUMAN_JUDGES):
+        raise _no_human_votes(judge, known)
+    their_names = resolve_judges(against, known)
     same = mine_names == their_names
     v1 = votes_by_turn(_battles_of(store, mine_names), counting)
     v2 = None if same else votes_by_turn(_battles_of(store, their_names), counting)

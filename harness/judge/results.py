@@ -230,7 +230,8 @@ def results_report(
             continue  # a judge whose battles have no one baseline is not an AlpacaEval annotator: not listed
         if rows or named:
             report.append({"judge": name, "results": rows, "usage": judge_usage(store, name)})
-    doc = {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report}
+    doc = {"mode": mode, "baseline": baseline, "question_set": question_set, "judges": report,
+           "stored": stored_counts(store)}
     return {**doc, "length_control": lc_note} if lc_note else doc
 
 
@@ -245,3 +246,10 @@ def _arena_hard_report(store: Store, judges: list[str], baseline: str, question_
     entry = {"judge": " + ".join(judges), "judges": judges, "results": rows}
     return {"mode": "arena-hard", "baseline": baseline, "question_set": question_set, "control": list(control),
             "judges": [entry]}
+
+
+def stored_counts(store: Store) -> dict[str, int]:
+    """How many judgments of each mode (`pairwise`, `single`) and how many battles the store holds."""
+    from harness.store.judgments import count_by_mode
+
+    return count_by_mode(store)

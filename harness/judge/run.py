@@ -38,6 +38,7 @@ from harness.records import Battle, Judgment
 from harness.store import Store, open_store
 from harness.store.judgments import find_judgments, judge_usage, write_judgments
 from harness.store.leases import Heartbeat
+from harness.store.models import stored_name
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,15 @@ async def _ask_offline(job: Job) -> Judgment:
     return judge_offline(job)
 
 
+def _by_stored_names(store: Store, config: JudgeConfig) -> JudgeConfig:
+    """`--models`/`--baseline` given by a path or alias mean the model's stored name (its answers' name)."""
+    models = list(dict.fromkeys(stored_name(store, m) for m in config.models))
+    baseline = None if config.baseline is None else stored_name(store, config.baseline)
+    if models == config.models and baseline == config.baseline:
+        return config
+    return config.model_copy(update={"models": models, "baseline": baseline})
+
+
 def run_judge(
     config: JudgeConfig, store_url: str | None = None, policy: RetryPolicy | None = None
 ) -> JudgeOutcome:
@@ -239,6 +249,7 @@ def run_judge(
         EndpointUnavailable: the endpoint refuses the key, cannot serve the judge model, or is unreachable.
     """
     store = open_store(store_url, create=False)  # it holds the answers to judge: a missing store is a typo
+    config = _by_stored_names(store, config)
     plan = plan_jobs(store, config)
     stored = {k: j for k, j in find_judgments(store, [j.key for j in plan.jobs]).items() if j.status == "ok"}
     missing = sum(job.key not in stored for job in plan.jobs)

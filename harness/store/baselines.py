@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from harness.records import Baseline, RunTask
 from harness.store.engine import Store
+from harness.store.models import model_ids
 from harness.store.schema import baselines, models, runs, task_results
 
 
@@ -51,9 +52,8 @@ def run_tasks(store: Store, run_id: str) -> dict[str, RunTask]:
 
 
 def model_exists(store: Store, name: str) -> bool:
-    """Whether any model is stored under `name`."""
-    with store.engine.connect() as conn:
-        return conn.execute(sa.select(models.c.id).where(models.c.name == name).limit(1)).first() is not None
+    """Whether any model is stored under `name` (a name, path or hub id it was registered by)."""
+    return bool(model_ids(store, name))
 
 
 def finished_runs_of(store: Store, model_name: str) -> list[str]:
@@ -61,7 +61,7 @@ def finished_runs_of(store: Store, model_name: str) -> list[str]:
     query = (
         sa.select(runs.c.id)
         .join(models, models.c.id == runs.c.model_id)
-        .where(models.c.name == model_name, runs.c.status == "finished")
+        .where(models.c.id.in_(model_ids(store, model_name)), runs.c.status == "finished")
         .order_by(runs.c.finished_at.desc(), runs.c.started_at.desc())
     )
     with store.engine.connect() as conn:

@@ -54,6 +54,15 @@ def read_judgments(store: Store, judge: str | None = None, mode: str | None = No
         return [Judgment(**{k: r[k] for k in _FIELDS}) for r in conn.execute(query).mappings()]
 
 
+def count_by_mode(store: Store) -> dict[str, int]:
+    """Stored judgments per mode (`pairwise`, `single`), and stored `battles`."""
+    query = sa.select(judgments.c.mode, sa.func.count()).group_by(judgments.c.mode)
+    with store.engine.connect() as conn:
+        counts = {str(mode): int(n) for mode, n in conn.execute(query)}
+        counts["battles"] = int(conn.execute(sa.select(sa.func.count()).select_from(battles)).scalar() or 0)
+    return counts
+
+
 def judge_names(store: Store) -> list[str]:
     """Every judge that has judgments or battles in the store."""
     with store.engine.connect() as conn:

@@ -235,6 +235,29 @@ sa.Table(
 )
 
 
+# 006_model_aliases: every name and path of a model points at its one row (a model is its fingerprint).
+_step_006 = sa.MetaData()
+_aliases_006 = sa.Table(
+    "model_aliases",
+    _step_006,
+    sa.Column("alias", sa.String(1000), primary_key=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)
+_models_006 = sa.Table("models", _step_006, sa.Column("id", sa.Integer, primary_key=True), sa.Column("name", sa.String),
+                       sa.Column("source", sa.String))
+
+
+def _model_aliases(conn: sa.Connection) -> None:
+    """Create the alias table and give every stored model its name and source as aliases (newest row wins)."""
+    _aliases_006.create(conn)
+    owner: dict[str, int] = {}
+    for row in conn.execute(sa.select(_models_006).order_by(_models_006.c.id)):
+        owner[row.name] = owner[row.source] = row.id
+    if owner:
+        conn.execute(sa.insert(_aliases_006), [{"alias": a, "model_id": i} for a, i in owner.items()])
+
+
 def add_columns(conn: sa.Connection, table: str, *columns: sa.Column) -> None:  # type: ignore[type-arg]
     """`ALTER TABLE ... ADD COLUMN` for each column, in the connection's dialect (for later steps)."""
     for column in columns:
@@ -256,5 +279,6 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("003_baselines", _create(_step_003)),
     ("004_leases", _create(_step_004)),
     ("005_published", _create(_step_005)),
+    ("006_model_aliases", _model_aliases),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

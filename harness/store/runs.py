@@ -13,29 +13,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from harness.records import ModelRecord, SampleRecord, Score, TaskResult
-from harness.store.engine import Store, insert_new
+from harness.errors import HarnessError
+from harness.records import SampleRecord, Score, TaskResult
+from harness.store.engine import Store
+from harness.store.models import upsert_model  # noqa: F401 -- registration lives in models; re-exported
 from harness.store.schema import models, runs, samples, scores, task_results
+
+AMBIGUOUS_SHOWN = 10  # candidates an ambiguous run id prefix lists
 
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def upsert_model(store: Store, model: ModelRecord) -> int:
-    """Return the id of `model` (by name + fingerprint), inserting it or refreshing its card.
-
-    An insert that ignores a conflicting row, then an update: two processes registering the same new model at
-    once both get its one id.
-    """
-    values = asdict(model)
-    with store.begin() as conn:
-        insert_new(conn, models, [values], ["name", "fingerprint"])
-        found = conn.execute(
-            sa.select(models.c.id).where(models.c.name == model.name, models.c.fingerprint == model.fingerprint)
-        ).scalar_one()
-        conn.execute(sa.update(models).where(models.c.id == found).values(**values))
-    return int(found)
 
 
 def new_run_id() -> str:
@@ -131,10 +119,39 @@ def list_runs(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def read_run(store: Store, run_id: str) -> dict[str, Any] | None:
-    """One run row with its model's name (`model`) and fingerprint; None when there is no such run."""
+def match_run_id(store: Store, ref: str, prefix: bool = True) -> str | None:
+    """The run id `ref` is, or (with `prefix`) the only run id starting with it, like git; None when none matches.
+
+    Raises:
+        HarnessError: `ref` is a prefix of several run ids (they are listed, newest first).
+    """
+    if not ref:
+        return None
+    query = (sa.select(runs.c.id).where(runs.c.id.startswith(ref, autoescape=True))
+             .order_by(runs.c.started_at.desc(), runs.c.id).limit(AMBIGUOUS_SHOWN + 1))
     with store.engine.connect() as conn:
-        row = conn.execute(_run_query().where(runs.c.id == run_id)).mappings().first()
+        if conn.execute(sa.select(runs.c.id).where(runs.c.id == ref)).first() is not None:
+            return ref
+        found = list(conn.execute(query).scalars()) if prefix else []
+    if len(found) > 1:
+        more = ", ..." if len(found) > AMBIGUOUS_SHOWN else ""
+        raise HarnessError(f"run id prefix {ref!r} is ambiguous: {', '.join(found[:AMBIGUOUS_SHOWN])}{more}",
+                           hint="type more characters of the run id")
+    return found[0] if found else None
+
+
+def read_run(store: Store, run_id: str, prefix: bool = True) -> dict[str, Any] | None:
+    """One run row (`run_id` or a unique prefix of it) with its model's name (`model`) and fingerprint; None when
+    there is no such run.
+
+    Raises:
+        HarnessError: the prefix matches several runs.
+    """
+    full = match_run_id(store, run_id, prefix)
+    if full is None:
+        return None
+    with store.engine.connect() as conn:
+        row = conn.execute(_run_query().where(runs.c.id == full)).mappings().first()
     return None if row is None else dict(row)
 
 
@@ -143,6 +160,7 @@ def get_run(store: Store, run_id: str) -> dict[str, Any] | None:
     run = read_run(store, run_id)
     if run is None:
         return None
+    run_id = run["id"]
     with store.engine.connect() as conn:
         run["task_results"] = [
             dict(r)

@@ -35,6 +35,16 @@ models = sa.Table(
     sa.UniqueConstraint("name", "fingerprint"),
 )
 
+# Every name and path a model was registered or asked for by (`--name`, a checkpoint path, a hub id), each
+# pointing at one model row: a model is its fingerprint, a name is an alias (migration 006_model_aliases).
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("alias", sa.String(1000), primary_key=True),
+    sa.Column("model_id", sa.ForeignKey("models.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)
+
 runs = sa.Table(
     "runs",
     metadata,

@@ -11,7 +11,13 @@ import streamlit as st
 from harness.gate.paired import TaskComparison
 from leaderboard_app import data
 from leaderboard_app.board import rank_board, table_height
-from leaderboard_app.compare import answer_turns, disagreements, head_to_head, judged_winner
+from leaderboard_app.compare import (
+    answer_turns,
+    disagreements,
+    head_to_head,
+    judged_winner,
+    template_mismatch,
+)
 
 
 def newest_sample_runs(runs: pd.DataFrame, available: pd.DataFrame, model_id: int) -> dict[str, str]:
@@ -107,6 +113,8 @@ pair_runs = runs[runs["model_id"].isin([id_a, id_b])]
 available = data.load_run_tasks(source.url, source.stamp, tuple(pair_runs["id"]))
 runs_a, runs_b = newest_sample_runs(pair_runs, available, id_a), newest_sample_runs(pair_runs, available, id_b)
 st.subheader("Per-task differences (paired tests)")
+if (mismatch := template_mismatch(pair_runs, runs_a, runs_b, name_a, name_b)) is not None:
+    st.warning(mismatch)
 pairs, verdicts = data.load_comparison(source.url, source.stamp, tuple(sorted(runs_a.items())),
                                        tuple(sorted(runs_b.items())), name_a, name_b)
 if not verdicts.empty:
