@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from harness.judge.results import question_categories, single_results
+from harness.judge.grades import question_categories, single_results
 from harness.records import Judgment
 from leaderboard_app.board import Board
 
