@@ -40,7 +40,7 @@ def eval_command(
     model: ModelOpt,
     suite: Annotated[str | None, typer.Option(help="Suite from tasks/suites/ (smoke, open_llm_v1, ...).")] = None,
     tasks: TasksOpt = None,
-    backend: Annotated[str, typer.Option(help="hf | vllm | local-completions.")] = "hf",
+    backend: Annotated[str, typer.Option(help="hf | vllm | local-completions | local-chat-completions.")] = "hf",
     base_url: BaseUrlOpt = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N documents per task.")] = None,
     num_fewshot: Annotated[int | None, typer.Option(help="Few-shot examples for every task.")] = None,
@@ -48,6 +48,16 @@ def eval_command(
     device: DeviceOpt = "cpu",
     dtype: DtypeOpt = "auto",
     chat_template: ChatTemplateOpt = None,
+    system_instruction: Annotated[str | None, typer.Option(help="System message before every prompt.")] = None,
+    gen_kwargs: Annotated[str | None, typer.Option(
+        help="Generation settings for generate_until tasks, as lm-eval's: temperature=0,top_p=0.9.")] = None,
+    fewshot_as_multiturn: Annotated[bool | None, typer.Option(
+        "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
+        help="Few-shot examples as chat turns [default: on with a chat template].")] = None,
+    revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag, commit) of a hub model.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Context length to truncate to [default: the model's].")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed for lm-eval's python, numpy, torch and few-shot seeds [default: lm-eval's 0,1234,1234,1234].")] = None,
     name: NameOpt = None,
     trust_remote_code: Annotated[bool, typer.Option(help="Let the model repo run its own code.")] = False,
     force: ForceOpt = False,
@@ -60,8 +70,9 @@ def eval_command(
 
     config = validated(EvalConfig, model=model, name=name, suite=suite, tasks=split_list(tasks), backend=backend,
                        base_url=base_url, limit=limit, num_fewshot=num_fewshot, batch_size=batch_size,
-                       device=device, dtype=dtype, chat_template=chat_template,
-                       trust_remote_code=trust_remote_code, force=force)
+                       device=device, dtype=dtype, chat_template=chat_template, system_instruction=system_instruction,
+                       gen_kwargs=gen_kwargs, fewshot_as_multiturn=fewshot_as_multiturn, revision=revision,
+                       max_length=max_length, seed=seed, trust_remote_code=trust_remote_code, force=force)
     outcome = run_eval(config, store)
     if as_json:
         print_json(outcome.to_json())

@@ -23,9 +23,16 @@ from harness import __version__
 from harness.config import config_hash
 from harness.console import progress
 from harness.errors import HarnessError, RunFailed
-from harness.eval.backends import ResolvedModel, check_backend, check_checkpoint, load_lm, resolve_model
+from harness.eval.backends import (
+    ResolvedModel,
+    check_backend,
+    check_checkpoint,
+    load_lm,
+    resolve_model,
+    score_after_delimiter,
+)
 from harness.eval.config import EvalConfig
-from harness.eval.plan import PlannedTask, chat_template_for, plan_tasks, spec_keys
+from harness.eval.plan import PlannedTask, chat_template_for, evaluate_options, plan_tasks, spec_keys
 from harness.eval.results import parse_samples, parse_scores
 from harness.eval.suites import resolve_tasks
 from harness.eval.templates import ChatTemplate
@@ -79,9 +86,8 @@ def evaluate_task(lm: Any, planned: PlannedTask, config: EvalConfig, template: C
         num_fewshot=planned.entry.num_fewshot,
         limit=config.limit,
         log_samples=True,
-        apply_chat_template=template is not None,
-        fewshot_as_multiturn=template is not None,
         task_manager=planned.manager,
+        **evaluate_options(config, template),
     )
     if results is None:
         raise RunFailed(f"lm-eval returned no results for {planned.entry.task}")
@@ -198,6 +204,7 @@ class _Runner:
             self.lm = load_lm(self.model, self.config)
             if self.template is not None:
                 self.lm.tokenizer.chat_template = self.template.jinja
+                score_after_delimiter(self.lm, self.template.reply_delimiter)
         result = evaluate_task(self.lm, planned, self.config, self.template)
         write_task_result(self.store, self.run_id, result)
         self.scores += result.scores
@@ -247,7 +254,8 @@ def _start_run(store: Store, config: EvalConfig, model: ResolvedModel, template:
     return create_run(store, model_id, {
         "suite": config.suite,
         "tasks": [p.entry.model_dump() for p in plan],
-        "config": config.model_dump(mode="json"),
+        "config": {**config.model_dump(mode="json"), "lm_eval_options": {
+            **evaluate_options(config, template), "reply_delimiter": template.reply_delimiter if template else None}},
         "config_hash": config_hash(config),
         "backend": config.backend,
         "chat_template": template.name if template else None,

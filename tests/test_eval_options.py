@@ -1,0 +1,103 @@
+"""lm-eval's options through `harness eval`: each reaches lm-eval, keys the cache and is recorded on the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.eval.backends import ResolvedModel
+from harness.eval.config import EvalConfig, SuiteTask
+from harness.eval.plan import key_settings
+from harness.eval.templates import load_chat_template
+from harness.fingerprint import content_hash
+from harness.records import ModelRecord
+from harness.store import open_store
+from harness.store.runs import get_run
+
+runner = CliRunner()
+
+
+def harness(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _key(**options: Any) -> str:
+    config = EvalConfig(model="m", tasks=["arith_gen"], **options)
+    model = ResolvedModel(ModelRecord(name="m", source="m", fingerprint="sha256:0"), "m")
+    template = load_chat_template(options["chat_template"]) if options.get("chat_template") else None
+    return content_hash(key_settings(config, model, template, SuiteTask(task="arith_gen")))
+
+
+@pytest.mark.parametrize("options", [
+    {"system_instruction": "Be brief."}, {"gen_kwargs": "temperature=0.7,top_p=0.9"}, {"revision": "v2"},
+    {"max_length": 256}, {"seed": 7}, {"backend": "local-chat-completions", "base_url": "http://x/v1/chat/completions"},
+    {"chat_template": "vicuna"}, {"chat_template": "vicuna", "fewshot_as_multiturn": False},
+])
+def test_every_option_is_part_of_the_cache_key(options: dict[str, Any]) -> None:
+    assert _key(**options) != _key()
+    assert _key(**options) == _key(**options)
+
+
+def test_gen_kwargs_are_parsed_as_lm_eval_parses_them() -> None:
+    config = EvalConfig(model="m", tasks=["x"], gen_kwargs="temperature=0,top_p=0.9,do_sample=false,until='\n'")
+    assert config.gen_kwargs == {"temperature": 0, "top_p": 0.9, "do_sample": False, "until": "\n"}
+
+
+def test_options_reach_lm_eval_and_are_recorded(tiny_model_dir: Path) -> None:
+    args = ["eval", "--model", str(tiny_model_dir), "--tasks", "arith_gen", "--limit", "4", "--json",
+            "--system-instruction", "Reply with a number.", "--gen-kwargs", "max_gen_toks=1", "--seed", "3",
+            "--max-length", "200"]
+    code, out, err = harness(*args)
+    assert code == 0, err
+    doc = json.loads(out)
+    run = get_run(open_store(), doc["run_id"])
+    config = run["config"]
+    assert config["system_instruction"] == "Reply with a number." and config["gen_kwargs"] == {"max_gen_toks": 1}
+    assert config["seed"] == 3 and config["max_length"] == 200
+    assert config["lm_eval_options"]["fewshot_as_multiturn"] is False
+    assert config["lm_eval_options"]["fewshot_random_seed"] == 3
+    with open_store().engine.connect() as conn:
+        prompts = [row[0] for row in conn.exec_driver_sql("select prompt from samples")]
+    assert len(prompts) == 4 and all(p.startswith("Reply with a number.") for p in prompts)
+    code, out, _ = harness(*args)
+    assert json.loads(out)["cached"] is True
+    code, out, _ = harness(*args[:-2], "--max-length", "100")
+    assert code == 0 and json.loads(out)["cached"] is False
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fewshot-as-multiturn"], "--fewshot-as-multiturn needs a chat template"),
+    (["--revision", "main"], "names a hub revision"),
+    (["--max-length", "0"], "bad value for --max_length"),
+])
+def test_bad_options_fail_cleanly(tiny_model_dir: Path, store_url: str, args: list[str], message: str) -> None:
+    code, _, err = harness("eval", "--model", str(tiny_model_dir), "--tasks", "arith_gen", *args)
+    assert code == 2 and message in " ".join(err.split())
+    assert not Path(store_url.removeprefix("sqlite:///")).exists()  # the store untouched
+
+
+def test_local_chat_completions_backend_sends_messages(openai_server: Any) -> None:
+    from tests.openai_server import chat_reply
+
+    def answer(path: str, body: dict) -> object:
+        question = body["messages"][-1]["content"]
+        a, b = question.removeprefix("What is ").rstrip("?").split("+")
+        return chat_reply(str(int(a) + int(b)))
+
+    openai_server.responder = answer
+    code, out, err = harness("eval", "--model", "served", "--backend", "local-chat-completions",
+                             "--base-url", f"{openai_server.url}/chat/completions", "--tasks", "arith_gen",
+                             "--limit", "4", "--system-instruction", "You add numbers.", "--json")
+    assert code == 0, err
+    bodies = [body for path, body, _ in openai_server.requests]
+    assert len(bodies) == 4 and all(b["messages"][0] == {"role": "system", "content": "You add numbers."}
+                                    for b in bodies)
+    doc = json.loads(out)
+    assert doc["scores"][0]["value"] == 1.0
+    assert get_run(open_store(), doc["run_id"])["backend"] == "local-chat-completions"
