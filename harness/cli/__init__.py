@@ -30,6 +30,7 @@ def main(
 
 app.command("eval")(eval.eval_command)
 app.add_typer(eval.runs_app, name="runs")
+app.command("rescore")(eval.rescore_command)
 app.command("generate")(judge.generate_command)
 app.add_typer(judge.judge_app, name="judge")
 app.command("arena")(arena.arena_command)

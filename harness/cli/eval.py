@@ -126,6 +126,68 @@ def runs_show_command(run_id: Annotated[str, typer.Argument(help="A run id (r-..
         stdout.print(run_detail(run))
 
 
+@runs_app.command("export")
+@handled
+def runs_export_command(run_id: Annotated[str, typer.Argument(help="A run id (r-...).")],
+                        out_dir: Annotated[Path, typer.Argument(help="Folder to write lm-eval's files under.")],
+                        fmt: Annotated[str, typer.Option("--format", help="lm-eval (the only format).")] = "lm-eval",
+                        store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Write a run as lm-eval's output folder: results_*.json and samples_*.jsonl."""
+    from harness.eval.lmeval_files import export_run
+    from harness.store import open_store
+
+    if fmt != "lm-eval":
+        raise HarnessError(f"unknown export format {fmt!r}", hint="use --format lm-eval")
+    path = export_run(open_store(store, create=False), run_id, out_dir)
+    files = sorted(str(p) for p in path.parent.glob(f"*{path.stem.removeprefix('results')}.json*"))
+    if as_json:
+        print_json({"run_id": run_id, "results": str(path), "files": files})
+    else:
+        stdout.print(f"wrote {len(files)} files to {path.parent} (results: {path.name})")
+
+
+@runs_app.command("import")
+@handled
+def runs_import_command(folder: Annotated[Path, typer.Argument(help="An `lm_eval --output_path` folder.")],
+                        model: Annotated[str | None, typer.Option(
+                            help="The checkpoint it evaluated: the run is stored under its fingerprint.")] = None,
+                        name: NameOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Store results written by the lm_eval CLI (--log_samples) as a finished run."""
+    from harness.eval.backends import resolve_model
+    from harness.eval.config import EvalConfig
+    from harness.eval.lmeval_files import import_lmeval_folder, imported_model
+    from harness.store import open_store
+
+    record = resolve_model(EvalConfig(model=model, name=name)).record if model else imported_model(folder, name)
+    run_id, existed = import_lmeval_folder(open_store(store), folder, record)
+    if as_json:
+        print_json({"run_id": run_id, "model": {"name": record.name, "fingerprint": record.fingerprint},
+                    "already_imported": existed})
+    else:
+        stdout.print(f"{'already imported as' if existed else 'imported as'} run {run_id} ({record.name})")
+
+
+@handled
+def rescore_command(run_id: Annotated[str, typer.Argument(help="A run id (r-...).")],
+                    store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Recompute a run's metrics from its stored samples with lm-eval's task code (no model)."""
+    from dataclasses import asdict
+
+    from harness.eval.rescore import rescore_run
+    from harness.store import open_store
+
+    rows = rescore_run(open_store(store, create=False), run_id)
+    if as_json:
+        print_json({"run_id": run_id, "scores": [{**asdict(r), "equal": r.equal} for r in rows]})
+        return
+    table = Table(title=f"run {run_id}: stored vs recomputed from samples")
+    for column in ("task", "metric", "filter", "stored", "recomputed", "n", "equal"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r.task, r.metric, r.filter, _fmt(r.stored), _fmt(r.recomputed), str(r.n), str(r.equal))
+    stdout.print(table)
+
+
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 

@@ -219,6 +219,11 @@ def add_columns(conn: sa.Connection, table: str, *columns: sa.Column) -> None:  
         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {ddl}"))
 
 
+def _sample_logs(conn: sa.Connection) -> None:
+    """006_sample_logs: each sample's lm-eval log (prompt arguments, responses, log-likelihoods), compressed."""
+    add_columns(conn, "samples", sa.Column("log", sa.LargeBinary))
+
+
 def _create(step: sa.MetaData) -> Callable[[sa.Connection], None]:
     def migrate(conn: sa.Connection) -> None:
         step.create_all(conn)
@@ -232,5 +237,6 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("002_judge_arena", _create(_step_002)),
     ("003_baselines", _create(_step_003)),
     ("004_leases", _create(_step_004)),
+    ("006_sample_logs", _sample_logs),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
