@@ -101,3 +101,53 @@ def test_local_chat_completions_backend_sends_messages(openai_server: Any) -> No
     doc = json.loads(out)
     assert doc["scores"][0]["value"] == 1.0
     assert get_run(open_store(), doc["run_id"])["backend"] == "local-chat-completions"
+
+
+def test_reply_delimiters_are_read_from_the_templates(tmp_path: Path) -> None:
+    assert load_chat_template("vicuna").reply_delimiter == " " and load_chat_template("alpaca").reply_delimiter == ""
+    (tmp_path / "chatml.jinja").write_text(
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    assert load_chat_template(str(tmp_path / "chatml.jinja")).reply_delimiter == ""
+
+
+@pytest.mark.parametrize("template, recipe_format", [("vicuna", "sharegpt")])
+def test_choices_are_scored_as_the_template_trains_replies(tiny_model_dir: Path, template: str,
+                                                           recipe_format: str) -> None:
+    """Under the Vicuna template each choice is scored on exactly the tokens a Vicuna fine-tune trains: " 46" after
+    "ASSISTANT:", where lm-eval alone would score "46" (a token sequence the model never saw after the colon).
+    (Alpaca needs no delimiter: its generation prompt ends with a newline, which lm-eval moves into the
+    continuation itself.)"""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from fine_tune.data import (
+        PROMPT_FORMATS,
+        alpaca_messages,
+        render_segments,
+        sharegpt_messages,
+        tokenize_segments,
+    )
+    from harness.store.runs import read_task_result
+
+    code, out, err = harness("eval", "--model", str(tiny_model_dir), "--tasks", "arith_mc", "--limit", "3",
+                             "--chat-template", template, "--json")
+    assert code == 0, err
+    samples = read_task_result(open_store(), json.loads(out)["run_id"], "arith_mc").samples
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    for sample in samples:
+        assert sample.log is not None
+        doc, label = sample.log["doc"], sample.log["doc"]["label"]
+        context, continuation = sample.log["arguments"][label]
+        assert context.endswith("ASSISTANT:")
+        assert continuation == load_chat_template(template).reply_delimiter + doc["answer"]
+        row = ({"conversations": [{"from": "human", "value": doc["question"]}, {"from": "gpt", "value": doc["answer"]}]}
+               if recipe_format == "sharegpt" else {"instruction": doc["question"], "output": doc["answer"]})
+        messages = (sharegpt_messages if recipe_format == "sharegpt" else alpaca_messages)(row)
+        trained = tokenize_segments(render_segments(messages, PROMPT_FORMATS[template]), tokenizer, 512)
+        positions = [i for i, label_id in enumerate(trained.labels) if label_id != -100][:-1]  # the reply, no eos
+        with torch.no_grad():
+            logits = model(torch.tensor([trained.input_ids])).logits[0].log_softmax(-1)
+        expected = sum(float(logits[i - 1, trained.input_ids[i]]) for i in positions)
+        assert sample.log["filtered_resps"][label][0] == pytest.approx(expected, abs=1e-4)
