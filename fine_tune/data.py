@@ -257,7 +257,7 @@ def tokenize_segments(segments: Sequence[Segment], tokenizer: Any, max_length: i
     return TokenizedExample(ids[:max_length], labels[:max_length], truncated)
 
 
-def _read_records(path: Path) -> list[Any]:
+def read_records(path: Path) -> list[Any]:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".jsonl":
         records = []
@@ -303,7 +303,7 @@ def load_data(path: str | Path, data_format: str, skip_bad: bool = False) -> Tra
         raw = file.read_bytes()
         digest.update(raw)
         n_bytes += len(raw)
-        for index, record in enumerate(_read_records(file)):
+        for index, record in enumerate(read_records(file)):
             n_records += 1
             try:
                 examples.append(Example(tuple(parse(record)), f"{file.name}:{index}"))

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli import arena, demo, eval, finetune, gate, judge, leaderboard
+from harness.cli import arena, decontaminate, demo, eval, finetune, gate, judge, leaderboard
 from harness.console import configure_logging
 
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,
@@ -38,6 +38,7 @@ app.command("gate")(gate.gate_command)
 app.add_typer(gate.baseline_app, name="baseline")
 app.command("finetune")(finetune.finetune_command)
 app.command("self-instruct")(finetune.self_instruct_command)
+app.command("decontaminate")(decontaminate.decontaminate_command)
 app.command("leaderboard")(leaderboard.leaderboard_command)
 app.command("tiny-model")(eval.tiny_model_command)
 app.command("demo")(demo.demo_command)
