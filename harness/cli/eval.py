@@ -117,9 +117,14 @@ def runs_show_command(run_id: Annotated[str, typer.Argument(help="A run id (r-..
     from harness.store import open_store
     from harness.store.runs import get_run
 
-    run = get_run(open_store(store, create=False), run_id)
+    opened = open_store(store, create=False)
+    run = get_run(opened, run_id)
     if run is None:
         raise HarnessError(f"no run {run_id!r} in the store", hint="list runs with `harness runs list`")
+    if run["suite"] == "open_llm_v2":
+        from harness.eval.rescore import open_llm_v2_for_run
+
+        run["open_llm_v2"] = open_llm_v2_for_run(opened, run_id)
     if as_json:
         print_json(run)
     else:
@@ -222,6 +227,8 @@ def run_detail(run: dict[str, Any]) -> Group:
                 "chat_template_hash", "git_revision", "started_at", "finished_at"):
         meta.add_row(key, str(run.get(key)))
     meta.add_row("versions", json.dumps(run["versions"]))
+    if "open_llm_v2" in run:
+        meta.add_row("open_llm_v2", json.dumps(run["open_llm_v2"]))
     meta.add_row("config", json.dumps(run["config"]))
     scores = Table(title="scores")
     for column in ("task", "metric", "filter", "value", "± stderr", "n"):

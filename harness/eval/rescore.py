@@ -76,3 +76,26 @@ def rescore_run(store: Store, run_id: str) -> list[Rescored]:
         for (metric, filt), (value, n) in sorted(_task_scores(loaded[name], name, samples[name]).items()):
             out.append(Rescored(name, metric, filt, stored.get((name, metric, filt)), value, n))
     return out
+
+
+def choices_per_task(samples: list[SampleRecord]) -> dict[str, float]:
+    """task -> mean number of answer choices, for the multiple-choice tasks among the samples (from their logs)."""
+    counts: dict[str, list[int]] = defaultdict(list)
+    for s in samples:
+        resps = (s.log or {}).get("filtered_resps") or []
+        if resps and isinstance(resps[0], list) and len(resps[0]) == 2 and isinstance(resps[0][1], bool):
+            counts[s.task].append(len(resps))
+    return {task: sum(n) / len(n) for task, n in counts.items()}
+
+
+def open_llm_v2_for_run(store: Store, run_id: str) -> dict[str, Any]:
+    """The Open LLM Leaderboard v2 normalised benchmarks and average of a run (`open_llm_v2` suite)."""
+    from harness.eval.open_llm_v2 import open_llm_v2_scores
+    from harness.records import Score
+
+    run = get_run(store, run_id)
+    if run is None:
+        raise HarnessError(f"no run {run_id!r} in the store", hint="list runs with `harness runs list`")
+    samples = [s for row in run["task_results"] for s in read_task_result(store, run_id, row["task"]).samples]
+    result = open_llm_v2_scores([Score(**s) for s in run["scores"]], choices_per_task(samples))
+    return {"benchmarks": result.benchmarks, "average": result.average}
