@@ -94,7 +94,10 @@ def export_run(store: Store, run_id: str, out_dir: str | Path) -> Path:
     for name, rows in samples.items():
         tracker.save_results_samples(task_name=name, samples=copy.deepcopy(rows))
     folder = Path(out_dir) / str(tracker.general_config_tracker.model_name_sanitized)
-    return folder / f"results_{tracker.date_id}.json"
+    written = folder / f"results_{getattr(tracker, 'date_id', '')}.json"
+    if not written.is_file():  # lm-eval logs a failed write as a warning and carries on
+        raise HarnessError(f"lm-eval could not write its results under {out_dir}", hint="check the folder is writable")
+    return written
 
 
 @dataclass(frozen=True)
