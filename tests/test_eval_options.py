@@ -65,6 +65,10 @@ def test_options_reach_lm_eval_and_are_recorded(tiny_model_dir: Path) -> None:
     with open_store().engine.connect() as conn:
         prompts = [row[0] for row in conn.exec_driver_sql("select prompt from samples")]
     assert len(prompts) == 4 and all(p.startswith("Reply with a number.") for p in prompts)
+    from harness.store.runs import read_task_result
+
+    logs = [s.log for s in read_task_result(open_store(), doc["run_id"], "arith_gen").samples]
+    assert all(log is not None and log["arguments"][0][1]["max_gen_toks"] == 1 for log in logs)  # reached lm-eval
     code, out, _ = harness(*args)
     assert json.loads(out)["cached"] is True
     code, out, _ = harness(*args[:-2], "--max-length", "100")
