@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from harness.eval.suites import SUITES_DIR, TASKS_DIR, list_suites
@@ -20,8 +22,6 @@ def test_every_suite_task_is_known_to_lm_eval_offline() -> None:
 
 
 def test_open_llm_v2_has_the_leaderboards_benchmarks_and_shots() -> None:
-    from pathlib import Path
-
     import lm_eval.tasks
 
     suite = {e.task: e.num_fewshot for e in next(s for s in list_suites() if s.name == "open_llm_v2").tasks}
@@ -31,3 +31,18 @@ def test_open_llm_v2_has_the_leaderboards_benchmarks_and_shots() -> None:
     group = yaml.safe_load((Path(lm_eval.tasks.__file__).parent / "leaderboard" / "leaderboard.yaml").read_text())
     assert sorted(group["task"]) == sorted(suite)
     assert (SUITES_DIR / "open_llm_v2.yaml").read_text().startswith("# harness eval")
+
+
+def test_a_task_that_needs_the_tasks_extra_says_so(tiny_model_dir: Path) -> None:
+    import importlib.util
+
+    import pytest
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    if importlib.util.find_spec("langdetect") is not None:
+        pytest.skip("the tasks extra is installed here")
+    result = CliRunner().invoke(app, ["eval", "--model", str(tiny_model_dir), "--tasks", "leaderboard_ifeval"])
+    assert result.exit_code == 2 and "pip install -e '.[tasks]'" in result.stderr
+    assert "langdetect" in result.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, missing_extra
 from harness.eval.backends import ResolvedModel
 from harness.eval.config import EvalConfig, SuiteTask
 from harness.eval.suites import local_task_spec, task_manager
@@ -113,6 +113,8 @@ def plan_tasks(config: EvalConfig, model: ResolvedModel, template: ChatTemplate 
     for entry, spec_key in zip(entries, specs):
         try:
             loaded = manager.load([entry.task])
+        except ModuleNotFoundError as exc:  # lm-eval's task extras (IFEval: langdetect; MATH: sympy, math_verify)
+            raise missing_extra(f"task {entry.task}", "tasks", str(exc.name)) from exc
         except Exception as exc:  # a hub dataset that cannot be fetched, a broken YAML
             raise HarnessError(f"cannot load task {entry.task}: {exc}", hint="check the task and network") from exc
         task_hash = _task_hash(loaded)
