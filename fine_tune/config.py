@@ -72,6 +72,8 @@ class Recipe(Frozen):
     """Pack several examples into one max_length row (TRL best-fit packing, attention kept per example)."""
     group_by_length: bool = False
     """Batch examples of similar length together (less padding) when not packing."""
+    train_on_inputs: bool = False
+    """Train on the prompt too (alpaca-lora's `train_on_inputs`); off: loss on the replies only (stanford_alpaca)."""
     logging_steps: int = Field(1, gt=0)
     """Log the train loss every N steps (the card's loss_curve)."""
     save_steps: int = Field(500, gt=0)

@@ -2,7 +2,8 @@
 
 Three separate steps: `*_messages` maps one record to `(role, content, masked)` messages (validating it),
 `render_segments` lays the messages out in a prompt format (Alpaca or Vicuna v1.1, the same strings as
-`harness.eval.templates`), and `tokenize_segments` turns segments into `input_ids` + `labels` (-100 where masked).
+`harness.eval.templates`), and `tokenize_segments` tokenizes the rendered text once and masks it from character
+offsets into `input_ids` + `labels` (-100 where masked).
 `load_data` reads the files as they are published (JSON list, single object or JSONL; a file or a directory).
 """
 
@@ -215,24 +216,48 @@ def adds_bos(tokenizer: Any) -> bool:
     return bos is not None and tokenizer("a").input_ids[:1] == [bos]
 
 
-def tokenize_segments(segments: Sequence[Segment], tokenizer: Any, max_length: int) -> TokenizedExample:
-    """Token ids per segment (no special tokens inside), bos once in front, the eos id after each reply.
+def _is_trained(span: tuple[int, int], ranges: Sequence[tuple[int, int]]) -> bool:
+    """A token is trained when any of its characters lies in a reply (or its eos)."""
+    start, end = span
+    return end > start and any(start < stop and begin < end for begin, stop in ranges)
 
-    The eos is appended as an id, never tokenized from text, so it cannot split into ordinary pieces.
+
+def tokenize_segments(segments: Sequence[Segment], tokenizer: Any, max_length: int,
+                      train_on_inputs: bool = False) -> TokenizedExample:
+    """Render the example once, tokenize it once, and mask it from character offsets.
+
+    The eos token is written out after each reply, as the chat template writes it, so the ids are exactly the
+    whole rendered string's ids (`tokenizer(render_text(...)).input_ids`): segment-by-segment tokenization
+    differs from that on SentencePiece-style tokenizers ("▁" prefix rules) and on merges across boundaries.
+    A token is trained when any of its characters belongs to a reply or its eos; with `train_on_inputs`
+    (alpaca-lora's option) every token is trained.
+
+    Raises:
+        HarnessError: a tokenizer without offsets (a slow tokenizer), or whose eos text is not its eos id.
     """
-    ids: list[int] = [tokenizer.bos_token_id] if adds_bos(tokenizer) else []
-    labels: list[int] = [IGNORE_INDEX] * len(ids)
+    if not getattr(tokenizer, "is_fast", False):
+        raise HarnessError(f"tokenizer {type(tokenizer).__name__} gives no character offsets",
+                           hint="use a fast tokenizer (tokenizer.json; AutoTokenizer's default)")
+    eos = tokenizer.eos_token
+    if tokenizer(eos, add_special_tokens=False).input_ids != [tokenizer.eos_token_id]:
+        raise HarnessError(f"the tokenizer does not read its eos text {eos!r} as its eos token",
+                           hint="register it: tokenizer.add_special_tokens({'eos_token': ...})")
+    text, ranges = "", []
     for segment in segments:
-        piece = tokenizer(segment.text, add_special_tokens=False).input_ids
+        start = len(text)
+        text += segment.text + (eos if segment.trained else "")
         if segment.trained:
-            piece = piece + [tokenizer.eos_token_id]
-        ids += piece
-        labels += piece if segment.trained else [IGNORE_INDEX] * len(piece)
+            ranges.append((start, len(text)))
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, spans = list(encoded.input_ids), [tuple(span) for span in encoded.offset_mapping]
+    if adds_bos(tokenizer):
+        ids, spans = [tokenizer.bos_token_id, *ids], [(0, 0), *spans]
+    labels = [i if train_on_inputs or _is_trained(span, ranges) else IGNORE_INDEX for i, span in zip(ids, spans)]
     truncated = len(ids) > max_length
     return TokenizedExample(ids[:max_length], labels[:max_length], truncated)
 
 
-def _read_records(path: Path) -> list[Any]:
+def read_records(path: Path) -> list[Any]:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".jsonl":
         records = []
@@ -278,7 +303,7 @@ def load_data(path: str | Path, data_format: str, skip_bad: bool = False) -> Tra
         raw = file.read_bytes()
         digest.update(raw)
         n_bytes += len(raw)
-        for index, record in enumerate(_read_records(file)):
+        for index, record in enumerate(read_records(file)):
             n_records += 1
             try:
                 examples.append(Example(tuple(parse(record)), f"{file.name}:{index}"))

@@ -122,7 +122,8 @@ def prepare_examples(data: TrainingData, tokenizer: Any, recipe: Recipe) -> Prep
     fmt = PROMPT_FORMATS[recipe.chat_template]
     ids, labels, truncated, n_tokens, n_trained = [], [], 0, 0, 0
     for example in data.examples:
-        tokenized = tokenize_segments(render_segments(example.messages, fmt), tokenizer, recipe.max_length)
+        tokenized = tokenize_segments(render_segments(example.messages, fmt), tokenizer, recipe.max_length,
+                                      recipe.train_on_inputs)
         if all(label == -100 for label in tokenized.labels):
             truncated += 1  # the prompt alone fills max_length: nothing left to learn from
             continue

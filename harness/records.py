@@ -60,6 +60,7 @@ class SampleRecord:
     target: str | None
     prediction: str | None
     metrics: dict[str, float]
+    log: dict[str, Any] | None = None  # the sample as lm-eval logs it (doc, arguments, resps, filtered_resps, ...)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,8 @@ runner = CliRunner()
 
 @pytest.mark.parametrize("args", [["runs", "list"], ["runs", "show", "r-1"], ["judge", "results"],
                                   ["judge", "agreement", "--judge", "gpt-4"], ["baseline", "list"],
-                                  ["judge", "--models", "a,b", "--questions", "arith"]])
+                                  ["judge", "--models", "a,b", "--questions", "arith"],
+                                  ["rescore", "r-1"], ["runs", "export", "r-1", "out", "--format", "lm-eval"]])
 def test_read_only_commands_never_create_a_store(tmp_path: Path, args: list[str]) -> None:
     """Also `judge`: it writes, but what it judges must already be stored."""
     typo = tmp_path / "mistyped" / "store.db"

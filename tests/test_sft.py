@@ -300,3 +300,22 @@ def test_demo_variants_beat_the_base_on_held_out_arithmetic(tmp_path: Path) -> N
     assert (alpaca["arith_mc/acc"] or 0) >= (before["arith_mc/acc"] or 0) + 0.08
     assert (alpaca["arith_gen/exact_match"] or 0) >= (before["arith_gen/exact_match"] or 0) + 0.04
     assert (vicuna["arith_gen/exact_match"] or 0) >= (before["arith_gen/exact_match"] or 0) + 0.06
+
+
+def test_train_on_inputs_is_a_flag_and_on_the_card(tiny_model_dir: Path, arith_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    def finetune(out: str, *flags: str) -> dict[str, Any]:
+        args = ["finetune", "--recipe", "alpaca", "--base", str(tiny_model_dir), "--data",
+                str(arith_dir / "arith_alpaca.json"), "--out", str(tmp_path / out), "--max-steps", "1",
+                "--set", "per_device_batch_size=8", "--set", "global_batch_size=8", "--json", *flags]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return dict(json.loads((tmp_path / out / "harness.json").read_text()))
+
+    masked, full = finetune("masked"), finetune("full", "--train-on-inputs")
+    assert masked["data"]["train_on_inputs"] is False and full["data"]["train_on_inputs"] is True
+    assert full["config"]["train_on_inputs"] is True and full["identity"] != masked["identity"]
+    assert full["data"]["trained_tokens"] == full["data"]["tokens"] > 3 * masked["data"]["trained_tokens"]

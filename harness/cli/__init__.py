@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from harness.cli import arena, demo, eval, finetune, gate, judge, leaderboard, published
+from harness.cli import arena, decontaminate, demo, eval, finetune, gate, judge, leaderboard, published
 from harness.console import configure_logging
 
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False,
@@ -30,6 +30,7 @@ def main(
 
 app.command("eval")(eval.eval_command)
 app.add_typer(eval.runs_app, name="runs")
+app.command("rescore")(eval.rescore_command)
 app.command("generate")(judge.generate_command)
 app.add_typer(judge.judge_app, name="judge")
 app.command("arena")(arena.arena_command)
@@ -37,6 +38,7 @@ app.command("gate")(gate.gate_command)
 app.add_typer(gate.baseline_app, name="baseline")
 app.command("finetune")(finetune.finetune_command)
 app.command("self-instruct")(finetune.self_instruct_command)
+app.command("decontaminate")(decontaminate.decontaminate_command)
 app.command("leaderboard")(leaderboard.leaderboard_command)
 app.add_typer(published.published_app, name="published")
 app.command("publish")(published.publish_command)

@@ -45,7 +45,7 @@ def eval_command(
     model: ModelsOpt,
     suite: Annotated[str | None, typer.Option(help="Suite from tasks/suites/ (smoke, open_llm_v1, ...).")] = None,
     tasks: TasksOpt = None,
-    backend: Annotated[str, typer.Option(help="hf | vllm | local-completions.")] = "hf",
+    backend: Annotated[str, typer.Option(help="hf | vllm | local-completions | local-chat-completions.")] = "hf",
     base_url: BaseUrlOpt = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N documents per task.")] = None,
     num_fewshot: Annotated[int | None, typer.Option(help="Few-shot examples for every task.")] = None,
@@ -53,6 +53,16 @@ def eval_command(
     device: DeviceOpt = "cpu",
     dtype: DtypeOpt = "auto",
     chat_template: ChatTemplateOpt = None,
+    system_instruction: Annotated[str | None, typer.Option(help="System message before every prompt.")] = None,
+    gen_kwargs: Annotated[str | None, typer.Option(
+        help="Generation settings for generate_until tasks, as lm-eval's: temperature=0,top_p=0.9.")] = None,
+    fewshot_as_multiturn: Annotated[bool | None, typer.Option(
+        "--fewshot-as-multiturn/--no-fewshot-as-multiturn",
+        help="Few-shot examples as chat turns (default: on with a chat template).")] = None,
+    revision: Annotated[str | None, typer.Option(help="Hub revision (branch, tag, commit) of a hub model.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Context length to truncate to (default: the model's).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed for lm-eval's python, numpy, torch and few-shot seeds (default: lm-eval's 0,1234,1234,1234).")] = None,
     name: NameOpt = None,
     trust_remote_code: Annotated[bool, typer.Option(metavar="", help="Let the model repo run its own code.")] = False,
     force: ForceOpt = False,
@@ -75,10 +85,12 @@ def eval_command(
 
     config = validated(EvalConfig, model=model[0], name=name, suite=suite, tasks=split_list(tasks), backend=backend,
                        base_url=base_url, limit=limit, num_fewshot=num_fewshot, batch_size=batch_size,
-                       device=device, dtype=dtype, chat_template=chat_template,
-                       trust_remote_code=trust_remote_code, force=force, tensor_parallel_size=tensor_parallel_size,
-                       data_parallel_size=data_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
-                       max_model_len=max_model_len, parallelize=parallelize)
+                       device=device, dtype=dtype, chat_template=chat_template, system_instruction=system_instruction,
+                       gen_kwargs=gen_kwargs, fewshot_as_multiturn=fewshot_as_multiturn, revision=revision,
+                       max_length=max_length, seed=seed, trust_remote_code=trust_remote_code, force=force,
+                       tensor_parallel_size=tensor_parallel_size, data_parallel_size=data_parallel_size,
+                       gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
+                       parallelize=parallelize)
     if executor != "local" or len(model) > 1:
         return scale_out(config, model, executor, store, as_json, address=ray_address, gpus_per_unit=gpus_per_unit,
                          cpus_per_unit=cpus_per_unit, retries=retries)
@@ -152,13 +164,80 @@ def runs_show_command(run_id: Annotated[str, typer.Argument(help="A run id (r-..
     from harness.store import open_store
     from harness.store.runs import get_run
 
-    run = get_run(open_store(store, create=False), run_id)
+    opened = open_store(store, create=False)
+    run = get_run(opened, run_id)
     if run is None:
         raise HarnessError(f"no run {run_id!r} in the store", hint="list runs with `harness runs list`")
+    if run["suite"] == "open_llm_v2":
+        from harness.eval.rescore import open_llm_v2_for_run
+
+        run["open_llm_v2"] = open_llm_v2_for_run(opened, run_id)
     if as_json:
         print_json(run)
     else:
         stdout.print(run_detail(run))
+
+
+@runs_app.command("export")
+@handled
+def runs_export_command(run_id: Annotated[str, typer.Argument(help="A run id (r-...).")],
+                        out_dir: Annotated[Path, typer.Argument(help="Folder to write lm-eval's files under.")],
+                        fmt: Annotated[str, typer.Option("--format", help="lm-eval (the only format).")] = "lm-eval",
+                        store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Write a run as lm-eval's output folder: results_*.json and samples_*.jsonl."""
+    from harness.eval.lmeval_files import export_run
+    from harness.store import open_store
+
+    if fmt != "lm-eval":
+        raise HarnessError(f"unknown export format {fmt!r}", hint="use --format lm-eval")
+    path = export_run(open_store(store, create=False), run_id, out_dir)
+    files = sorted(str(p) for p in path.parent.glob(f"*{path.stem.removeprefix('results')}.json*"))
+    if as_json:
+        print_json({"run_id": run_id, "results": str(path), "files": files})
+    else:
+        stdout.print(f"wrote {len(files)} files to {path.parent} (results: {path.name})")
+
+
+@runs_app.command("import")
+@handled
+def runs_import_command(folder: Annotated[Path, typer.Argument(help="An `lm_eval --output_path` folder.")],
+                        model: Annotated[str | None, typer.Option(
+                            help="The checkpoint it evaluated: the run is stored under its fingerprint.")] = None,
+                        name: NameOpt = None, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Store results written by the lm_eval CLI (--log_samples) as a finished run."""
+    from harness.eval.backends import resolve_model
+    from harness.eval.config import EvalConfig
+    from harness.eval.lmeval_files import import_lmeval_folder, imported_model
+    from harness.store import open_store
+
+    record = resolve_model(EvalConfig(model=model, name=name)).record if model else imported_model(folder, name)
+    run_id, existed = import_lmeval_folder(open_store(store), folder, record)
+    if as_json:
+        print_json({"run_id": run_id, "model": {"name": record.name, "fingerprint": record.fingerprint},
+                    "already_imported": existed})
+    else:
+        stdout.print(f"{'already imported as' if existed else 'imported as'} run {run_id} ({record.name})")
+
+
+@handled
+def rescore_command(run_id: Annotated[str, typer.Argument(help="A run id (r-...).")],
+                    store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Recompute a run's metrics from its stored samples with lm-eval's task code (no model)."""
+    from dataclasses import asdict
+
+    from harness.eval.rescore import rescore_run
+    from harness.store import open_store
+
+    rows = rescore_run(open_store(store, create=False), run_id)
+    if as_json:
+        print_json({"run_id": run_id, "scores": [{**asdict(r), "equal": r.equal} for r in rows]})
+        return
+    table = Table(title=f"run {run_id}: stored vs recomputed from samples")
+    for column in ("task", "metric", "filter", "stored", "recomputed", "n", "equal"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r.task, r.metric, r.filter, _fmt(r.stored), _fmt(r.recomputed), str(r.n), str(r.equal))
+    stdout.print(table)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -207,6 +286,8 @@ def run_detail(run: dict[str, Any]) -> Group:
         if run.get(key) is not None:  # no `error │ None` for a run that did not fail
             meta.add_row(key, str(run[key]))
     meta.add_row("versions", json.dumps(run["versions"]))
+    if "open_llm_v2" in run:
+        meta.add_row("open_llm_v2", json.dumps(run["open_llm_v2"]))
     meta.add_row("config", json.dumps(run["config"]))
     scores = Table(title="scores")
     for column in ("task", "metric", "filter", "value", "± stderr", "n"):

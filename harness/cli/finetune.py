@@ -31,6 +31,8 @@ def finetune_command(
     lr: Annotated[float | None, typer.Option(help="Override learning_rate.")] = None,
     max_len: Annotated[int | None, typer.Option(help="Override max_length.")] = None,
     packing: Annotated[bool | None, typer.Option("--packing/--no-packing", metavar="", help="Override packing.")] = None,
+    train_on_inputs: Annotated[bool | None, typer.Option(
+        "--train-on-inputs/--no-train-on-inputs", metavar="", help="Loss on the prompt too (alpaca-lora's option).")] = None,
     resume: Annotated[bool, typer.Option(metavar="", help="Continue from the last checkpoint in OUT/checkpoints.")] = False,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Any recipe key: key=value (repeat).")] = None,
     skip_bad: SkipBadOpt = False,
@@ -43,7 +45,7 @@ def finetune_command(
     from fine_tune.sft import resolve, run_finetune
 
     flags = {"num_epochs": epochs, "max_steps": max_steps, "learning_rate": lr, "max_length": max_len,
-             "packing": packing}
+             "packing": packing, "train_on_inputs": train_on_inputs}
     merged = {**parse_overrides(overrides or []), **{k: v for k, v in flags.items() if v is not None}}
     request = validated(FinetuneRequest, recipe=recipe, base=base, data=data, out=out, overrides=merged,
                          resume=resume, skip_bad=skip_bad, name=name)

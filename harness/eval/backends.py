@@ -1,7 +1,7 @@
 """Model resolution and backends: a `--model` string becomes a fingerprinted model and an lm-eval LM.
 
-Three backends, chosen by a dict literal: hf (transformers, CPU or GPU), vllm (GPU, optional extra) and
-local-completions (any OpenAI-compatible completions server). Validation never loads weights, so bad input
+Four backends, chosen by a dict literal: hf (transformers, CPU or GPU), vllm (GPU, optional extra),
+local-completions and local-chat-completions (any OpenAI-compatible completions or chat completions server). Validation never loads weights, so bad input
 fails in milliseconds and before the store is touched.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, ModelNotFound, missing_extra
-from harness.eval.config import EvalConfig
+from harness.eval.config import API_BACKENDS, EvalConfig
 from harness.fingerprint import content_hash, fingerprint_directory
 from harness.records import ModelRecord
 
@@ -96,7 +96,7 @@ def check_checkpoint(model: ResolvedModel, config: EvalConfig) -> None:
     Run before a run's rows are written, so a config that does not match its weights fails with exit 2 and
     leaves the store as it was. API models and models with remote code are not checked.
     """
-    if config.backend == "local-completions" or config.trust_remote_code or not Path(model.path).is_dir():
+    if config.backend in API_BACKENDS or config.trust_remote_code or not Path(model.path).is_dir():
         return
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -121,16 +121,16 @@ def check_checkpoint(model: ResolvedModel, config: EvalConfig) -> None:
                             f"(first: {missing[0]})", hint="re-save the model with save_pretrained")
 
 
-def _hub_snapshot(repo_id: str) -> Path:
+def _hub_snapshot(repo_id: str, revision: str | None = None) -> Path:
     from huggingface_hub import snapshot_download
 
     patterns = ["*.json", "*.safetensors", "tokenizer.model", "*.jinja"]
     try:
-        return Path(snapshot_download(repo_id, local_files_only=True, allow_patterns=patterns))
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True, allow_patterns=patterns))
     except Exception:  # noqa: BLE001 -- huggingface_hub raises several types for "not cached"; download then
-        log.info("downloading %s from the hub", repo_id)
+        log.info("downloading %s%s from the hub", repo_id, f"@{revision}" if revision else "")
     try:
-        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
     except Exception as exc:
         raise ModelNotFound(
             f"model {repo_id!r} is neither a local directory nor reachable on the hub ({type(exc).__name__})",
@@ -138,16 +138,19 @@ def _hub_snapshot(repo_id: str) -> Path:
         ) from exc
 
 
-def _locate(model: str) -> Path:
+def _locate(model: str, revision: str | None = None) -> Path:
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():
             raise ModelNotFound(f"{model} is a file, not a checkpoint directory", hint="pass its directory")
+        if revision is not None:
+            raise HarnessError(f"--revision {revision} names a hub revision, but {model} is a local directory",
+                               hint="drop --revision, or pass a hub id like org/name")
         return path.resolve()
     if model.startswith((".", "/", "~")) or model.count("/") != 1:
         raise ModelNotFound(f"no checkpoint at {model} and no stored model of that name",
                             hint="pass a model directory, a hub id like org/name or a name from `harness runs list`")
-    return _hub_snapshot(model)
+    return _hub_snapshot(model, revision)
 
 
 def _own_chat_template(directory: Path) -> str | None:
@@ -225,12 +228,15 @@ def resolve_model(config: EvalConfig) -> ResolvedModel:
         ModelNotFound: missing, corrupt or incomplete checkpoints.
     """
     name = config.name or config.model
-    if config.backend == "local-completions":
+    if config.backend in API_BACKENDS:
         if not config.base_url:
-            raise HarnessError("backend local-completions needs --base-url", hint="e.g. http://127.0.0.1:8000/v1/completions")
+            raise HarnessError(f"backend {config.backend} needs --base-url",
+                               hint="e.g. http://127.0.0.1:8000/v1/completions (or .../v1/chat/completions)")
+        if config.revision is not None:
+            raise HarnessError(f"--revision does not apply to backend {config.backend}", hint="drop --revision")
         fp = content_hash({"api": config.base_url, "model": config.model})
         return ResolvedModel(ModelRecord(name=name, source=config.model, fingerprint=fp, kind="api"), config.model)
-    directory = _locate(config.model)
+    directory = _locate(config.model, config.revision)
     if (directory / "adapter_config.json").exists():
         adapter_config = _read_json(directory / "adapter_config.json")
         base_id = adapter_config.get("base_model_name_or_path")
@@ -262,6 +268,7 @@ def hf_args(model: ResolvedModel, config: EvalConfig) -> dict[str, Any]:
         "device": config.device,
         "dtype": config.dtype,
         "batch_size": config.batch_size or ("16" if config.device == "cpu" else "auto"),
+        "max_length": config.max_length,
         "trust_remote_code": config.trust_remote_code,
         "parallelize": config.parallelize,
     }
@@ -274,6 +281,7 @@ def vllm_args(model: ResolvedModel, config: EvalConfig) -> dict[str, Any]:
         "lora_local_path": model.adapter,
         "dtype": config.dtype,
         "batch_size": config.batch_size or "auto",
+        "max_length": config.max_length,
         "trust_remote_code": config.trust_remote_code,
         "tensor_parallel_size": config.tensor_parallel_size,
         "data_parallel_size": config.data_parallel_size,
@@ -304,8 +312,19 @@ def _local_completions(model: ResolvedModel, config: EvalConfig) -> Any:
 
     # tokenizer_backend=None: loglikelihood tasks need the server's tokens, so this backend runs
     # generate_until tasks only (lm-eval's own limitation); tiktoken would download its files.
+    length = {} if config.max_length is None else {"max_length": config.max_length}
     return LocalCompletionsAPI(
-        model=config.model, base_url=config.base_url, tokenizer_backend=None, num_concurrent=8, max_retries=3
+        model=config.model, base_url=config.base_url, tokenizer_backend=None, num_concurrent=8, max_retries=3, **length
+    )
+
+
+def _local_chat_completions(model: ResolvedModel, config: EvalConfig) -> Any:
+    from lm_eval.models.openai_completions import LocalChatCompletion
+
+    # Messages go to the server as they are (lm-eval applies no template of its own): generate_until tasks only.
+    length = {} if config.max_length is None else {"max_length": config.max_length}
+    return LocalChatCompletion(
+        model=config.model, base_url=config.base_url, tokenizer_backend=None, num_concurrent=8, max_retries=3, **length
     )
 
 
@@ -313,7 +332,29 @@ BACKENDS: dict[str, Callable[[ResolvedModel, EvalConfig], Any]] = {
     "hf": _hf,
     "vllm": _vllm,
     "local-completions": _local_completions,
+    "local-chat-completions": _local_chat_completions,
 }
+
+
+def score_after_delimiter(lm: Any, delimiter: str) -> None:
+    """Score log-likelihood continuations after `delimiter` when the context ends without one.
+
+    Under a chat template lm-eval appends each choice right after the generation prompt (`ASSISTANT:`) with no
+    delimiter, but a model trained on the template saw its replies after the template's reply delimiter (Vicuna:
+    a space). The changed arguments are what lm-eval logs with each sample, so the record shows what was scored.
+    """
+    if not delimiter:
+        return
+    loglikelihood = lm.loglikelihood
+
+    def delimited(requests: list[Any], disable_tqdm: bool = False) -> Any:
+        for request in requests:
+            context, continuation = request.arguments
+            if continuation[:1].strip() and context[-1:].strip():
+                request.arguments = (context, delimiter + continuation)
+        return loglikelihood(requests, disable_tqdm=disable_tqdm)
+
+    lm.loglikelihood = delimited
 
 
 def check_backend(config: EvalConfig) -> None:

@@ -5,13 +5,14 @@ The CLI builds an `EvalConfig` from its flags; `suites.load_suite` parses suite 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.config import Frozen
 
-Backend = Literal["hf", "vllm", "local-completions"]
+Backend = Literal["hf", "vllm", "local-completions", "local-chat-completions"]
+API_BACKENDS = ("local-completions", "local-chat-completions")
 
 
 class SuiteTask(Frozen):
@@ -46,9 +47,10 @@ class EvalConfig(Frozen):
     tasks: list[str] = Field(default_factory=list)
     """Task names (exclusive with `suite`)."""
     backend: Backend = "hf"
-    """hf (transformers), vllm (GPU, needs the vllm extra) or local-completions (an OpenAI-compatible server)."""
+    """hf (transformers), vllm (GPU, needs the vllm extra), local-completions or local-chat-completions
+    (an OpenAI-compatible server's completions or chat completions endpoint)."""
     base_url: str | None = None
-    """Completions endpoint for local-completions, e.g. http://127.0.0.1:8000/v1/completions."""
+    """Endpoint for the API backends, e.g. http://127.0.0.1:8000/v1/completions or .../v1/chat/completions."""
     limit: int | None = None
     """Evaluate only the first N documents of each task (part of the cache key)."""
     num_fewshot: int | None = None
@@ -62,6 +64,21 @@ class EvalConfig(Frozen):
     """Weights dtype for hf/vllm (auto, float32, bfloat16, float16)."""
     chat_template: str | None = None
     """alpaca, vicuna, `tokenizer` (the model's own) or a .jinja path; None evaluates raw prompts."""
+    system_instruction: str | None = None
+    """A system message put in front of every prompt (lm-eval's `system_instruction`; part of the cache key)."""
+    gen_kwargs: dict[str, Any] | None = None
+    """Generation settings for generate_until tasks (`temperature=0,top_p=0.9` or a dict; lm-eval's
+    `gen_kwargs`, overriding the tasks' own; part of the cache key)."""
+    fewshot_as_multiturn: bool | None = None
+    """Few-shot examples as alternating user/assistant turns; None: on with a chat template, off without one
+    (True needs a chat template)."""
+    revision: str | None = None
+    """Hub revision (branch, tag or commit) of a hub model; part of the cache key."""
+    max_length: int | None = Field(default=None, gt=0)
+    """Context length the LM truncates to (lm-eval's `max_length`); None keeps the model's own."""
+    seed: int | None = None
+    """One seed for lm-eval's python, numpy, torch and few-shot sampling seeds; None keeps lm-eval's defaults
+    (0, 1234, 1234, 1234)."""
     trust_remote_code: bool = False
     """Allow model repos to run their own code. Off unless asked for."""
     force: bool = False
@@ -89,3 +106,13 @@ class EvalConfig(Frozen):
             raise ValueError(f"parallelize shards over GPUs: it needs backend hf and device cuda, not "
                              f"{self.backend} on {self.device}")
         return self
+
+    @field_validator("gen_kwargs", mode="before")
+    @classmethod
+    def _parse_gen_kwargs(cls, value: Any) -> Any:
+        """`key=val,key2=val2` parsed as lm-eval parses `--gen_kwargs` (its own `simple_parse_args_string`)."""
+        if isinstance(value, str):
+            from lm_eval.utils import simple_parse_args_string
+
+            return simple_parse_args_string(value) or None
+        return value

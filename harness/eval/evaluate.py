@@ -29,10 +29,11 @@ from harness.eval.backends import (
     check_checkpoint,
     load_lm,
     resolve_model,
+    score_after_delimiter,
     with_stored_model,
 )
 from harness.eval.config import EvalConfig
-from harness.eval.plan import PlannedTask, chat_template_for, plan_tasks, spec_keys
+from harness.eval.plan import PlannedTask, chat_template_for, evaluate_options, plan_tasks, spec_keys
 from harness.eval.quiet import library_bars_off
 from harness.eval.ranks import is_main_rank
 from harness.eval.results import parse_samples, parse_scores
@@ -90,9 +91,8 @@ def simple_evaluate(lm: Any, planned: PlannedTask, config: EvalConfig,
         num_fewshot=planned.entry.num_fewshot,
         limit=config.limit,
         log_samples=True,
-        apply_chat_template=template is not None,
-        fewshot_as_multiturn=template is not None,
         task_manager=planned.manager,
+        **evaluate_options(config, template),
     )
     return results
 
@@ -115,6 +115,7 @@ def load_templated_lm(model: ResolvedModel, config: EvalConfig, template: ChatTe
     lm = load_lm(model, config)
     if template is not None:
         lm.tokenizer.chat_template = template.jinja
+        score_after_delimiter(lm, template.reply_delimiter)  # choices scored as the model was trained to reply
     return lm
 
 
@@ -297,7 +298,8 @@ def _start_run(store: Store, config: EvalConfig, model_id: int, template: ChatTe
     return create_run(store, model_id, {
         "suite": config.suite,
         "tasks": [p.entry.model_dump() for p in plan],
-        "config": config.model_dump(mode="json"),
+        "config": {**config.model_dump(mode="json"), "lm_eval_options": {
+            **evaluate_options(config, template), "reply_delimiter": template.reply_delimiter if template else None}},
         "config_hash": config_hash(config),
         "backend": config.backend,
         "chat_template": template.name if template else None,

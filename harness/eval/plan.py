@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, missing_extra
 from harness.eval.backends import ResolvedModel
 from harness.eval.config import EvalConfig, SuiteTask
 from harness.eval.suites import local_task_spec, task_manager
 from harness.eval.templates import ChatTemplate, load_chat_template, tokenizer_template
 from harness.fingerprint import content_hash
 
-EVAL_KEY_VERSION = 2  # bump when the meaning of a stored result changes (2: dtype and device class keyed)
+EVAL_KEY_VERSION = 3  # bump when the meaning of a stored result changes (2: dtype and device class keyed;
+# 3: lm-eval passthrough options keyed, choices under a chat template scored with the template's reply delimiter)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,19 @@ def chat_template_for(config: EvalConfig, model: ResolvedModel) -> ChatTemplate 
     return load_chat_template(config.chat_template)
 
 
+def evaluate_options(config: EvalConfig, template: ChatTemplate | None) -> dict[str, Any]:
+    """The `lm_eval.simple_evaluate` arguments that follow from the config (besides tasks, limit and few-shot)."""
+    chat = template is not None or config.backend == "local-chat-completions"
+    multiturn = config.fewshot_as_multiturn if config.fewshot_as_multiturn is not None else chat
+    if multiturn and not chat:
+        raise HarnessError("--fewshot-as-multiturn needs a chat template",
+                           hint="add --chat-template alpaca|vicuna|tokenizer|FILE.jinja, or drop the flag")
+    seeds = {} if config.seed is None else {
+        f"{name}_seed": config.seed for name in ("random", "numpy_random", "torch_random", "fewshot_random")}
+    return {"system_instruction": config.system_instruction, "gen_kwargs": config.gen_kwargs,
+            "apply_chat_template": chat, "fewshot_as_multiturn": multiturn, **seeds}
+
+
 def key_settings(config: EvalConfig, model: ResolvedModel, template: ChatTemplate | None,
                   entry: SuiteTask) -> dict[str, Any]:
     """Everything besides the task's own content that decides a stored result."""
@@ -74,6 +88,10 @@ def key_settings(config: EvalConfig, model: ResolvedModel, template: ChatTemplat
         "dtype": config.dtype,
         "device": config.device.split(":")[0],  # cuda:0 and cuda:1 compute alike; cpu and cuda need not
         "chat_template": template.hash if template else None,
+        "reply_delimiter": template.reply_delimiter if template else None,
+        "revision": config.revision,
+        "max_length": config.max_length,
+        "options": evaluate_options(config, template),
     }
 
 
@@ -95,6 +113,8 @@ def plan_tasks(config: EvalConfig, model: ResolvedModel, template: ChatTemplate 
     for entry, spec_key in zip(entries, specs):
         try:
             loaded = manager.load([entry.task])
+        except ModuleNotFoundError as exc:  # lm-eval's task extras (IFEval: langdetect; MATH: sympy, math_verify)
+            raise missing_extra(f"task {entry.task}", "tasks", str(exc.name)) from exc
         except Exception as exc:  # a hub dataset that cannot be fetched, a broken YAML
             raise HarnessError(f"cannot load task {entry.task}: {exc}", hint="check the task and network") from exc
         task_hash = _task_hash(loaded)

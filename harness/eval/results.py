@@ -4,6 +4,7 @@ logged samples become `SampleRecord`s. Pure: dictionaries in, records out.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -54,6 +55,11 @@ def _prediction(sample: dict[str, Any]) -> str:
     return str(resps[0])
 
 
+def sample_log(sample: dict[str, Any]) -> dict[str, Any]:
+    """An lm-eval sample as plain JSON (tuples become lists), as `--log_samples` keeps it in memory."""
+    return dict(json.loads(json.dumps(sample, default=str)))
+
+
 def parse_samples(task: str, samples: list[dict[str, Any]]) -> list[SampleRecord]:
     """lm-eval's logged samples as `SampleRecord`s (numeric per-sample metrics only)."""
     records = []
@@ -73,6 +79,7 @@ def parse_samples(task: str, samples: list[dict[str, Any]]) -> list[SampleRecord
                 target=str(s.get("target")),
                 prediction=_prediction(s),
                 metrics=metrics,
+                log=sample_log(s),
             )
         )
     return records

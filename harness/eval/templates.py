@@ -7,7 +7,9 @@ tokenizer that lacks one (`attach_chat_template`) and saved with a fine-tuned mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from harness.errors import HarnessError
 from harness.fingerprint import content_hash
@@ -51,6 +53,23 @@ VICUNA_JINJA = (
     "{%- if add_generation_prompt -%}{{- 'ASSISTANT:' -}}{%- endif -%}"
 )
 
+REPLY_PROBE = "\x1freply\x1f"
+
+
+def render_chat(jinja: str, messages: list[dict[str, str]], add_generation_prompt: bool = False,
+                eos_token: str = "</s>", bos_token: str = "<s>") -> str:
+    """Render a Hugging Face chat template the way transformers does (sandboxed jinja, trimmed blocks)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> Any:
+        raise HarnessError(f"chat template error: {message}")
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(jinja).render(messages=messages, add_generation_prompt=add_generation_prompt,
+                                         eos_token=eos_token, bos_token=bos_token)
+
+
 BUILTIN_TEMPLATES = {"alpaca": ALPACA_JINJA, "vicuna": VICUNA_JINJA}
 
 
@@ -64,6 +83,20 @@ class ChatTemplate:
     @property
     def hash(self) -> str:
         return content_hash(self.jinja)
+
+    @cached_property
+    def reply_delimiter(self) -> str:
+        """The text the template puts between its generation prompt and the reply (Vicuna: " ", Alpaca: "").
+
+        lm-eval scores choices under a chat template right after the generation prompt, with no delimiter; a
+        model trained on this template saw the reply after this text, so choices are scored after it too.
+        """
+        probe = [{"role": "user", "content": "q"}]
+        prompt = render_chat(self.jinja, probe, add_generation_prompt=True)
+        full = render_chat(self.jinja, [*probe, {"role": "assistant", "content": REPLY_PROBE}])
+        if not full.startswith(prompt) or REPLY_PROBE not in full[len(prompt):]:
+            return ""
+        return full[len(prompt):full.index(REPLY_PROBE, len(prompt))]
 
 
 def load_chat_template(name: str) -> ChatTemplate:

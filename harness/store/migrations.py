@@ -265,6 +265,11 @@ def add_columns(conn: sa.Connection, table: str, *columns: sa.Column) -> None:  
         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {ddl}"))
 
 
+def _sample_logs(conn: sa.Connection) -> None:
+    """007_sample_logs: each sample's lm-eval log (prompt arguments, responses, log-likelihoods), compressed."""
+    add_columns(conn, "samples", sa.Column("log", sa.LargeBinary))
+
+
 def _create(step: sa.MetaData) -> Callable[[sa.Connection], None]:
     def migrate(conn: sa.Connection) -> None:
         step.create_all(conn)
@@ -280,5 +285,6 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("004_leases", _create(_step_004)),
     ("005_published", _create(_step_005)),
     ("006_model_aliases", _model_aliases),
+    ("007_sample_logs", _sample_logs),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,7 +7,9 @@ A task's scores and samples are written in one transaction with its `task_result
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
+import zlib
 from dataclasses import asdict
 from typing import Any
 
@@ -72,7 +74,17 @@ def write_task_result(store: Store, run_id: str, result: TaskResult, copied_from
         if result.scores:
             conn.execute(sa.insert(scores), [{"run_id": run_id, **asdict(s)} for s in result.scores])
         if result.samples:
-            conn.execute(sa.insert(samples), [{"run_id": run_id, **asdict(s)} for s in result.samples])
+            conn.execute(sa.insert(samples), [{"run_id": run_id, **asdict(s), "log": pack_log(s.log)}
+                                              for s in result.samples])
+
+
+def pack_log(log: dict[str, Any] | None) -> bytes | None:
+    """A sample's lm-eval log as zlib-compressed JSON (prompts repeat across choices and compress ~5-10x)."""
+    return None if log is None else zlib.compress(json.dumps(log, separators=(",", ":")).encode(), 6)
+
+
+def unpack_log(blob: bytes | None) -> dict[str, Any] | None:
+    return None if blob is None else dict(json.loads(zlib.decompress(blob)))
 
 
 def find_task_results(store: Store, keys: list[str], by: str = "eval_key") -> dict[str, str]:
@@ -99,7 +111,8 @@ def read_task_result(store: Store, run_id: str, task: str) -> TaskResult:
             sa.select(samples).where(samples.c.run_id == run_id, samples.c.task.in_(members)).order_by(samples.c.id)
         ).mappings()
         score_list = [Score(**{k: r[k] for k in Score.__dataclass_fields__}) for r in score_rows]
-        sample_list = [SampleRecord(**{k: r[k] for k in SampleRecord.__dataclass_fields__}) for r in sample_rows]
+        fields = [k for k in SampleRecord.__dataclass_fields__ if k != "log"]
+        sample_list = [SampleRecord(**{k: r[k] for k in fields}, log=unpack_log(r["log"])) for r in sample_rows]
     return TaskResult(task=row.task, task_hash=row.task_hash, eval_key=row.eval_key, num_fewshot=row.num_fewshot, scores=score_list, samples=sample_list, members=members,
                       spec_key=row.spec_key)
 

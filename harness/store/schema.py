@@ -114,6 +114,7 @@ samples = sa.Table(
     sa.Column("target", sa.Text),
     sa.Column("prediction", sa.Text),
     sa.Column("metrics", sa.JSON, nullable=False),  # {"acc": 1.0, "acc_norm": 0.0}
+    sa.Column("log", sa.LargeBinary),  # 006: the lm-eval sample (arguments, resps, ...) as zlib-compressed JSON
     sa.Index("ix_samples_run_task", "run_id", "task"),
 )
 
