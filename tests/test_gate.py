@@ -378,7 +378,8 @@ def test_arena_battles_from_several_sources_need_a_judge(two_runs: tuple[str, st
            for i in range(20)]
     write_battles(open_store(), human + llm)
     with pytest.raises(HarnessError, match="2 sources: gpt-4, human"):
-        run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"]))
+        run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"], arena=True))
+    # --tasks alone leaves the arena out; naming a source (--judge) brings it back
     by_human = run_gate(GateConfig(candidate=cand, baseline=base, tasks=["task_a"], judges=["human"]))
     win = next(c for c in by_human.checks if c.name == "arena: win rate")
     assert win.test.counts == {"wins": 0, "losses": 20, "ties": 0}

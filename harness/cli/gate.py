@@ -42,7 +42,7 @@ def gate_command(
                                                     "judge model; repeat to pool); required when the store "
                                                     "holds several.")] = None,
     arena: Annotated[bool | None, typer.Option("--arena/--no-arena", metavar="", help="Gate on arena battles too "
-                                               "(default: yes, unless --tasks names the tasks).")] = None,
+                                               "(default: yes, unless --tasks names the tasks and no --judge is given).")] = None,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
     as_json: JsonOpt = False,

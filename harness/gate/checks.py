@@ -58,14 +58,15 @@ class GateConfig(BaseModel):
     seed: int = SEED
     """Seed of every bootstrap."""
     arena: bool | None = None
-    """Also gate on arena battles between the two models; None: yes, unless `tasks` names the tasks to gate on."""
+    """Also gate on arena battles between the two models; None: yes when `judges` names their sources, or when
+    `tasks` does not narrow the gate to named tasks."""
     judges: list[str] = []
     """Sources of the arena battles (human, crowd, judge models); empty: the store must hold only one."""
 
     @property
     def with_arena(self) -> bool:
-        """Whether the arena checks run: asked for, or not asked about and no `tasks` narrowing the gate."""
-        return self.arena if self.arena is not None else not self.tasks
+        """Whether the arena checks run: asked for, or not asked about and (sources named or no `tasks` given)."""
+        return self.arena if self.arena is not None else bool(self.judges) or not self.tasks
 
     def paired(self) -> PairedSettings:
         """The settings of every paired test this gate runs (the Compare page's defaults are the same)."""
