@@ -151,10 +151,13 @@ def table_from_battles(battles: Sequence[Battle], source: str, skipped: int = 0,
     models = tuple(sorted({b.model_a for b in battles} | {b.model_b for b in battles}))
     index = {name: k for k, name in enumerate(models)}
     winners = {name: k for k, name in enumerate(WINNERS)}
+    unknown = {b.winner for b in battles} - set(winners)
+    if unknown:
+        raise HarnessError(f"battle winner {min(unknown)!r} is not one of {', '.join(WINNERS)}")
     n = len(battles)
     return BattleTable(models, np.fromiter((index[b.model_a] for b in battles), np.int64, n),
                        np.fromiter((index[b.model_b] for b in battles), np.int64, n),
-                       np.fromiter((winners.get(b.winner, -1) for b in battles), np.int64, n), source,
+                       np.fromiter((winners[b.winner] for b in battles), np.int64, n), source,
                        format="battles", records=list(battles), skipped=skipped, problems=tuple(problems))
 
 
