@@ -11,13 +11,26 @@ Peers, written plainly here, timed in this run on the same battles:
       round (gtol 1e-6, maxiter 100), multinomial bootstrap over the rows, one process. Also extrapolated
       from `--peer-b-rounds` rounds.
 Every method's point ratings are put on the Elo scale with mean 1000 and compared.
+
+The whole command (`--command`, on by default): the same battles written as a clean_battle JSON list (with
+the fields an Arena dump has: question_id, judge, turn, anony, language, tstamp) in a temp folder, then
+`python -m harness arena --battles FILE --bootstrap ROUNDS --json` timed as a subprocess on a new store
+(wall and CPU seconds), against peer (b) from the file: its own `json.load` + arrays + fit + rounds.
+`--before DIR` also times the command from another checkout (e.g. a worktree at the base commit).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -117,6 +130,66 @@ def peer_b(a: Ints, b: Ints, score: Floats, m: int,
     return point, samples, fit_time, (time.perf_counter() - start) / max(rounds, 1)
 
 
+WINNER = {1.0: "model_a", 0.0: "model_b", 0.5: "tie"}
+
+
+def write_clean_battles(path: Path, a: Ints, b: Ints, score: Floats) -> None:
+    names = [f"model-{k:03d}" for k in range(int(max(a.max(), b.max())) + 1)]
+    rows = [{"question_id": f"q{k}", "model_a": names[x], "model_b": names[y], "winner": WINNER[s],
+             "judge": f"arena_user_{k % 5000}", "turn": 1, "anony": True, "language": "English",
+             "tstamp": 1.7e9 + k}
+            for k, (x, y, s) in enumerate(zip(a.tolist(), b.tolist(), score.tolist()))]
+    path.write_text(json.dumps(rows))
+
+
+def time_command(checkout: Path, battles: Path, store: Path, rounds: int) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of the whole `harness arena` command run from `checkout`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(checkout), "HARNESS_STORE": str(store)}
+    subprocess.run([sys.executable, "-m", "harness", "-q", "arena", "--battles", str(battles), "--bootstrap",
+                    str(rounds), "--json"], check=True, cwd=checkout, env=env, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def peer_from_file(battles: Path, m: int, rounds: int, peer_rounds: int) -> tuple[float, float]:
+    """Peer (b) from the file: its own json.load and arrays, then its fit and (extrapolated) rounds."""
+    start, cpu = time.perf_counter(), time.process_time()
+    with battles.open() as fh:
+        rows = json.load(fh)
+    names = {f"model-{k:03d}": k for k in range(m)}
+    a = np.array([names[r["model_a"]] for r in rows])
+    b = np.array([names[r["model_b"]] for r in rows])
+    score = np.array([{"model_a": 1.0, "model_b": 0.0}.get(r["winner"], 0.5) for r in rows])
+    del rows
+    load, load_cpu = time.perf_counter() - start, time.process_time() - cpu
+    cpu = time.process_time()
+    _, _, fit, per_round = peer_b(a, b, score, m, peer_rounds)
+    fit_cpu = (time.process_time() - cpu) * (fit + per_round * rounds) / (fit + per_round * peer_rounds)
+    return load + fit + per_round * rounds, load_cpu + fit_cpu
+
+
+def command(args: argparse.Namespace, a: Ints, b: Ints, score: Floats) -> None:
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="bench-arena-") as tmp:
+        battles = Path(tmp) / "clean_battle.json"
+        write_clean_battles(battles, a, b, score)
+        size = battles.stat().st_size / 1e6
+        wall, cpu = time_command(root, battles, Path(tmp) / "store.db", args.rounds)
+        print(f"harness arena --battles FILE ({size:.0f} MB) --bootstrap {args.rounds}, whole command: "
+              f"{wall:6.2f} s wall, {cpu:6.2f} s CPU (target < 5 s)")
+        if args.before:
+            old_wall, old_cpu = time_command(Path(args.before), battles, Path(tmp) / "before.db", args.rounds)
+            print(f"  the same command from {args.before}: {old_wall:6.2f} s wall, {old_cpu:6.2f} s CPU "
+                  f"-> {old_wall / wall:.1f}x wall, {old_cpu / cpu:.1f}x CPU")
+        peer, peer_cpu = peer_from_file(battles, args.models, args.rounds, args.peer_b_rounds)
+        print(f"  peer (b) from the file (json.load + arrays + L-BFGS-B, {args.rounds} rounds extrapolated): "
+              f"{peer:6.1f} s wall, {peer_cpu:6.1f} s CPU -> {peer / wall:.1f}x wall, {peer_cpu / cpu:.1f}x CPU "
+              "(target >= 10x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--battles", type=int, default=1_000_000)
@@ -124,10 +197,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--peer-a-rounds", type=int, default=2)
     parser.add_argument("--peer-b-rounds", type=int, default=30)
+    parser.add_argument("--no-kernel", action="store_true", help="only the whole-command comparison")
+    parser.add_argument("--no-command", action="store_true", help="only the kernel comparison")
+    parser.add_argument("--before", help="also time the command from this checkout (e.g. the base commit)")
     args = parser.parse_args()
     a, b, score, _ = simulate(args.battles, args.models, seed=0)
     n, m, rounds = args.battles, args.models, args.rounds
-    print(f"{n:,} battles, {m} models, {rounds} bootstrap rounds (2 shared cores; other jobs may be running)")
+    print(f"{n:,} battles, {m} models, {rounds} bootstrap rounds (2 shared cores; other jobs may be running; "
+          f"load average {os.getloadavg()[0]:.1f})")
+    if not args.no_command:
+        command(args, a, b, score)
+    if args.no_kernel:
+        return
 
     point, samples, ours_time = ours(a, b, score, m, rounds)
     spread = np.median(samples.std(0))

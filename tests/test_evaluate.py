@@ -174,6 +174,9 @@ def _broken_model(tmp_path: Path, tiny: Path, how: str) -> Path:
     shutil.copytree(tiny, bad)
     if how == "corrupt_weights":
         (bad / "model.safetensors").write_bytes(b"\x00not safetensors")
+    elif how == "truncated_weights":  # a copy cut short: the header parses, the data does not fill it
+        weights = bad / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:-100])
     elif how == "corrupt_config":
         (bad / "config.json").write_text("{ not json")
     elif how == "no_tokenizer":
@@ -207,6 +210,7 @@ def test_bad_arguments_fail_cleanly(tiny_model_dir: Path, store_url: str, args: 
     [
         ("missing", "no checkpoint at"),
         ("corrupt_weights", "corrupt checkpoint: model.safetensors"),
+        ("truncated_weights", "corrupt checkpoint: model.safetensors does not open (file is"),
         ("corrupt_config", "is not valid JSON"),
         ("no_tokenizer", "has no tokenizer"),
     ],

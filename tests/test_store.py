@@ -148,7 +148,7 @@ def test_a_later_step_adds_a_column_to_an_existing_store(url: str, monkeypatch: 
     upsert_model(store, ModelRecord(name="old", source="/m", fingerprint="sha256:old"))
     step = ("999_test_column", lambda conn: migrations.add_columns(conn, "models", sa.Column("note", sa.Text)))
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, step])
-    monkeypatch.setattr("harness.store.MIGRATIONS", migrations.MIGRATIONS)
+    monkeypatch.setattr("harness.store.database.MIGRATIONS", migrations.MIGRATIONS)
     reopened = open_store(url)
     with reopened.engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT name, note FROM models")).all()

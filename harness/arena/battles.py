@@ -17,7 +17,7 @@ from pydantic import Field
 from harness.arena.bradley_terry import FloatArray, IntArray
 from harness.config import Frozen
 from harness.errors import HarnessError
-from harness.records import Battle
+from harness.records import WINNERS, Battle
 
 Method = Literal["bt", "elo", "both"]
 Control = Literal["length", "markdown"]
@@ -80,3 +80,20 @@ def battle_set_fingerprint(battles: Sequence[Battle]) -> str:
     for b in battles:
         digest.update(f"{b.model_a}\x1f{b.model_b}\x1f{b.winner}\x1e".encode())
     return "sha256:" + digest.hexdigest()
+
+
+def encode_codes(models: tuple[str, ...], a: IntArray, b: IntArray, winner: IntArray) -> EncodedBattles:
+    """Battles given as model indices into `models` (sorted names) and winner indices into `WINNERS`."""
+    return EncodedBattles(models, a, b, np.array([SCORE_A[w] for w in WINNERS])[winner])
+
+
+def codes_fingerprint(models: tuple[str, ...], a: IntArray, b: IntArray, winner: IntArray) -> str:
+    """`battle_set_fingerprint` of battles given as codes (the same bytes hashed, each distinct
+    (model_a, model_b, winner) triple spelled once)."""
+    names, wins = [m.encode() for m in models], [w.encode() for w in WINNERS]
+    m, w = len(models), len(WINNERS)
+    combined = (a * m + b) * w + winner
+    distinct, inverse = np.unique(combined, return_inverse=True)
+    pieces = [names[c // (m * w)] + b"\x1f" + names[c // w % m] + b"\x1f" + wins[c % w] + b"\x1e"
+              for c in distinct.tolist()]
+    return "sha256:" + hashlib.sha256(b"".join(map(pieces.__getitem__, inverse.ravel().tolist()))).hexdigest()

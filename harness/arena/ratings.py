@@ -9,7 +9,7 @@ re-exported here), style control in `harness.arena.style`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,7 +42,7 @@ __all__ = [
     "SCORE_A", "ArenaConfig", "ArenaReport", "BTFit", "EncodedBattles", "ModelRating", "PairCounts",
     "RatingDifference", "battle_set_fingerprint", "bootstrap_bradley_terry", "compute_ratings", "count_pairs",
     "encode_battles", "fit_bradley_terry", "mle_exists", "online_elo", "predicted_win_rates", "rank_ranges",
-    "win_matrices",
+    "rate_encoded", "win_matrices",
 ]
 
 
@@ -185,7 +185,15 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
     """
     if not battles:
         raise HarnessError("no battles to rate", hint="check --battles / --from-store and --category")
-    encoded = encode_battles(battles)
+    return rate_encoded(encode_battles(battles), battle_set_fingerprint(battles), config, lambda: battles)
+
+
+def rate_encoded(encoded: EncodedBattles, battle_set: str, config: ArenaConfig,
+                 records: Callable[[], Sequence[Battle]]) -> ArenaReport:
+    """`compute_ratings` on battles already encoded (a column-wise file); `records` gives the Battle records
+    only style control needs (their `extra`), and is called only then."""
+    if not len(encoded.a):
+        raise HarnessError("no battles to rate", hint="check --battles / --from-store and --category")
     anchor = _anchor_index(encoded.models, config)
     counts = count_pairs(encoded.a, encoded.b, encoded.score, len(encoded.models))
     n, observed = win_matrices(counts)
@@ -204,15 +212,15 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
     if config.control and config.method == "elo":
         warnings.append("style control needs the BT fit; ignored with method 'elo'")
     elif config.control:
-        style = _anchored_style(fit_style_control(battles, encoded, config), anchor, config)
+        style = _anchored_style(fit_style_control(records(), encoded, config), anchor, config)
         warnings += dropped_controls(config.control, style.features)
         if not style.converged:
             warnings.append("the style-controlled BT fit did not converge (a covariate may separate "
                             "the outcomes)")
     rows = _rows(encoded.models, elo, bt, samples, style, n.sum(axis=1), config)
     predicted = None if bt is None else predicted_win_rates(bt, config.base, config.scale)
-    return ArenaReport(battle_set_fingerprint(battles), len(battles), encoded.models, rows, samples,
-                       predicted, observed, n, style, config, tuple(warnings))
+    return ArenaReport(battle_set, len(encoded.a), encoded.models, rows, samples, predicted, observed, n, style,
+                       config, tuple(warnings))
 
 
 def dropped_controls(control: tuple[str, ...] | list[str], used: tuple[str, ...]) -> list[str]:

@@ -6,17 +6,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, ratings_from_report
-from harness.arena.sources import select_sources
+import numpy as np
+
+from harness.arena.battles import codes_fingerprint, encode_codes
+from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, rate_encoded, ratings_from_report
+from harness.arena.sources import battle_source, select_sources
 from harness.errors import HarnessError
 from harness.records import Battle
 
 if TYPE_CHECKING:
-    from harness.formats import Imported
+    from harness.formats.columns import BattleTable
 
 log = logging.getLogger(__name__)
 
@@ -44,48 +47,64 @@ def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store:
     """Rate the battles of `battles_file` or of the store (exactly one), optionally of one category, and
     store the ratings under the battle set's fingerprint.
 
-    Store battles from several sources (human votes, judge models) are an error unless `judges` names the
-    ones to use (`harness.arena.sources`); a file is rated as it is unless `judges` is given.
-
-    A file is read through `harness.formats.read_file` (as `harness judge import` reads it) and the
-    battles rated are stored too, keyed by the file's digest and row, so rating it again adds none.
+from harness.arena.battles import codes_fingerprint, encode_codes
+from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, rate_encoded, ratings_from_report
+from harness.arena.sources import battle_source, select_sources
     """
     from harness.store import open_store
-    from harness.store.battles import read_battles, write_battles
+    from harness.store.battles import read_battles, write_battle_tuples
     from harness.store.ratings import write_ratings
 
     if (battles_file is None) == (not from_store):
         raise HarnessError("pass exactly one of --battles FILE and --from-store",
                            hint="--from-store rates the battles `harness judge` wrote")
     opened = open_store(store)
-    loaded = None if battles_file is None else _file_battles(battles_file, category, skip_bad)
-    if loaded is not None:
-        battles, source = loaded.battles, loaded.source
+    if battles_file is None:
+        battles = select_sources(read_battles(opened, category=category), judges)
+        source = f"store:{opened.url}" + (f" judge:{'+'.join(judges)}" if judges else "")
+        report = compute_ratings(_checked(battles, category), config)
     else:
-        battles, source = read_battles(opened, category=category), f"store:{opened.url}"
-    if loaded is None or judges:
-        battles = select_sources(battles, judges)
-        source += f" judge:{'+'.join(judges)}" if judges else ""
-    report = compute_ratings(_checked(battles, category), config)
+        table = _file_battles(battles_file, category, skip_bad)
+        if judges:
+            table = _judged_by(table, judges)
+        source = table.source + (f" judge:{'+'.join(judges)}" if judges else "")
+        report = _rate_table(table, config)
     for note in report.warnings:
         log.warning("%s", note)
-    written = 0 if loaded is None else write_battles(opened, battles)
+    written = 0 if battles_file is None else write_battle_tuples(opened, *table.store_rows())
     stored = write_ratings(opened, ratings_from_report(report, source, category))
-    return ArenaOutcome(report, source, 0 if loaded is None else loaded.skipped, stored, written)
+    return ArenaOutcome(report, source, 0 if battles_file is None else table.skipped, stored, written)
 
 
-def _file_battles(path: Path, category: str | None, skip_bad: bool) -> Imported:
-    """What a file holds, keeping only the battles of `category` when one is given."""
-    from harness.formats import read_file
+def _rate_table(table: BattleTable, config: ArenaConfig) -> ArenaReport:
+    encoded = encode_codes(table.models, table.a, table.b, table.winner)
+    fingerprint = codes_fingerprint(table.models, table.a, table.b, table.winner)
+    return rate_encoded(encoded, fingerprint, config, table.battles)
 
-    loaded = read_file(path, skip_bad=skip_bad)
-    for problem in loaded.problems:
+
+def _file_battles(path: Path, category: str | None, skip_bad: bool) -> BattleTable:
+    """What a file holds, as columns, keeping only the battles of `category` when one is given."""
+    from harness.formats.columns import read_battle_table
+
+    table = read_battle_table(path, skip_bad=skip_bad)
+    for problem in table.problems:
         log.warning("skipped %s", problem)
-    if loaded.skipped:
-        log.warning("skipped %d malformed rows", loaded.skipped)
+    if table.skipped:
+        log.warning("skipped %d malformed rows", table.skipped)
     if category is None:
-        return loaded
-    return replace(loaded, battles=[b for b in loaded.battles if b.category == category])
+        return table
+    table = table.where(table.category_mask(category))
+    if not len(table):
+        _checked([], category)
+    return table
+
+
+def _judged_by(table: BattleTable, judges: list[str]) -> BattleTable:
+    """The file's battles of the named sources (an unknown one is an error listing the file's sources)."""
+    records = table.battles()
+    select_sources(records, judges)
+    wanted = set(judges)
+    return table.where(np.array([battle_source(b) in wanted for b in records], dtype=bool))
 
 
 def _checked(battles: list[Battle], category: str | None) -> list[Battle]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from harness.arena.ratings import ArenaReport
 from harness.cli.options import (
     JsonOpt,
     SeedOpt,
@@ -22,6 +21,9 @@ from harness.cli.options import (
 from harness.console import stdout
 from harness.errors import HarnessError
 from harness.fingerprint import short
+
+if TYPE_CHECKING:  # numpy and scipy load only when a command rates battles
+    from harness.arena.ratings import ArenaReport
 
 
 @handled

@@ -47,8 +47,6 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _check_weights(directory: Path) -> None:
-    from safetensors import safe_open
-
     weights = sorted(directory.glob("*.safetensors"))
     if not weights:
         if any(directory.glob("*.bin")) or any(directory.glob("*.pt")):
@@ -59,10 +57,34 @@ def _check_weights(directory: Path) -> None:
         raise ModelNotFound(f"no weights in {directory}: no *.safetensors file", hint="pass a checkpoint directory")
     for path in weights:
         try:
-            with safe_open(str(path), framework="numpy") as fh:
-                fh.keys()
-        except Exception as exc:  # safetensors raises its own SafetensorError and OSError alike
+            _check_safetensors(path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelNotFound(f"corrupt checkpoint: {path.name} does not open ({exc})", hint="re-save it") from exc
+
+
+def _check_safetensors(path: Path) -> None:
+    """The checks safetensors makes on open, read from the header alone (no framework import, so a store hit
+    loads neither numpy nor torch): a JSON header whose tensors tile the data exactly and fill the file.
+
+    Raises:
+        ValueError, KeyError, TypeError: a header that does not parse or offsets that do not fit the file.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        length = int.from_bytes(fh.read(8), "little")
+        if size < 8 or length > size - 8:
+            raise ValueError("header too large for the file")
+        header = json.loads(fh.read(length))
+    if not isinstance(header, dict):
+        raise TypeError("header is not a JSON object")
+    spans = sorted(tuple(v["data_offsets"]) for k, v in header.items() if k != "__metadata__")
+    end = 0
+    for start, stop in spans:
+        if start != end or stop < start:
+            raise ValueError("tensor data offsets are not contiguous")
+        end = stop
+    if 8 + length + end != size:
+        raise ValueError(f"file is {size} bytes, its header describes {8 + length + end}")
 
 
 def _check_tokenizer(directory: Path) -> None:

@@ -14,7 +14,7 @@ from harness.formats.rows import Imported, RowError, RowLog, file_digest, json_r
 from harness.records import WINNERS, Battle
 
 FORMAT = "clean-battle"
-_FIELDS = ("question_set", "question_id", "turn", "category", "judge", "battle_key")
+FIELDS = ("question_set", "question_id", "turn", "category", "judge", "battle_key")
 
 
 def read_clean_battles(path: Path, skip_bad: bool = False) -> Imported:
@@ -41,7 +41,7 @@ def clean_battle(row: Any, source: str, key: str) -> Battle:
         raise RowError(f"winner {row.get('winner')!r} is not one of {', '.join(WINNERS)}")
     if row["model_a"] == row["model_b"]:
         raise RowError(f"model_a and model_b are both {row['model_a']!r}")
-    known: dict[str, Any] = {k: row[k] for k in _FIELDS if row.get(k) is not None}
+    known: dict[str, Any] = {k: row[k] for k in FIELDS if row.get(k) is not None}
     if "turn" in known and not (isinstance(known["turn"], int) and not isinstance(known["turn"], bool)):
         known.pop("turn")
     for name in ("question_set", "question_id", "category", "judge", "battle_key"):

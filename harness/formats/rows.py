@@ -21,6 +21,7 @@ from harness.records import Battle, Judgment
 
 SKIP_HINT = "fix the row or pass --skip-bad to skip malformed rows"
 _KEPT_PROBLEMS = 5
+_HEAD = 1 << 20  # bytes format detection reads first
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,27 @@ def _json_list(text: str, path: Path) -> list[Any]:
 
 def first_row(path: Path) -> Any:
     """The first row of a JSON list or the first parseable line of a JSONL file (None if there is none),
-    without parsing the rest: what format detection looks at."""
+    without parsing the rest: what format detection looks at. The first megabyte is looked at first, so a
+    million-row file is not read twice."""
+    with path.open("rb") as fh:
+        head = fh.read(_HEAD)
+    if len(head) == _HEAD:
+        text = head.decode("utf-8-sig", errors="ignore").lstrip()
+        try:
+            if text.startswith("["):
+                start = len(text) - len(text[1:].lstrip())
+                return json.JSONDecoder().raw_decode(text, start)[0]
+            for line in text.splitlines()[:-1]:  # the last line may be cut short
+                try:
+                    return json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+        except json.JSONDecodeError:
+            pass  # a first row longer than the head: read the whole file below
+    return _first_row(path)
+
+
+def _first_row(path: Path) -> Any:
     text = path.read_text(encoding="utf-8-sig").lstrip()
     if text.startswith("["):
         start = len(text) - len(text[1:].lstrip())

@@ -5,13 +5,14 @@ The judge writes them (`write_battles`), the arena, the gate and the leaderboard
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from typing import Any
 
 import sqlalchemy as sa
 
 from harness.records import Battle
-from harness.store.engine import Store, insert_new
+from harness.store.engine import Store, insert_new, insert_new_tuples
 from harness.store.schema import battles
 
 
@@ -20,18 +21,32 @@ def write_battles(store: Store, items: Iterable[Battle]) -> int:
 
     Safe with several writers at once: a key another process inserted meanwhile is skipped, not an error.
     """
-    rows, seen = [], set()
-    for battle in items:
-        row = asdict(battle)
-        if row["battle_key"]:
-            if row["battle_key"] in seen:
+    return write_battle_rows(store, [asdict(battle) for battle in items])
+
+
+def write_battle_rows(store: Store, rows: Sequence[dict[str, Any]]) -> int:
+    """`write_battles` for rows already in the table's shape (a Battle's fields, `extra` a dict)."""
+    unique, seen = [], set()
+    for row in rows:
+        key = row["battle_key"]
+        if key:
+            if key in seen:
                 continue
-            seen.add(row["battle_key"])
-        rows.append(row)
+            seen.add(key)
+        unique.append(row)
+    if not unique:
+        return 0
+    with store.begin() as conn:
+        return insert_new(conn, battles, unique, ["battle_key"])
+
+
+def write_battle_tuples(store: Store, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
+    """`write_battles` for battles given as tuples of `columns` (`extra` as JSON text): what `harness arena
+    --battles` stores a million-row file with, without a record or a dict per row; returns inserted."""
     if not rows:
         return 0
     with store.begin() as conn:
-        return insert_new(conn, battles, rows, ["battle_key"])
+        return insert_new_tuples(conn, battles, columns, rows, ["battle_key"])
 
 
 def read_battles(

@@ -7,6 +7,7 @@ transaction tries to become a write one. Nothing here creates tables; `open_stor
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -125,6 +126,30 @@ def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str,
         statement = _dialect_insert(conn, table).values(list(rows[start:start + chunk]))
         inserted += int(conn.execute(statement.on_conflict_do_nothing(index_elements=list(keys))).rowcount or 0)
     return inserted
+
+
+def insert_new_tuples(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]],
+                      keys: Sequence[str]) -> int:
+    """`insert_new` for many rows given as tuples of `columns`, JSON columns as JSON text: on SQLite one
+    prepared statement run by the driver's executemany (no per-row processing; its rowcount sums the rows
+    inserted), elsewhere `insert_new`'s chunks."""
+    if conn.dialect.name != "sqlite":
+        json_columns = {c.name for c in table.columns if isinstance(c.type, sa.JSON)}
+        dicts = [{name: json.loads(value) if name in json_columns and value is not None else value
+                  for name, value in zip(columns, row)} for row in rows]
+        return insert_new(conn, table, dicts, keys)
+    names = ", ".join(f'"{name}"' for name in columns)
+    marks = ", ".join("?" for _ in columns)
+    conflict = ", ".join(f'"{key}"' for key in keys)
+    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT ({conflict}) DO NOTHING'
+    # a million random keys go into the unique index: a page cache that holds it (up to 512 MB, this
+    # statement only) keeps SQLite from writing and re-reading index pages all the way through
+    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = {-min(512 * 1024, max(2000, len(rows) // 4))}")
+    try:
+        return int(conn.exec_driver_sql(statement, list(rows)).rowcount or 0)
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache or -2000)}")
 
 
 def upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str],
