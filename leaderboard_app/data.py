@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from harness.arena.ratings import ArenaConfig, compute_ratings, ratings_from_report
+from harness.arena.sources import select_sources
 from harness.errors import HarnessError
 from harness.records import Rating
 from harness.store import Store, open_store, resolve_store_url
@@ -24,6 +25,7 @@ from harness.store.runs import read_task_result
 from harness.store.views import (
     StoreStamp,
     read_battle_counts,
+    read_battle_sources,
     read_generations,
     read_judgments,
     read_models,
@@ -43,6 +45,7 @@ from leaderboard_app.mt_bench import mt_bench_columns, with_mt_bench
 
 CACHE_TTL_S = 3600  # a safety net only: the stamp already changes with every write
 FALLBACK_BOOTSTRAP = 100  # rounds when ratings are fitted on the fly (none stored, or one category)
+Sources = tuple[str, ...] | None  # battle sources a page shows (None: the store's only one, or all)
 
 
 class Source(NamedTuple):
@@ -104,11 +107,13 @@ def store_of(source: Source) -> Store:
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
-def load_board(url: str, stamp: StoreStamp, subtasks: bool = False) -> Board:
-    """The full leaderboard (all models, all tasks; with `subtasks`, groups' subtasks too) before filters."""
+def load_board(url: str, stamp: StoreStamp, subtasks: bool = False, judges: Sources = None) -> Board:
+    """The full leaderboard (all models, all tasks; with `subtasks`, groups' subtasks too) before filters;
+    battle columns from the `judges` sources (see `load_ratings`)."""
     store = _open(url)
     models = read_models(store)
-    board = build_board(models, load_scores(url, stamp), read_win_counts(store), read_ratings(store), subtasks)
+    board = build_board(models, load_scores(url, stamp), read_win_counts(store, judges=judges),
+                        load_ratings(url, stamp, judges), subtasks)
     return with_mt_bench(board, mt_bench_columns(read_single_judgments(store, mode="single"),
                                                  display_names(models)))
 
@@ -145,21 +150,30 @@ def load_runs(url: str, stamp: StoreStamp) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
-def load_battle_counts(url: str, stamp: StoreStamp, among: tuple[str, ...]) -> pd.DataFrame:
-    """Battles among these models, aggregated per (model_a, model_b, winner, category)."""
-    return read_battle_counts(_open(url), among)
+def load_battle_counts(url: str, stamp: StoreStamp, among: tuple[str, ...], judges: Sources = None) -> pd.DataFrame:
+    """Battles among these models (of the `judges` sources), aggregated per (model_a, model_b, winner, category)."""
+    return read_battle_counts(_open(url), among, judges)
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
-def load_win_counts(url: str, stamp: StoreStamp, by_category: bool = False) -> pd.DataFrame:
-    """Battles, wins and ties per model (and category)."""
-    return read_win_counts(_open(url), by_category)
+def load_win_counts(url: str, stamp: StoreStamp, by_category: bool = False, judges: Sources = None) -> pd.DataFrame:
+    """Battles, wins and ties per model (and category), of the `judges` sources when given."""
+    return read_win_counts(_open(url), by_category, judges)
 
 
 @st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
-def load_ratings(url: str, stamp: StoreStamp) -> pd.DataFrame:
-    """The newest stored ratings of each method; fitted on the fly when battles exist but none are stored."""
+def load_sources(url: str, stamp: StoreStamp) -> pd.DataFrame:
+    """Every battle source (human, crowd, judge models) with its battle count, most battles first."""
+    return read_battle_sources(_open(url)) if stamp.has("battles") else pd.DataFrame(columns=["source", "n"])
+
+
+@st.cache_data(show_spinner=False, ttl=CACHE_TTL_S)
+def load_ratings(url: str, stamp: StoreStamp, judges: Sources = None) -> pd.DataFrame:
+    """The newest stored ratings of each method; fitted on the fly when battles exist but none are stored,
+    and always when `judges` picks some of several sources (a stored fit may pool them)."""
     store = _open(url)
+    if judges:
+        return computed_ratings(store, judges=judges)
     stored = read_ratings(store)
     if not stored.empty or not stamp.has("battles"):
         return stored
@@ -167,16 +181,21 @@ def load_ratings(url: str, stamp: StoreStamp) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="Fitting Bradley-Terry on this category's battles…", ttl=CACHE_TTL_S, max_entries=16)
-def load_category_ratings(url: str, stamp: StoreStamp, category: str) -> pd.DataFrame:
-    """BT and Elo fitted on one question category's battles."""
-    return computed_ratings(_open(url), category)
+def load_category_ratings(url: str, stamp: StoreStamp, category: str, judges: Sources = None) -> pd.DataFrame:
+    """BT and Elo fitted on one question category's battles (of the `judges` sources when given)."""
+    return computed_ratings(_open(url), category, judges)
 
 
-def computed_ratings(store: Store, category: str | None = None) -> pd.DataFrame:
-    """BT (with a small bootstrap) and Elo rows in the `ratings` table's shape, built as `harness arena` builds them."""
-    report = compute_ratings(read_battles(store, category=category),
-                             ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}))
-    rows = ratings_from_report(report, f"store:{store.url}", category)
+def computed_ratings(store: Store, category: str | None = None, judges: Sources = None) -> pd.DataFrame:
+    """BT (with a small bootstrap) and Elo rows in the `ratings` table's shape, built as `harness arena` builds them,
+    on the battles of the `judges` sources (of every source when None: the pages pass sources when there are
+    several)."""
+    battles = read_battles(store, category=category)
+    if judges:
+        battles = select_sources(battles, list(judges))
+    report = compute_ratings(battles, ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}))
+    source = f"store:{store.url}" + (f" judge:{'+'.join(judges)}" if judges else "")
+    rows = ratings_from_report(report, source, category)
     return pd.DataFrame([asdict(r) for r in rows], columns=[f.name for f in fields(Rating)])
 
 

@@ -133,21 +133,42 @@ def read_scores(store: Store) -> pd.DataFrame:
     return frame
 
 
-def read_battle_counts(store: Store, among: Sequence[str] | None = None) -> pd.DataFrame:
+def battle_source_column() -> Any:
+    """Who judged a battle, as `harness.arena.sources.battle_source` names it (no judge: "unspecified")."""
+    from harness.arena.sources import UNSPECIFIED
+
+    return sa.func.coalesce(battles.c.judge, UNSPECIFIED)
+
+
+def read_battle_sources(store: Store) -> pd.DataFrame:
+    """Each battle source (human, crowd, a judge model) with its battle count `n`, most battles first."""
+    source = battle_source_column().label("source")
+    query = sa.select(source, sa.func.count().label("n")).group_by(source).order_by(sa.desc("n"), source)
+    return _frame(store, query, "battles")
+
+
+def _of_sources(query: Any, judges: Sequence[str] | None) -> Any:
+    return query if not judges else query.where(battle_source_column().in_(list(judges)))
+
+
+def read_battle_counts(store: Store, among: Sequence[str] | None = None,
+                       judges: Sequence[str] | None = None) -> pd.DataFrame:
     """Battles aggregated in SQL: one row per (model_a, model_b, winner, category) with its count `n`.
 
-    With `among`, only battles whose two models are both in it (a heatmap's models, a compared pair).
+    With `among`, only battles whose two models are both in it (a heatmap's models, a compared pair); with
+    `judges`, only battles of those sources.
     """
     query = sa.select(
         battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category, sa.func.count().label("n")
     ).group_by(battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category)
     if among is not None:
         query = query.where(battles.c.model_a.in_(list(among)), battles.c.model_b.in_(list(among)))
-    return _frame(store, query, "battles")
+    return _frame(store, _of_sources(query, judges), "battles")
 
 
-def read_win_counts(store: Store, by_category: bool = False) -> pd.DataFrame:
-    """Per model (and category): battles, wins and ties in either seat, aggregated in SQL.
+def read_win_counts(store: Store, by_category: bool = False, judges: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per model (and category): battles, wins and ties in either seat, aggregated in SQL (with `judges`,
+    only battles of those sources).
 
     Only one row per model (per category) comes back, however many battles there are.
     """
@@ -160,7 +181,7 @@ def read_win_counts(store: Store, by_category: bool = False) -> pd.DataFrame:
             sa.func.count().label("battles"),
             sa.func.sum(sa.case((battles.c.winner == won, 1), else_=0)).label("wins"),
             sa.func.sum(sa.case((tie, 1), else_=0)).label("ties"),
-        ).group_by(seat, *keys)
+        ).where(*([battle_source_column().in_(list(judges))] if judges else [])).group_by(seat, *keys)
         for seat, won in ((battles.c.model_a, "model_a"), (battles.c.model_b, "model_b"))
     ]
     both = sa.union_all(*seats).subquery()

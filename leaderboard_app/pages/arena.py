@@ -18,6 +18,7 @@ from leaderboard_app.board import (
     rank_ranges,
     table_height,
 )
+from leaderboard_app.sources import choose_sources
 
 WHISKER_MAX = 40  # models drawn in a whisker plot; the table above lists them all
 EMPTY = ("No battles in the store yet. Judge two models' answers with `harness judge`, or import battles, "
@@ -71,12 +72,12 @@ def heatmap(long: pd.DataFrame, names: list[str], title: str) -> alt.Chart:
     return (cells + text).properties(height=180 + 30 * len(names))  # Streamlit's height includes the axes
 
 
-def show_category_ratings(source: data.Source, categories: list[str]) -> None:
+def show_category_ratings(source: data.Source, categories: list[str], judges: data.Sources = None) -> None:
     """Bradley-Terry fitted on the battles of one chosen category, as a table and a whisker plot."""
     category = st.selectbox("Ratings within one category", ["(choose a category)", *categories], key="arena_cat")
     if category == "(choose a category)":
         return
-    fitted = data.load_category_ratings(source.url, source.stamp, category)
+    fitted = data.load_category_ratings(source.url, source.stamp, category, judges)
     table = ratings_table(fitted, pd.DataFrame(columns=["battles", "win_rate"], dtype=float))
     table["battles"] = table["model"].map(fitted.drop_duplicates("model").set_index("model")["n_battles"])
     st.caption(f"Bradley-Terry on the {category} battles only ({data.FALLBACK_BOOTSTRAP} bootstrap rounds).")
@@ -88,8 +89,9 @@ source = data.page_source()
 if not source.stamp.has("battles") and not source.stamp.has("ratings"):
     st.info(EMPTY)
     st.stop()
-wins = model_win_rates(data.load_win_counts(source.url, source.stamp))
-ratings = data.load_ratings(source.url, source.stamp)
+judges = choose_sources(source)
+wins = model_win_rates(data.load_win_counts(source.url, source.stamp, judges=judges))
+ratings = data.load_ratings(source.url, source.stamp, judges)
 table = ratings_table(ratings, wins)
 total = int(wins["battles"].sum() // 2)  # every battle counts once for each of its two models
 st.caption(f"{total:,} battles among {len(table)} models. Rank ranges come from overlapping 95% bootstrap "
@@ -113,12 +115,13 @@ left, right = st.columns(2)
 if table["BT rating"].notna().any():
     rated = table.set_index("model")["BT rating"].reindex(names).dropna()
     left.altair_chart(heatmap(predicted_win_matrix(rated), names, "Predicted win rate (BT)"), width="stretch")
-observed = pair_win_matrix(data.load_battle_counts(source.url, source.stamp, tuple(names)), names)
+observed = pair_win_matrix(data.load_battle_counts(source.url, source.stamp, tuple(names), judges), names)
 if observed.empty:
     right.caption("No battles among these models: no observed win rates.")
 else:
     right.altair_chart(heatmap(observed, names, "Observed win rate (ties = ½)"), width="stretch")
-by_category = category_win_rates(data.load_win_counts(source.url, source.stamp, by_category=True), names)
+by_category = category_win_rates(
+    data.load_win_counts(source.url, source.stamp, by_category=True, judges=judges), names)
 st.subheader("Win rate by question category")
 if by_category.empty:
     st.caption("The battles carry no question categories.")
@@ -126,4 +129,4 @@ else:
     st.dataframe(by_category.rename_axis("model").reset_index(), hide_index=True, width="stretch",
                  height=table_height(len(by_category)),
                  column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in by_category})
-    show_category_ratings(source, list(by_category.columns))
+    show_category_ratings(source, list(by_category.columns), judges)

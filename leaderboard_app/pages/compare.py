@@ -18,6 +18,7 @@ from leaderboard_app.compare import (
     judged_winner,
     template_mismatch,
 )
+from leaderboard_app.sources import choose_sources
 
 
 def newest_sample_runs(runs: pd.DataFrame, available: pd.DataFrame, model_id: int) -> dict[str, str]:
@@ -98,7 +99,8 @@ if len(models) < 2:
     st.info("Comparing needs at least two models in the store (`harness eval` each of them).")
     st.stop()
 names = list(models["display"])
-board = data.load_board(source.url, source.stamp)
+judges = choose_sources(source)
+board = data.load_board(source.url, source.stamp, judges=judges)
 ranked = list(rank_board(board, board.tasks)["model"])  # default pair: the two best on the leaderboard
 left, right = st.columns(2)
 name_a = left.selectbox("Model A", names, index=names.index(ranked[0]), key="cmp_a")
@@ -127,7 +129,7 @@ if not verdicts.empty:
 else:
     st.info("The two models share no task with per-sample records, so no paired test can be run.")
 st.subheader("Head-to-head battles")
-show_battles(data.load_battle_counts(source.url, source.stamp, (store_a, store_b)), store_a, store_b)
+show_battles(data.load_battle_counts(source.url, source.stamp, (store_a, store_b), judges), store_a, store_b)
 st.subheader("Answers to the same question")
 show_answers(source, store_a, store_b)
 if pairs:

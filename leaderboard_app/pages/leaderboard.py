@@ -18,6 +18,7 @@ from leaderboard_app import data, published_view
 from leaderboard_app.board import ARENA_COLUMNS, Board, Filters, apply_filters, rank_board, table_height
 from leaderboard_app.mt_bench import mt_bench_column_names
 from leaderboard_app.published import with_published
+from leaderboard_app.sources import choose_sources
 
 EMPTY = "The store has no models yet. Evaluate one with `harness eval --model PATH --suite smoke`, then refresh."
 
@@ -96,10 +97,11 @@ published_frame = published_view.load_published(source.url, source.stamp)
 if source.empty and published_frame.empty:
     st.info(EMPTY)
     st.stop()
-board = data.load_board(source.url, source.stamp)
+judges = choose_sources(source)
+board = data.load_board(source.url, source.stamp, judges=judges)
 if board.has_subtasks and st.toggle("Show subtasks of groups", key="lb_subtasks",
                                     help="Groups show their own aggregate; this adds a column per subtask."):
-    board = data.load_board(source.url, source.stamp, subtasks=True)
+    board = data.load_board(source.url, source.stamp, subtasks=True, judges=judges)
 published = with_published(board, published_frame)
 board = published.board
 filters, tasks = read_filters(board)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from leaderboard_app import data
 from leaderboard_app.board import primary_metrics, rank_board
+from leaderboard_app.sources import choose_sources
 
 EMPTY = "The store has no models yet. Evaluate one with `harness eval --model PATH --suite smoke`."
 MAX_ROWS = 1000
@@ -109,7 +110,8 @@ if source.empty:
     st.stop()
 models = data.load_models(source.url, source.stamp)
 names = list(models["display"])
-board = data.load_board(source.url, source.stamp)
+judges = choose_sources(source)
+board = data.load_board(source.url, source.stamp, judges=judges)
 top = str(rank_board(board, board.tasks)["model"].iloc[0])
 wanted = st.query_params.get("model", top)  # ?model=NAME links here; else the leaderboard's first
 name = st.selectbox("Model", names, index=names.index(wanted) if wanted in names else 0, key="model_name")
