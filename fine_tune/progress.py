@@ -37,10 +37,12 @@ class TrainingProgress(TrainerCallback):  # type: ignore[misc]
     def on_train_begin(self, args: Any, state: Any, control: Any, **_: Any) -> None:
         if not state.is_world_process_zero:
             return
+        # In a log (no terminal) the bar is drawn once, at the end: there, no bar glyphs, so the line fits.
+        bar = [BarColumn()] if self.console.is_terminal else []
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[bold]{task.description}"), *bar, MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"), TimeElapsedColumn(), TextColumn("left"),
-            TimeRemainingColumn(), console=self.console, transient=False,
+            TimeRemainingColumn(), console=self.console, transient=False, expand=False,
         )
         self.bar.start()
         self.task = self.bar.add_task(f"fine-tune {self.name}", total=state.max_steps,
