@@ -43,7 +43,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"seeds": seeds, "scores": scores, "headline_held": sum(headline_holds(run) for run in runs),
             "smallest_exact_match_gain": min(effects) if effects else None,
             "largest_p_holm": max(c["p_holm"] for run in runs
-                                  for c in run["gate"]["base_vs_alpaca"]["checks"].values())}
+                                  for c in run["gate"]["base_vs_alpaca"]["checks"].values()
+                                  if c["metric"] in ("acc", "exact_match"))}
 
 
 def spread(cell: dict[str, float]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from fine_tune.demo_figures import FIGURES_FILE, gather, headline, headline_holds, score_rows, summarize
+from harness.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"learning_rate": 3e-3, "global_batch_size": 8, "per_device_batch_size": 8, "warmup": 0, "max_steps": 12,
@@ -129,6 +130,27 @@ def test_finetune_shows_one_bar_and_no_hugging_face_noise(tiny_model_dir: Path, 
     assert "fine-tune" not in out  # stdout stays free for --json
     # what was switched off for the fine-tune is on again afterwards
     assert transformers.utils.logging.is_progress_bar_enabled() and not datasets.utils.are_progress_bars_disabled()
+
+
+def test_demo_writes_the_figures_it_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole demo with 3-step fine-tunes on 20 sums: figures.json holds every model's scores, both gate
+    verdicts and each step's seconds, and a second run is served from the store and finds the same figures."""
+    import fine_tune.demo
+    from harness.cli.demo import FIGURES, run_demo
+
+    monkeypatch.setattr(fine_tune.demo, "DEMO_STEPS", {"alpaca": 3, "vicuna": 3})
+    store, out = f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "demo"
+    figures = run_demo(store, out, limit=20, seed=1)
+    assert json.loads((out / FIGURES).read_text()) == figures
+    assert figures["seed"] == 1 and set(figures["scores"]) == {"tiny-base", "tiny-alpaca", "tiny-vicuna"}
+    assert all(figures["scores"][m]["arith_gen_exact_match"]["n"] == 20 for m in figures["scores"])
+    assert {f["steps"] for f in figures["fine_tunes"].values()} == {3}
+    assert set(figures["gate"]) == {"alpaca_vs_base", "base_vs_alpaca"}
+    assert {"fine_tune", "eval", "gate", "total"} <= set(figures["seconds"])
+    again = run_demo(store, out, limit=20, seed=1)
+    assert all(f["cached"] for f in again["fine_tunes"].values()) and again["scores"] == figures["scores"]
+    with pytest.raises(HarnessError, match="built with --seed 1"):
+        run_demo(store, out, limit=20, seed=2)
 
 
 @pytest.mark.slow
