@@ -268,17 +268,21 @@ def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbac
     out, name = Path(request.out), request.name or request.out
     identity = run_identity(recipe, fingerprint_directory(base), data)
     if (card := _finished(out, identity)) is not None:
-        log.info("%s already holds this fine-tune; nothing to do", out)
+        log.debug("%s already holds this fine-tune; nothing to do", out)
         model_id = register_model(store_url, name, out, card)
         return FinetuneResult(out, name, recipe, card, True, model_id)
     checkpoint = resume_checkpoint(out / CHECKPOINTS, request.resume, identity)
-    bundle = load_base(base, recipe)
-    prepared = prepare_examples(data, bundle.tokenizer, recipe)
-    trainer = build_trainer(recipe, bundle, prepared, out, callbacks)
-    train_started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=checkpoint)
-    train_seconds = time.perf_counter() - train_started
-    save_model(trainer, recipe, bundle.tokenizer, out)
+    from fine_tune.progress import TrainingProgress
+    from harness.quiet import quiet_hugging_face
+
+    with quiet_hugging_face():  # the one bar below instead of Hugging Face's bars and INFO lines
+        bundle = load_base(base, recipe)
+        prepared = prepare_examples(data, bundle.tokenizer, recipe)
+        trainer = build_trainer(recipe, bundle, prepared, out, [TrainingProgress(name), *callbacks])
+        train_started = time.perf_counter()
+        trainer.train(resume_from_checkpoint=checkpoint)
+        train_seconds = time.perf_counter() - train_started
+        save_model(trainer, recipe, bundle.tokenizer, out)
     if not trainer.is_world_process_zero():
         return FinetuneResult(out, name, recipe, {}, False)
     card = build_card(request=request, recipe=recipe, base=base, data=data, prepared=prepared, trainer=trainer,
@@ -298,11 +302,11 @@ def build_trainer(recipe: Recipe, bundle: BaseModelBundle, prepared: PreparedDat
     set_seed(recipe.seed)
     processes = world_size()
     args = training_args(recipe, out / CHECKPOINTS, processes)
-    log.info("global batch %d = %d per device x %d process(es) x %d accumulation step(s)",
+    log.debug("global batch %d = %d per device x %d process(es) x %d accumulation step(s)",
              recipe.per_device_batch_size * processes * args.gradient_accumulation_steps,
              recipe.per_device_batch_size, processes, args.gradient_accumulation_steps)
     if recipe.bf16 and not args.bf16:
-        log.info("bf16 is not supported on this device: training in fp32")
+        log.debug("bf16 is not supported on this device: training in fp32")
     trainer = SFTTrainer(model=bundle.model, args=args, train_dataset=datasets.Dataset.from_dict(prepared.rows),
                          processing_class=bundle.tokenizer, peft_config=lora_config(recipe),
                          callbacks=[loss_logger(), *callbacks])
@@ -311,7 +315,7 @@ def build_trainer(recipe: Recipe, bundle: BaseModelBundle, prepared: PreparedDat
 
 
 def loss_logger() -> Any:
-    """A Trainer callback that logs each train loss through `logging` (stderr, not stdout) and the last step too."""
+    """A Trainer callback that makes the last step log too, and logs each train loss at DEBUG (the bar shows it)."""
     from transformers import TrainerCallback
 
     class LossLogger(TrainerCallback):  # type: ignore[misc]
@@ -321,7 +325,7 @@ def loss_logger() -> Any:
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **_: Any) -> None:
             if logs and "loss" in logs:
-                log.info("step %d/%d  loss %.4f  lr %.3g", state.global_step, state.max_steps, logs["loss"],
+                log.debug("step %d/%d  loss %.4f  lr %.3g", state.global_step, state.max_steps, logs["loss"],
                          logs.get("learning_rate", 0.0))
 
     return LossLogger()

@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.client import Usage
 from harness.errors import HarnessError
-from harness.eval.quiet import library_bars_off
 from harness.eval.templates import ChatTemplate, load_chat_template
 from harness.fingerprint import content_hash
 from harness.formats.questions import load_questions
+from harness.quiet import library_bars_off
 from harness.records import Generation, ModelRecord, Question, QuestionSet
 from harness.store import Store, open_store
 from harness.store.generations import find_by_content, find_generations, write_generations

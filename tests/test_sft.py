@@ -277,31 +277,6 @@ def test_module_entry_point_is_harness_finetune() -> None:
     assert "--recipe" in done.stdout and "--resume" in done.stdout and "--set" in done.stdout
 
 
-@pytest.mark.slow
-def test_demo_variants_beat_the_base_on_held_out_arithmetic(tmp_path: Path) -> None:
-    """The CPU demo: alpaca and vicuna variants of a hidden-128 base, scored on the held-out smoke suite.
-
-    Measured (deterministic training): base MC 0.25 / EM 0.00; alpaca MC 0.40 / EM 0.07; vicuna EM 0.11
-    (its MC stays near chance: lm-eval appends choices to "ASSISTANT:" without the space Vicuna replies start with).
-    """
-    from fine_tune.demo import build_demo_variants
-    from harness.eval.config import EvalConfig
-    from harness.eval.evaluate import run_eval
-    from harness.eval.tiny import make_tiny_model
-
-    def scores(model: Path, template: str) -> dict[str, float | None]:
-        outcome = run_eval(EvalConfig(model=str(model), suite="smoke", chat_template=template, limit=100))
-        return {f"{s.task}/{s.metric}": s.value for s in outcome.scores}
-
-    base = make_tiny_model(tmp_path / "base").path
-    variants = build_demo_variants(base, tmp_path / "demo")
-    before = scores(base, "alpaca")
-    alpaca, vicuna = scores(variants.alpaca.out_dir, "tokenizer"), scores(variants.vicuna.out_dir, "tokenizer")
-    assert (alpaca["arith_mc/acc"] or 0) >= (before["arith_mc/acc"] or 0) + 0.08
-    assert (alpaca["arith_gen/exact_match"] or 0) >= (before["arith_gen/exact_match"] or 0) + 0.04
-    assert (vicuna["arith_gen/exact_match"] or 0) >= (before["arith_gen/exact_match"] or 0) + 0.06
-
-
 def test_train_on_inputs_is_a_flag_and_on_the_card(tiny_model_dir: Path, arith_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

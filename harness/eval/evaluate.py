@@ -34,11 +34,11 @@ from harness.eval.backends import (
 )
 from harness.eval.config import EvalConfig
 from harness.eval.plan import PlannedTask, chat_template_for, evaluate_options, plan_tasks, spec_keys
-from harness.eval.quiet import library_bars_off
 from harness.eval.ranks import is_main_rank
 from harness.eval.results import parse_samples, parse_scores
 from harness.eval.suites import resolve_tasks
 from harness.eval.templates import ChatTemplate
+from harness.quiet import library_bars_off
 from harness.records import Score, TaskResult
 from harness.store import Store, check_store_url, open_store, store_exists
 from harness.store.leases import Heartbeat, claim, held, release, run_key
