@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from harness.cli.judge_tables import fmt
 from harness.cli.options import (
     BaseUrlOpt,
     BatchSizeOpt,
@@ -253,14 +254,6 @@ def judge_agreement_command(
 
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
 def results_table(rows: list[dict[str, Any]], title: str) -> Table:
     """Pairwise win/loss/tie rows or single-grade rows, whichever `rows` holds."""
     table = Table(title=title)
@@ -272,14 +265,14 @@ def results_table(rows: list[dict[str, Any]], title: str) -> Table:
         for r in rows:
             per_turn = {int(k): v for k, v in r["turns"].items()}
             cats = r.get("categories") or {}
-            table.add_row(r["model"], *[_fmt(per_turn.get(t)) for t in turns], _fmt(r["score"]), str(r["n"]),
-                          *[_fmt(cats.get(c)) for c in categories])
+            table.add_row(r["model"], *[fmt(per_turn.get(t)) for t in turns], fmt(r["score"]), str(r["n"]),
+                          *[fmt(cats.get(c)) for c in categories])
         return table
     columns = ["model", "win", "loss", "tie", "n", "win_rate", "loss_rate", "win_rate_adjusted"]
     for column in columns:
         table.add_column(column)
     for r in rows:
-        table.add_row(*[_fmt(r[c]) for c in columns])
+        table.add_row(*[fmt(r[c]) for c in columns])
     return table
 
 
@@ -316,14 +309,14 @@ def agreement_table(doc: dict[str, Any]) -> Group:
     for row in [*doc["turns"], {"turn": "all", **doc["overall"]}]:
         w, wo = row["with_ties"], row["without_ties"]
         table.add_row(
-            str(row["turn"]), _fmt(w["ratio"]), str(w["total"]), _fmt(wo["ratio"]), str(wo["total"])
+            str(row["turn"]), fmt(w["ratio"]), str(w["total"]), fmt(wo["ratio"]), str(wo["total"])
         )
     position = Table(title="position consistency (pairs judged in both orders)")
     for column in ("judge", "pairs", "consistent", "first", "second", "other"):
         position.add_column(column)
     for p in doc["position"]:
-        position.add_row(p["judge"], str(p["n"]), _fmt(p["consistency"]), _fmt(p["first_position_bias"]),
-                         _fmt(p["second_position_bias"]), _fmt(p["other_rate"]))
+        position.add_row(p["judge"], str(p["n"]), fmt(p["consistency"]), fmt(p["first_position_bias"]),
+                         fmt(p["second_position_bias"]), fmt(p["other_rate"]))
     return Group(table, position)
 
 
