@@ -26,6 +26,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
@@ -37,7 +38,8 @@ UNBOUNDED = 100_000  # columns offered when measuring what a renderable needs
 def natural_width(console: Console, renderable: Any) -> int:
     """Columns `renderable` needs so that no value wraps and no header is cut (0: it fits any width).
 
-    Text counts its longest line; a table its widest cells and its title; a group its widest member.
+    Text counts its longest line; a table its widest cells and its title; a rule its title; a group its widest
+    member.
     """
     if isinstance(renderable, str):
         renderable = console.render_str(renderable)
@@ -45,6 +47,8 @@ def natural_width(console: Console, renderable: Any) -> int:
         return max((cell_len(line) for line in renderable.plain.splitlines()), default=0)
     if isinstance(renderable, Group):
         return max((natural_width(console, r) for r in renderable.renderables), default=0)
+    if isinstance(renderable, Rule):  # a heading: its title whole, with a few columns of line after it
+        return natural_width(console, renderable.title) + 4
     if isinstance(renderable, Table):
         options = console.options.update(width=UNBOUNDED, max_width=UNBOUNDED)
         cells = Measurement.get(console, options, renderable).maximum

@@ -57,6 +57,15 @@ def test_a_long_command_to_copy_stays_on_one_line() -> None:
     assert "  " + command + "\n" in out.getvalue()
 
 
+def test_a_heading_rule_keeps_its_whole_title() -> None:
+    from rich.rule import Rule
+
+    out = io.StringIO()
+    title = "2/7 fine-tune an Alpaca and a Vicuna variant (synthetic sums; the test sums are held out)"
+    LogConsole(file=out, width=80).print(Rule(f"[bold]{title}", align="left"))
+    assert title in out.getvalue() and "…" not in out.getvalue()
+
+
 def test_a_terminal_keeps_fitting_to_its_window() -> None:
     out = io.StringIO()
     LogConsole(file=out, width=80, force_terminal=True, color_system=None).print(_table())
