@@ -289,6 +289,14 @@ def data_files(path: Path) -> list[Path]:
     raise HarnessError(f"no training data at {path}", hint="pass a JSON/JSONL file or a folder of them")
 
 
+def data_sha256(path: str | Path) -> str:
+    """The digest `load_data` records for `path` (its files' bytes in order): what a model card names."""
+    digest = hashlib.sha256()
+    for file in data_files(Path(path)):
+        digest.update(file.read_bytes())
+    return "sha256:" + digest.hexdigest()
+
+
 def load_data(path: str | Path, data_format: str, skip_bad: bool = False) -> TrainingData:
     """Read and validate every record of `path` as `data_format` (alpaca | sharegpt).
 

@@ -127,12 +127,24 @@ def read_training_records(paths: list[str]) -> list[tuple[str, Any]]:
 
 def decontaminate(data: list[str], task_names: list[str], n: int = 13) -> Report:
     """Overlap between the training records in `data` and the evaluation documents of `task_names`."""
+    return reports_by_file(data, task_names, n)[0]
+
+
+def reports_by_file(data: list[str], task_names: list[str], n: int = 13) -> tuple[Report, list[Report]]:
+    """The report over all of `data`, and one per `data` path (what a model card's data digest names)."""
     if n < 1:
         raise HarnessError(f"--ngram {n} must be at least 1", hint="13 is lm-eval's and GPT-3's choice")
     grams, counts = evaluation_grams(task_names, n)
+    each = [_overlap([path], read_training_records([path]), grams, counts, n) for path in data]
+    if len(each) == 1:
+        return each[0], each
+    return _overlap(data, read_training_records(data), grams, counts, n), each
+
+
+def _overlap(data: list[str], records: list[tuple[str, Any]], grams: dict[str, dict[str, set[int]]],
+             counts: dict[str, int], n: int) -> Report:
     lengths = sorted({len(g.split()) for g in grams})
     janitor = _janitor(n)
-    records = read_training_records(data)
     tasks = {name: TaskOverlap(docs) for name, docs in counts.items()}
     contaminated: set[str] = set()
     for source, record in records:
@@ -147,6 +159,18 @@ def decontaminate(data: list[str], task_names: list[str], n: int = 13) -> Report
                     overlap.contaminated_docs |= doc_ids
                     contaminated.add(source)
     return Report(n, list(data), len(records), tasks, contaminated)
+
+
+def contamination_rows(report: Report) -> list[dict[str, Any]]:
+    """The store's rows for a one-path report, keyed by the data's sha256 as a model card records it."""
+    from fine_tune.data import data_sha256
+
+    (path,) = report.files
+    digest = data_sha256(path)
+    return [{"data_sha256": digest, "task": name, "ngram": report.ngram, "data": path, "docs": t.docs,
+             "contaminated_docs": len(t.contaminated_docs), "records": report.records,
+             "contaminated_records": len(t.records), "examples": [vars(e) for e in t.examples]}
+            for name, t in sorted(report.tasks.items())]
 
 
 def write_clean(data: list[str], report: Report, out: str | Path) -> int:

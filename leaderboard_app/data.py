@@ -20,6 +20,7 @@ from harness.errors import HarnessError
 from harness.records import Rating
 from harness.store import Store, open_store, resolve_store_url
 from harness.store.battles import read_battles
+from harness.store.contamination import read_contaminated
 from harness.store.judgments import read_judgments as read_single_judgments
 from harness.store.runs import read_task_result
 from harness.store.views import (
@@ -41,6 +42,7 @@ from harness.store.views import (
 )
 from leaderboard_app.board import Board, build_board, display_names
 from leaderboard_app.compare import Comparison, compare_models
+from leaderboard_app.contamination import contaminated_tasks, with_contamination
 from leaderboard_app.mt_bench import mt_bench_columns, with_mt_bench
 
 CACHE_TTL_S = 3600  # a safety net only: the stamp already changes with every write
@@ -114,6 +116,7 @@ def load_board(url: str, stamp: StoreStamp, subtasks: bool = False, judges: Sour
     models = read_models(store)
     board = build_board(models, load_scores(url, stamp), read_win_counts(store, judges=judges),
                         load_ratings(url, stamp, judges), subtasks)
+    board = with_contamination(board, contaminated_tasks(models, read_contaminated(store)))
     return with_mt_bench(board, mt_bench_columns(read_single_judgments(store, mode="single"),
                                                  display_names(models)))
 

@@ -70,3 +70,33 @@ def test_bad_input_fails_cleanly(tmp_path: Path) -> None:
     result = runner.invoke(app, ["decontaminate", "--data", "a.json", "--data", "b.json", "--suite", "smoke",
                                  "--out", "c.json"])
     assert result.exit_code == 2 and "--out needs exactly one --data" in result.stderr
+
+
+def test_findings_are_stored_per_data_file_and_flag_the_model_trained_on_it(tmp_path: Path, store_url: str) -> None:
+    """Two data files: only the one holding a test document is recorded contaminated, and the leaderboard flags
+    the model whose card names it (by the data's sha256, as `harness finetune` records it), not the other."""
+    from fine_tune.data import data_sha256
+    from harness.records import ModelRecord
+    from harness.store import open_store
+    from harness.store.runs import create_run, finish_run, upsert_model, write_task_result
+    from tests.test_leaderboard import _task, open_page, table
+
+    doc = _test_doc(3)
+    dirty, clean = tmp_path / "dirty.json", tmp_path / "clean.json"
+    dirty.write_text(json.dumps([{"instruction": doc["question"], "input": "", "output": doc["answer"]}]))
+    clean.write_text(json.dumps([{"instruction": "Name a color.", "input": "", "output": "Blue."}]))
+    report = decontaminate("--data", str(dirty), "--data", str(clean), "--tasks", "arith_mc")
+    assert report["recorded"] == 2 and report["tasks"]["arith_mc"]["contaminated_docs"] == 1
+    store = open_store(store_url)
+    for name, data in (("on-dirty", dirty), ("on-clean", clean)):
+        model_id = upsert_model(store, ModelRecord(name=name, source=name, fingerprint=f"sha256:{name}", kind="full",
+                                                   card={"data": {"sha256": data_sha256(data)}}))
+        run_id = create_run(store, model_id, {"suite": None, "tasks": [{"task": "arith_mc"}], "config": {},
+                                              "config_hash": "h", "backend": "hf", "versions": {}})
+        write_task_result(store, run_id, _task("arith_mc", "acc", 0.9, 0.02, None))
+        finish_run(store, run_id, "finished")
+    at = open_page("pages/leaderboard.py")
+    flags = table(at).set_index("model")["contaminated"]
+    assert flags["on-dirty"] == "arith_mc" and flags.isna()["on-clean"]
+    assert [w.value for w in at.warning] == ["on-dirty was fine-tuned on data that holds documents of arith_mc "
+                                             "(`harness decontaminate`): its scores there overstate it."]

@@ -258,6 +258,25 @@ def _model_aliases(conn: sa.Connection) -> None:
         conn.execute(sa.insert(_aliases_006), [{"alias": a, "model_id": i} for a, i in owner.items()])
 
 
+# 008_contamination: what `harness decontaminate` found, per fine-tuning data file set (its sha256, as the
+# model card records it) and evaluation task, so the leaderboard can flag a model trained on a task's documents.
+_step_008 = sa.MetaData()
+sa.Table(
+    "contamination",
+    _step_008,
+    sa.Column("data_sha256", sa.String(80), primary_key=True),
+    sa.Column("task", sa.String(200), primary_key=True),
+    sa.Column("ngram", sa.Integer, primary_key=True),
+    sa.Column("data", sa.String(1000), nullable=False),  # the --data path as given
+    sa.Column("docs", sa.Integer, nullable=False),
+    sa.Column("contaminated_docs", sa.Integer, nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("contaminated_records", sa.Integer, nullable=False),
+    sa.Column("examples", sa.JSON),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)
+
+
 def add_columns(conn: sa.Connection, table: str, *columns: sa.Column) -> None:  # type: ignore[type-arg]
     """`ALTER TABLE ... ADD COLUMN` for each column, in the connection's dialect (for later steps)."""
     for column in columns:
@@ -286,5 +305,6 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("005_published", _create(_step_005)),
     ("006_model_aliases", _model_aliases),
     ("007_sample_logs", _sample_logs),
+    ("008_contamination", _create(_step_008)),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

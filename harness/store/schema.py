@@ -243,3 +243,19 @@ published_results = sa.Table(
     sa.Column("extra", sa.JSON),  # the column as printed, publisher, license, vote counts, ...
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
 )
+
+# What `harness decontaminate` found per fine-tuning data set (the model card's data sha256) and task.
+contamination = sa.Table(
+    "contamination",
+    metadata,
+    sa.Column("data_sha256", sa.String(80), primary_key=True),
+    sa.Column("task", sa.String(200), primary_key=True),
+    sa.Column("ngram", sa.Integer, primary_key=True),
+    sa.Column("data", sa.String(1000), nullable=False),  # the --data path as given
+    sa.Column("docs", sa.Integer, nullable=False),
+    sa.Column("contaminated_docs", sa.Integer, nullable=False),
+    sa.Column("records", sa.Integer, nullable=False),
+    sa.Column("contaminated_records", sa.Integer, nullable=False),
+    sa.Column("examples", sa.JSON),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from harness.store.engine import Store
 from harness.store.schema import (
     battles,
+    contamination,
     generations,
     judgments,
     models,
@@ -64,6 +65,9 @@ def store_stamp(store: Store) -> StoreStamp:
         for table in _ID_TABLES:
             if table.name in present:
                 tops.append((table.name, int(conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0)))
+        if "contamination" in present:  # no ids (rows are replaced): its size and flagged documents
+            count, docs = conn.execute(sa.select(sa.func.count(), sa.func.sum(contamination.c.contaminated_docs))).one()
+            tops += [("contamination", int(count or 0)), ("contamination_docs", int(docs or 0))]
         if "judgments" in present:
             errors = int(conn.execute(
                 sa.select(sa.func.count()).where(judgments.c.status == "error")).scalar() or 0)

@@ -16,6 +16,7 @@ import streamlit as st
 
 from leaderboard_app import data, published_view
 from leaderboard_app.board import ARENA_COLUMNS, Board, Filters, apply_filters, rank_board, table_height
+from leaderboard_app.contamination import COLUMN, warning_lines
 from leaderboard_app.mt_bench import mt_bench_column_names
 from leaderboard_app.published import with_published
 from leaderboard_app.sources import choose_sources
@@ -79,7 +80,8 @@ def shown_columns(frame: pd.DataFrame, tasks: list[str], with_stderr: bool) -> l
     arena = [c for c in ARENA_COLUMNS if c in frame and frame[c].replace("", pd.NA).notna().any()]
     arena += mt_bench_column_names(frame)
     facts = ["kind", "base model", "recipe", "params (M)", "created"]
-    return ["rank", "model", "average", "± 95%", *per_task, *arena, *facts, "details"]
+    flags = [COLUMN] if COLUMN in frame and frame[COLUMN].notna().any() else []
+    return ["rank", "model", "average", "± 95%", *per_task, *flags, *arena, *facts, "details"]
 
 
 def sort_rows(frame: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
@@ -125,6 +127,8 @@ else:
     st.dataframe(rows[columns], hide_index=True, column_config=config, width="stretch",
                  height=table_height(len(rows)))
     published_view.sources_table(rows, published, columns)
+    for line in warning_lines(rows, tasks):
+        st.warning(line)
 if not board.tasks:
     st.info("No task scores yet: run `harness eval` to add columns.")
 if ranked["battles"].isna().all():
