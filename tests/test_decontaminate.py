@@ -98,5 +98,6 @@ def test_findings_are_stored_per_data_file_and_flag_the_model_trained_on_it(tmp_
     at = open_page("pages/leaderboard.py")
     flags = table(at).set_index("model")["contaminated"]
     assert flags["on-dirty"] == "arith_mc" and flags.isna()["on-clean"]
-    assert [w.value for w in at.warning] == ["on-dirty was fine-tuned on data that holds documents of arith_mc "
-                                             "(`harness decontaminate`): its scores there overstate it."]
+    warning = ("on-dirty was fine-tuned on data that holds documents of arith_mc (`harness decontaminate`): "
+               "its scores there overstate it.")
+    assert [w.value for w in at.warning] == [warning]
