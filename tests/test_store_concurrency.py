@@ -114,3 +114,26 @@ def test_an_expired_lease_is_taken_over_and_a_live_one_is_not(new_store_url: str
     assert claim(store, ["b"], "judge", owner=other, ttl=-1) == {"b"}  # its heartbeat stopped long ago
     assert claim(store, ["a", "b", "c"], "judge") == {"b", "c"}
     assert holders(store, ["a"])["a"].owner == other.id
+
+
+def test_opening_the_store_releases_the_claims_of_dead_owners(new_store_url: str) -> None:
+    """A killed judge's claims on calls nobody asks for again are dropped the next time the store is opened;
+    claims of live owners, here or on another machine within their expiry, stay."""
+    import socket
+
+    store = open_store(new_store_url)
+    dead_here = this_process().__class__(socket.gethostname(), _ended_pid(), "dead")  # a pid that no longer runs
+    elsewhere = this_process().__class__("elsewhere", 1, "live")
+    claim(store, ["dead-call"], "judge", owner=dead_here, ttl=3600)
+    claim(store, ["expired-call"], "judge", owner=elsewhere, ttl=-1)
+    claim(store, ["live-call"], "judge", owner=elsewhere, ttl=3600)
+    claim(store, ["mine"], "unit")
+    open_store(new_store_url)
+    assert set(holders(store, ["dead-call", "expired-call", "live-call", "mine"])) == {"live-call", "mine"}
+
+
+def _ended_pid() -> int:
+    proc = _ctx.Process(target=time.sleep, args=(0,))
+    proc.start()
+    proc.join()
+    return int(proc.pid or 0)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from harness.errors import HarnessError, StoreSchemaTooNew
 from harness.store.engine import Store, check_url, make_engine, parse_url, sqlite_path
-from harness.store.leases import reconcile_runs
+from harness.store.leases import reconcile_runs, sweep_dead_leases
 from harness.store.location import resolve_store_url
 from harness.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from harness.store.schema import migrations_table
@@ -107,6 +107,7 @@ def open_store(url: str | None = None, readonly: bool = False, create: bool = Tr
         if {name for name, _ in MIGRATIONS} - set(done):
             _migrate(store)
         reconcile_runs(store)
+        sweep_dead_leases(store)
     except sa.exc.DBAPIError as exc:
         store.engine.dispose()
         raise _cannot_open(shown, exc) from exc

@@ -184,6 +184,22 @@ def run_key(run_id: str) -> str:
     return f"run:{run_id}"
 
 
+def sweep_dead_leases(store: Store) -> int:
+    """Drop every work lease whose owner died (expired, or its pid gone on this host): a killed process's claims
+    are released even when nobody asks for the same work again. Run leases are left to `reconcile_runs`, which
+    marks their runs first. Returns how many were dropped."""
+    with store.engine.connect() as conn:
+        stored = [Lease(r.key, r.kind, r.owner, r.host, r.pid, r.run_id, r.heartbeat_at, r.expires_at)
+                  for r in conn.execute(sa.select(leases).where(leases.c.kind != "run"))]
+    dead = [lease for lease in stored if is_dead(lease)]
+    if dead:
+        with store.begin() as conn:
+            for lease in dead:  # compare-and-delete: only if nobody took it over meanwhile
+                conn.execute(sa.delete(leases).where(leases.c.key == lease.key, leases.c.owner == lease.owner,
+                                                     leases.c.heartbeat_at == lease.heartbeat_at))
+    return len(dead)
+
+
 def reconcile_runs(store: Store) -> list[str]:
     """Mark `running` runs whose run lease is dead or missing as `interrupted`; returns their ids."""
     with store.engine.connect() as conn:
