@@ -179,13 +179,13 @@ def read_win_counts(store: Store, by_category: bool = False, judges: Sequence[st
     tie = battles.c.winner.like("tie%")
     keys = [battles.c.category] if by_category else []
     seats = [
-        sa.select(
+        _of_sources(sa.select(
             seat.label("model"),
             *keys,
             sa.func.count().label("battles"),
             sa.func.sum(sa.case((battles.c.winner == won, 1), else_=0)).label("wins"),
             sa.func.sum(sa.case((tie, 1), else_=0)).label("ties"),
-        ).where(*([battle_source_column().in_(list(judges))] if judges else [])).group_by(seat, *keys)
+        ).group_by(seat, *keys), judges)
         for seat, won in ((battles.c.model_a, "model_a"), (battles.c.model_b, "model_b"))
     ]
     both = sa.union_all(*seats).subquery()
