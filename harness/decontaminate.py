@@ -136,9 +136,19 @@ def reports_by_file(data: list[str], task_names: list[str], n: int = 13) -> tupl
         raise HarnessError(f"--ngram {n} must be at least 1", hint="13 is lm-eval's and GPT-3's choice")
     grams, counts = evaluation_grams(task_names, n)
     each = [_overlap([path], read_training_records([path]), grams, counts, n) for path in data]
-    if len(each) == 1:
-        return each[0], each
-    return _overlap(data, read_training_records(data), grams, counts, n), each
+    return (each[0] if len(each) == 1 else _merged(each)), each
+
+
+def _merged(reports: list[Report]) -> Report:
+    """One report over several paths' reports (each path is read and scanned once)."""
+    tasks = {name: TaskOverlap(t.docs) for name, t in reports[0].tasks.items()}
+    for report in reports:
+        for name, t in report.tasks.items():
+            tasks[name].contaminated_docs |= t.contaminated_docs
+            tasks[name].records |= t.records
+            tasks[name].examples += t.examples[:EXAMPLES_PER_TASK - len(tasks[name].examples)]
+    return Report(reports[0].ngram, [f for r in reports for f in r.files], sum(r.records for r in reports), tasks,
+                  set().union(*(r.contaminated for r in reports)))
 
 
 def _overlap(data: list[str], records: list[tuple[str, Any]], grams: dict[str, dict[str, set[int]]],
