@@ -50,6 +50,14 @@ def test_the_headline_holds_on_every_committed_seed() -> None:
     assert summary["smallest_exact_match_gain"] >= 0.5 and summary["largest_p_holm"] < 1e-6
 
 
+def test_the_vicuna_variant_scores_above_chance_on_every_committed_seed() -> None:
+    """Choices under the Vicuna template are scored after its reply delimiter (a space after `ASSISTANT:`), as
+    the variant was trained: its multiple-choice accuracy is above chance (1 in 4) on every seed, and not by luck."""
+    for run in _committed()["runs"]:
+        mc = run["scores"]["tiny-vicuna"]["arith_mc_acc"]
+        assert mc["value"] - 3 * mc["stderr"] > 0.25, (run["seed"], mc)
+
+
 def _figures(seed: int, base_em: float, alpaca_em: float, reverse_exit: int) -> dict[str, Any]:
     scores = {model: {"arith_mc_acc": {"value": 0.25}, "arith_gen_exact_match": {"value": em}}
               for model, em in (("tiny-base", base_em), ("tiny-alpaca", alpaca_em), ("tiny-vicuna", 0.5))}
