@@ -34,6 +34,16 @@ def _open_and_register(url: str, start: float, out: mp.Queue) -> None:  # type: 
         out.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
+def _register_by_own_name(url: str, start: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    try:
+        store = open_store(url)
+        _together(start)
+        name = f"name-{os.getpid()}"
+        out.put(("ok", (name, upsert_model(store, ModelRecord(name=name, source=name, fingerprint="sha256:new")))))
+    except Exception as exc:  # noqa: BLE001 -- reported to the parent
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
 def _claim(url: str, start: float, keys: list[str], out: mp.Queue) -> None:  # type: ignore[type-arg]
     try:
         store = open_store(url)
@@ -63,6 +73,19 @@ def test_processes_open_a_new_store_and_register_one_model_together(new_store_ur
     with open_store(url).engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM models")).scalar() == 1
         assert conn.execute(sa.text("SELECT count(*) FROM _migrations")).scalar() == len(MIGRATIONS)
+
+
+def test_processes_registering_one_new_checkpoint_by_different_names_make_one_model(new_store_url: str) -> None:
+    """A model is its fingerprint: names given at the same instant all become aliases of one row."""
+    url = new_store_url
+    open_store(url)
+    results = _run(_register_by_own_name, url)
+    assert [r for r in results if r[0] != "ok"] == []
+    assert len({model_id for _, (_, model_id) in results}) == 1  # type: ignore[misc]
+    with open_store(url).engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM models")).scalar() == 1
+        aliases = set(conn.execute(sa.text("SELECT alias FROM model_aliases")).scalars())
+    assert {name for _, (name, _) in results} <= aliases  # type: ignore[misc]
 
 
 def test_each_unit_is_claimed_by_exactly_one_process(new_store_url: str) -> None:
