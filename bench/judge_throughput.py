@@ -1,6 +1,7 @@
 """Benchmark: `harness judge` throughput against a loopback judge that answers after 200 ms, and the re-run cost.
 
 Run: .venv/bin/python bench/judge_throughput.py [--concurrency 64] [--delay 0.2] [--models 5] [--questions 48]
+     [--workers N]   (default: harness judge's own default, one process per 32 calls in flight, at most one per CPU)
 The loopback server runs in its own process (tests/openai_server.py), as a real endpoint would. Printed:
 judgments/s of a full `run_judge` (planning, async calls, strict parsing, per-judgment store writes) as a
 fraction of the limit concurrency/delay; the same for a bare AsyncOpenAI loop (the peer, same run, same
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--models", type=int, default=5)
     parser.add_argument("--questions", type=int, default=48)
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
 
     import openai  # noqa: F401  (imported before the clock starts: a one-off 0.5-1 s, not throughput)
@@ -127,6 +129,7 @@ def main() -> None:
                 judge_api_key_env="BENCH_JUDGE_KEY",
                 concurrency=args.concurrency,
                 price_per_mtok=(2.5, 10.0),
+                workers=args.workers,
             )
             start = time.perf_counter()
             first = run_judge(config, store)
@@ -144,7 +147,10 @@ def main() -> None:
         f"loopback judge: {args.delay * 1000:.0f} ms per answer, concurrency {args.concurrency}, "
         f"limit {limit:.0f} judgments/s; {calls} judgments ({first.stats.battles_written} battles)"
     )
-    print(f"harness judge:  {rate:7.1f} judgments/s  = {rate / limit:.2f} of the limit  ({elapsed:.2f} s)")
+    print(
+        f"harness judge:  {rate:7.1f} judgments/s  = {rate / limit:.2f} of the limit  ({elapsed:.2f} s, "
+        f"calls per worker process {first.calls_by_worker})"
+    )
     print(
         f"bare AsyncOpenAI loop: {bare_rate:7.1f} req/s = {bare_rate / limit:.2f} of the limit  ({bare:.2f} s)"
     )
@@ -156,6 +162,7 @@ def main() -> None:
         f"cost accounted: ${first.usage.cost_usd:.4f} for {first.usage.prompt_tokens} + "
         f"{first.usage.completion_tokens} tokens"
     )
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f} on {} CPUs".format(*os.getloadavg(), os.cpu_count()))
 
 
 if __name__ == "__main__":

@@ -214,3 +214,25 @@ def test_unparseable_replies_are_asked_again_then_returned_as_errors(openai_serv
     texts = iter(["no"] * 2)
     failed, _ = asyncio.run(ask(2))
     assert failed.value is None and failed.error is not None and "unparseable reply after 2 tries" in failed.error
+
+
+@pytest.mark.parametrize("aiohttp_installed", [True, False])
+def test_the_client_speaks_through_aiohttp_when_installed_else_httpx(
+    openai_server: FakeOpenAI, aiohttp_installed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not aiohttp_installed:
+        monkeypatch.setitem(__import__("sys").modules, "aiohttp", None)  # `import aiohttp` fails
+    openai_server.responder = _once_then(_slow_down({"retry-after-ms": "10"}), lambda p, b: chat_reply("fine"))
+    client = ModelClient(Endpoint(model="m", base_url=openai_server.url), SECRET)
+
+    async def ask() -> Any:
+        try:
+            return await client.complete([{"role": "user", "content": "hi"}], str)
+        finally:
+            await client.close()
+
+    done = asyncio.run(ask())
+    assert ("aiohttp" in type(client._client._client).__name__.lower()) == aiohttp_installed
+    assert (done.text, done.attempts) == ("fine", 2)  # the 429 retried the same way over either transport
+    headers = {name.lower(): value for name, value in openai_server.requests[-1][2].items()}
+    assert headers["authorization"] == f"Bearer {SECRET}"

@@ -134,6 +134,9 @@ def judge_command(
     mode: Annotated[str, typer.Option(help="pairwise-all | pairwise-baseline | single.")] = "pairwise-all",
     baseline: Annotated[str | None, typer.Option(help="Baseline model for pairwise-baseline.")] = None,
     concurrency: Annotated[int, typer.Option(help="Judge calls in flight.")] = 16,
+    workers: Annotated[int | None, typer.Option(
+        help="Processes sharing the calls, each with its own async pool (default: one per 32 calls in flight, "
+        "at most one per CPU).")] = None,
     max_cost: Annotated[float | None, typer.Option(
         help="Stop starting calls once this judge has cost this many USD in the store, earlier runs included "
         "(exit code 4).")] = None,
@@ -155,8 +158,8 @@ def judge_command(
     price = _price_pair(price_per_mtok)
     config = validated(JudgeConfig, models=split_list(models), questions=questions, judge=judge,
                        judge_base_url=judge_base_url, judge_api_key_env=judge_api_key_env, mode=mode,
-                       baseline=baseline, concurrency=concurrency, max_cost=max_cost, price_per_mtok=price,
-                       prompts=prompts)
+                       baseline=baseline, concurrency=concurrency, workers=workers, max_cost=max_cost,
+                       price_per_mtok=price, prompts=prompts)
     doc = run_judge(config, store).to_json()
     print_json(doc) if as_json else stdout.print(judge_summary(doc))
     raise typer.Exit(judge_exit_code(doc))

@@ -83,12 +83,20 @@ class Dispatch:
     deferred: list[Job] = field(default_factory=list)
     running: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def start(self, queue: asyncio.Queue[Any]) -> None:
-        """Claim calls for the free slots of the window and start them; the others are deferred."""
+    async def start(self, queue: asyncio.Queue[Any]) -> None:
+        """Claim calls for the free slots of the window and start them; the others are deferred.
+
+        The claim runs in a thread: it may wait for another writer's lock, and replies keep being read meanwhile.
+        """
         take = self.order[: 2 * (self.window - len(self.running))]
         del self.order[: len(take)]
-        mine = claim(self.store, [job.key for job in take], "judge")
+        mine = await asyncio.to_thread(claim, self.store, [job.key for job in take], "judge")
+        # a call another process finished and released after this one planned is taken, not asked again
+        found = await asyncio.to_thread(find_judgments, self.store, [job.key for job in take if job.key in mine])
+        done = self.arrived(found)
         for job in take:
+            if job.key in done:
+                continue
             if job.key in mine:
                 self.running.add(asyncio.create_task(self.one(job, queue)))
             else:
@@ -106,14 +114,18 @@ class Dispatch:
         queue.put_nowait((judgment, self.book.add(judgment)))
         self.advance()
 
-    def collect_deferred(self) -> None:
-        """Judgments other processes wrote for deferred calls count as done; the rest are tried again."""
-        found = find_judgments(self.store, [job.key for job in self.deferred])
+    def arrived(self, found: dict[str, Judgment]) -> set[str]:
+        """The keys of the `found` judgments another process stored ok: each counts as done here."""
         arrived = {key for key, j in found.items() if j.status == "ok"}
         for key in arrived:
             self.book.add(found[key])
             self.advance()
         self.stats.cached += len(arrived)
+        return arrived
+
+    def collect_deferred(self) -> None:
+        """Judgments other processes wrote for deferred calls count as done; the rest are tried again."""
+        arrived = self.arrived(find_judgments(self.store, [job.key for job in self.deferred]))
         self.order += [job for job in self.deferred if job.key not in arrived]
         self.deferred = []
 
@@ -123,7 +135,7 @@ class Dispatch:
         try:
             while self.order or self.deferred or self.running:
                 if self.order and len(self.running) < self.window:
-                    self.start(queue)
+                    await self.start(queue)
                 if self.running:
                     done, self.running = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
                     # a fatal error (refused key, unreachable endpoint) ends the run; every finished task's

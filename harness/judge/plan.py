@@ -46,7 +46,10 @@ class JudgeConfig(BaseModel):
     baseline: str | None = None
     """The baseline model of pairwise-baseline."""
     concurrency: int = Field(16, ge=1, le=1024)
-    """Judge calls in flight at once."""
+    """Judge calls in flight at once (over all workers)."""
+    workers: int | None = Field(None, ge=1, le=64)
+    """Processes that share the calls, each with its own async pool; None: one per 32 calls in flight, at
+    most one per CPU (one process spends 1-2 ms of CPU per call)."""
     max_cost: float | None = Field(None, ge=0)
     """Stop starting judge calls once this many USD are spent."""
     price_per_mtok: tuple[float, float] | None = None

@@ -13,8 +13,9 @@ import functools
 import logging
 import os
 import random
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, NamedTuple
 
 from harness.answer_style import style_metadata
 from harness.client import (
@@ -34,6 +35,7 @@ from harness.judge.offline import OFFLINE_JUDGE, grade_answer, judge_pair
 from harness.judge.plan import Job, JudgeConfig, Match, Plan, plan_jobs
 from harness.judge.prompts import render_pairwise, render_single
 from harness.judge.verdicts import PAIRWISE_PARSERS, SINGLE_PARSERS
+from harness.judge.workers import share_of, start_workers, worker_count
 from harness.records import Battle, Judgment
 from harness.store import Store, open_store
 from harness.store.judgments import find_judgments, judge_usage, write_judgments
@@ -57,6 +59,7 @@ class JudgeOutcome:
     usage: Usage
     stopped_by_budget: bool
     results: list[dict[str, Any]] = field(default_factory=list)
+    calls_by_worker: list[int] = field(default_factory=list)  # one entry per process that judged
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -196,10 +199,13 @@ async def _ask(client: ModelClient, judge: str, job: Job) -> Judgment:
     )
 
 
-def make_client(config: JudgeConfig, policy: RetryPolicy | None = None, spent: float = 0.0) -> ModelClient:
+def make_client(
+    config: JudgeConfig, policy: RetryPolicy | None = None, spent: float = 0.0, share: float = 1.0
+) -> ModelClient:
     """The judge client for `config`; the API key is read from the named environment variable here only.
 
-    `spent` is what this judge already cost in the store: `--max-cost` caps the total, not each run.
+    `spent` is what this judge already cost in the store: `--max-cost` caps the total, not each run. A worker's
+    client may spend its `share` of what is left, so that the workers together stay under the cap.
     """
     assert config.judge is not None, "JudgeConfig guarantees a judge name with a base URL"
     key = api_key_from_env(
@@ -216,7 +222,7 @@ def make_client(config: JudgeConfig, policy: RetryPolicy | None = None, spent: f
         concurrency=config.concurrency,
         policy=policy or RetryPolicy(),
         price=config.price_per_mtok,
-        max_cost=None if config.max_cost is None else max(0.0, config.max_cost - spent),
+        max_cost=None if config.max_cost is None else max(0.0, config.max_cost - spent) * share,
         timeout=config.timeout,
         sampling=Sampling(temperature=0.0, max_tokens=config.max_tokens),
     )
@@ -236,13 +242,66 @@ def _by_stored_names(store: Store, config: JudgeConfig) -> JudgeConfig:
     return config.model_copy(update={"models": models, "baseline": baseline})
 
 
+class ShareResult(NamedTuple):
+    """What one process's share of a run did: its counts and what its calls cost."""
+
+    stats: RunStats
+    usage: Usage
+
+
+def _prepare(store: Store, config: JudgeConfig) -> tuple[Store, Plan, dict[str, Judgment]]:
+    plan = plan_jobs(store, config)
+    stored = {k: j for k, j in find_judgments(store, [j.key for j in plan.jobs]).items() if j.status == "ok"}
+    return store, plan, stored
+
+
+def _units(plan: Plan) -> list[list[Job]]:
+    """The run's units of work: a match's two orders (so its battle is written by the process that asks both),
+    or one single-answer grade."""
+    return [[m.ab, m.ba] for m in plan.matches] if plan.matches else [[job] for job in plan.jobs]
+
+
+def _sum_into(total: Any, part: Any) -> None:
+    for name in (f.name for f in fields(part)):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+
+
+@dataclass(frozen=True)
+class _Share:
+    """Judges share `index` of `shares` of a run's calls in this process; picklable, so a worker gets it."""
+
+    config: JudgeConfig
+    store_url: str | None
+    policy: RetryPolicy | None
+    spent: float
+
+    def __call__(self, index: int, shares: int, advance: Callable[[], None],
+                 prepared: tuple[Store, Plan, dict[str, Judgment]] | None = None) -> ShareResult:
+        store, plan, stored = prepared or _prepare(open_store(self.store_url, create=False), self.config)
+        jobs = [job for u, unit in enumerate(_units(plan)) if u % shares == index
+                for job in unit if job.key not in stored]
+        if not jobs:
+            return ShareResult(RunStats(), Usage())
+        config = self.config.model_copy(update={"concurrency": share_of(self.config.concurrency, index, shares)})
+        client = None if config.offline else make_client(config, self.policy, self.spent, share=1 / shares)
+        ask = _ask_offline if client is None else functools.partial(_ask, client, config.judge_name)
+        random.Random(os.getpid()).shuffle(jobs)  # two runs on one store start at different ends
+        stats = RunStats()
+        book = _BattleBook(config.judge_name, plan, stored)
+        with Heartbeat(store):
+            dispatch = Dispatch(store, ask, book, stats, advance, window=2 * config.concurrency, order=jobs)
+            asyncio.run(_ask_all(dispatch, client))
+        return ShareResult(stats, client.usage if client else Usage())
+
+
 def run_judge(
     config: JudgeConfig, store_url: str | None = None, policy: RetryPolicy | None = None
 ) -> JudgeOutcome:
     """Judge the stored answers of `config.models` on `config.questions`; see the module docstring.
 
     Each call is claimed in the store (a lease) before it is made: a second `harness judge` on the same store
-    asks only what the first is not asking, then waits for and takes the first one's judgments.
+    asks only what the first is not asking, then waits for and takes the first one's judgments. With several
+    workers (`config.workers`) the calls are split over that many processes, this one included.
 
     Raises:
         HarnessError: a model has no stored answers, or the options contradict each other.
@@ -250,24 +309,32 @@ def run_judge(
     """
     store = open_store(store_url, create=False)  # it holds the answers to judge: a missing store is a typo
     config = _by_stored_names(store, config)
-    plan = plan_jobs(store, config)
-    stored = {k: j for k, j in find_judgments(store, [j.key for j in plan.jobs]).items() if j.status == "ok"}
+    _, plan, stored = prepared = _prepare(store, config)
     missing = sum(job.key not in stored for job in plan.jobs)
     spent = float(judge_usage(store, config.judge_name)["cost_usd"]) if config.max_cost is not None else 0.0
-    client = make_client(config, policy, spent) if missing and not config.offline else None  # a re-run: no key
-    ask = _ask_offline if client is None else functools.partial(_ask, client, config.judge_name)
-    stats = RunStats(planned=len(plan.jobs), cached=len(plan.jobs) - missing)
-    book = _BattleBook(config.judge_name, plan, stored)
+    stats, usage = RunStats(planned=len(plan.jobs), cached=len(plan.jobs) - missing), Usage()
     log.info("judge %s: %d calls planned, %d stored", config.judge_name, stats.planned, stats.cached)
+    by_worker: list[int] = []
     if missing:
-        with Heartbeat(store), progress(f"judging with {config.judge_name}", missing) as bar:
-            pending = [job for job in plan.jobs if job.key not in stored]
-            random.Random(os.getpid()).shuffle(pending)
-            dispatch = Dispatch(store, ask, book, stats, lambda: bar.advance(bar.task_ids[0]),
-                                 window=2 * config.concurrency, order=pending)
-            asyncio.run(_ask_all(dispatch, client))
+        units = sum(any(job.key not in stored for job in unit) for unit in _units(plan))
+        shares = 1 if config.offline else worker_count(config.workers, config.concurrency, units)
+        share = _Share(config, store_url, policy, spent)
+        with start_workers(shares, share) as workers, progress(f"judging with {config.judge_name}", missing) as bar:
+            own = [0]
+
+            def show(step: int = 0) -> None:
+                own[0] += step
+                bar.update(bar.task_ids[0], completed=own[0] + workers.finished)
+
+            parts = [share(0, shares, lambda: show(1), prepared), *workers.wait(show)]
+        for part in parts:
+            _sum_into(stats, part.stats)
+            _sum_into(usage, part.usage)
+        by_worker = [part.stats.called for part in parts]
+        stored = {k: j for k, j in find_judgments(store, [j.key for j in plan.jobs]).items() if j.status == "ok"}
+    book = _BattleBook(config.judge_name, plan, stored)
     stats.battles_written += write_judgments(store, [], book.existing())  # matches finished by any process
-    return _outcome(store, config, plan, stats, client.usage if client else Usage())
+    return _outcome(store, config, plan, stats, usage, by_worker)
 
 
 async def _ask_all(dispatch: Dispatch, client: ModelClient | None) -> None:
@@ -278,7 +345,8 @@ async def _ask_all(dispatch: Dispatch, client: ModelClient | None) -> None:
             await client.close()
 
 
-def _outcome(store: Store, config: JudgeConfig, plan: Plan, stats: RunStats, usage: Usage) -> JudgeOutcome:
+def _outcome(store: Store, config: JudgeConfig, plan: Plan, stats: RunStats, usage: Usage,
+             by_worker: list[int]) -> JudgeOutcome:
     from harness.judge.results import results_for_run
 
     if stats.errors:
@@ -301,4 +369,5 @@ def _outcome(store: Store, config: JudgeConfig, plan: Plan, stats: RunStats, usa
         usage,
         stats.skipped_budget > 0,
         results,
+        by_worker,
     )
