@@ -141,6 +141,9 @@ def _split_fields(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
             values[k] = missing
         if name != "turn" and kinds - {str, object}:
             values = [v if type(v) is str or v is missing else str(v) for v in values]
+        if kinds == {object}:  # a field no row has
+            fields[name] = [None] * len(values)
+            continue
         fields[name] = [None if v is missing else v for v in values] if object in kinds or wrong else values
     return fields
 
@@ -182,7 +185,8 @@ def read_clean_battle_table(path: Path, skip_bad: bool = False) -> BattleTable:
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     log = RowLog(FORMAT, path, skip_bad)
     rows, numbers, unit, broken, lossless = _parse(raw.removeprefix(b"\xef\xbb\xbf"), path)
-    bad = _bad_rows(rows)
+    checked = _checked_codes(rows)
+    bad = checked.bad if checked is not None else _bad_rows(rows)
     events = sorted([(numbers[k], k) for k in bad.tolist()] + [(number, -1) for number in broken])
     for number, k in events:  # in file order; the per-row reader words the message (and raises unless skip_bad)
         if k < 0:
@@ -196,7 +200,8 @@ def read_clean_battle_table(path: Path, skip_bad: bool = False) -> BattleTable:
         keep[bad] = False
         rows = [row for row, kept in zip(rows, keep.tolist()) if kept]
         numbers = [n for n, kept in zip(numbers, keep.tolist()) if kept]
-    models, a, b, winner = _encode(rows)
+        checked = checked.where(keep) if checked is not None else None
+    models, a, b, winner = checked.encoded() if checked is not None else _encode(rows)
     fields = _split_fields(rows)  # what is left of each row is its extra
     return BattleTable(models, a, b, winner, log.source, digest=digest, fields=fields, extras=rows,
                        numbers=np.asarray(numbers, np.int64), skipped=log.skipped, problems=tuple(log.problems),
@@ -234,6 +239,50 @@ def _parse(raw: bytes, path: Path) -> tuple[list[Any], list[int], str, dict[int,
         numbers.append(number)
         lossless &= strict
     return rows, numbers, "line", broken, lossless
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """The core columns as codes into their distinct values (model names shared by both seats, winners),
+    and the rows `clean_battle` would refuse."""
+
+    names: list[Any]
+    winners: list[Any]
+    a: Codes
+    b: Codes
+    winner: Codes
+    bad: Codes
+
+    def where(self, keep: NDArray[np.bool_]) -> _Checked:
+        return replace(self, a=self.a[keep], b=self.b[keep], winner=self.winner[keep], bad=self.bad[:0])
+
+    def encoded(self) -> tuple[tuple[str, ...], Codes, Codes, Codes]:
+        """What `_encode` gives for the (all valid) rows: indices into the sorted names used, into WINNERS."""
+        used = np.unique(np.concatenate([self.a, self.b]))
+        used_names = [self.names[k] for k in used.tolist()]
+        order = sorted(range(len(used_names)), key=used_names.__getitem__)
+        remap = np.zeros(len(self.names), np.int64)
+        remap[used[order]] = np.arange(len(order))
+        to_winner = np.array([WINNERS.index(w) if w in WINNERS else -1 for w in self.winners], np.int64)
+        return tuple(used_names[k] for k in order), remap[self.a], remap[self.b], to_winner[self.winner]
+
+
+def _checked_codes(rows: list[Any]) -> _Checked | None:
+    """`_bad_rows` and `_encode` in one pass over the columns, when every row is an object and every core
+    value hashable (else None: the general path)."""
+    try:
+        model_a, model_b, winner = (list(map(dict.get, rows, repeat(name))) for name in _CORE)
+        names = {value: k for k, value in enumerate(dict.fromkeys(model_a + model_b))}
+        winners = {value: k for k, value in enumerate(dict.fromkeys(winner))}
+    except TypeError:
+        return None
+    n = len(rows)
+    a, b = (np.fromiter(map(names.__getitem__, column), np.int64, n) for column in (model_a, model_b))
+    codes = np.fromiter(map(winners.__getitem__, winner), np.int64, n)
+    valid = np.array([_valid_name(v) for v in names] + [False], bool)
+    known = np.array([isinstance(w, str) and w in WINNERS for w in winners] + [False], bool)
+    bad = ~valid[a] | ~valid[b] | ~known[codes] | (a == b)
+    return _Checked(list(names), list(winners), a, b, codes, np.flatnonzero(bad))
 
 
 def _bad_rows(rows: list[Any]) -> Codes:
