@@ -124,12 +124,12 @@ def _battle_row(battle: Battle) -> tuple[Any, ...]:
 _CORE = ("model_a", "model_b", "winner")
 
 
-def _split_fields(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+def _split_fields(rows: list[dict[str, Any]], core_taken: bool = False) -> dict[str, list[Any]]:
     """Take the known fields out of the rows, column by column, converted as `clean_battle` converts them;
     what is left in each row is its `extra` (a field given as null, or a turn that is not an integer, stays
-    there, as in `clean_battle`)."""
+    there, as in `clean_battle`). `core_taken`: model_a, model_b and winner are already out."""
     missing = object()
-    for name in _CORE:
+    for name in () if core_taken else _CORE:
         list(map(dict.pop, rows, repeat(name)))
     fields: dict[str, list[Any]] = {}
     for name in FIELDS:
@@ -193,7 +193,7 @@ def read_clean_battle_table(path: Path, skip_bad: bool = False) -> BattleTable:
             log.bad(log.where(path, number), f"invalid JSON ({broken[number]})")
             continue
         with log.row(log.where(path, number, unit)):
-            clean_battle(rows[k], log.source, "")
+            clean_battle(checked.restored(rows, k) if checked is not None else rows[k], log.source, "")
             raise RowError("not a clean_battle row")  # pragma: no cover - the checks below agree with it
     if len(bad):
         keep = np.ones(len(rows), bool)
@@ -202,7 +202,7 @@ def read_clean_battle_table(path: Path, skip_bad: bool = False) -> BattleTable:
         numbers = [n for n, kept in zip(numbers, keep.tolist()) if kept]
         checked = checked.where(keep) if checked is not None else None
     models, a, b, winner = checked.encoded() if checked is not None else _encode(rows)
-    fields = _split_fields(rows)  # what is left of each row is its extra
+    fields = _split_fields(rows, core_taken=checked is not None)  # what is left of each row is its extra
     return BattleTable(models, a, b, winner, log.source, digest=digest, fields=fields, extras=rows,
                        numbers=np.asarray(numbers, np.int64), skipped=log.skipped, problems=tuple(log.problems),
                        lossless_orjson=lossless)
@@ -252,9 +252,14 @@ class _Checked:
     b: Codes
     winner: Codes
     bad: Codes
+    taken: tuple[list[Any], ...]  # the core values taken out of the rows (`_ABSENT` where a row had none)
 
     def where(self, keep: NDArray[np.bool_]) -> _Checked:
-        return replace(self, a=self.a[keep], b=self.b[keep], winner=self.winner[keep], bad=self.bad[:0])
+        return replace(self, a=self.a[keep], b=self.b[keep], winner=self.winner[keep], bad=self.bad[:0], taken=())
+
+    def restored(self, rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
+        """Row `k` with its core values back (a bad row, for the per-row reader's message)."""
+        return {**rows[k], **_core_values(self.taken, k)}
 
     def encoded(self) -> tuple[tuple[str, ...], Codes, Codes, Codes]:
         """What `_encode` gives for the (all valid) rows: indices into the sorted names used, into WINNERS."""
@@ -267,14 +272,26 @@ class _Checked:
         return tuple(used_names[k] for k in order), remap[self.a], remap[self.b], to_winner[self.winner]
 
 
+_ABSENT = object()
+
+
+def _core_values(taken: tuple[list[Any], ...], k: int) -> dict[str, Any]:
+    return {name: column[k] for name, column in zip(_CORE, taken) if column[k] is not _ABSENT}
+
+
 def _checked_codes(rows: list[Any]) -> _Checked | None:
-    """`_bad_rows` and `_encode` in one pass over the columns, when every row is an object and every core
-    value hashable (else None: the general path)."""
+    """`_bad_rows` and `_encode` in one pass over the columns, taking the core values out of the rows, when
+    every row is an object and every core value hashable (else None, the rows as they were: the general path)."""
+    if set(map(type, rows)) != {dict}:
+        return None
+    taken = model_a, model_b, winner = tuple(list(map(dict.pop, rows, repeat(name), repeat(_ABSENT)))
+                                             for name in _CORE)
     try:
-        model_a, model_b, winner = (list(map(dict.get, rows, repeat(name))) for name in _CORE)
         names = {value: k for k, value in enumerate(dict.fromkeys(model_a + model_b))}
         winners = {value: k for k, value in enumerate(dict.fromkeys(winner))}
-    except TypeError:
+    except TypeError:  # a list where a name belongs: put the values back for the general path
+        for k, row in enumerate(rows):
+            row.update(_core_values(taken, k))
         return None
     n = len(rows)
     a, b = (np.fromiter(map(names.__getitem__, column), np.int64, n) for column in (model_a, model_b))
@@ -282,7 +299,7 @@ def _checked_codes(rows: list[Any]) -> _Checked | None:
     valid = np.array([_valid_name(v) for v in names] + [False], bool)
     known = np.array([isinstance(w, str) and w in WINNERS for w in winners] + [False], bool)
     bad = ~valid[a] | ~valid[b] | ~known[codes] | (a == b)
-    return _Checked(list(names), list(winners), a, b, codes, np.flatnonzero(bad))
+    return _Checked(list(names), list(winners), a, b, codes, np.flatnonzero(bad), taken)
 
 
 def _bad_rows(rows: list[Any]) -> Codes:
