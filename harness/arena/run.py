@@ -83,7 +83,7 @@ def _store_table(store: Store, table: BattleTable) -> int:
     from harness.store.battle_blocks import FIELDS, BattleColumns
     from harness.store.battles import write_battle_columns, write_battle_tuples
 
-    own_keys = bool(table.fields) and any(key is not None for key in table.fields["battle_key"])
+    own_keys = bool(table.fields) and table.fields["battle_key"].count(None) != len(table)
     if table.records or not table.fields or table.digest is None or own_keys:
         return write_battle_tuples(store, *table.store_rows())
     return write_battle_columns(store, BattleColumns(
