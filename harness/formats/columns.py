@@ -133,6 +133,9 @@ def _split_fields(rows: list[dict[str, Any]], core_taken: bool = False) -> dict[
         list(map(dict.pop, rows, repeat(name)))
     fields: dict[str, list[Any]] = {}
     for name in FIELDS:
+        if not any(map(dict.__contains__, rows, repeat(name))):  # a field no row has: nothing to take out
+            fields[name] = [None] * len(rows)
+            continue
         values = list(map(dict.pop, rows, repeat(name), repeat(missing)))
         kinds = set(map(type, values))
         wrong = (kinds - {int, object}) if name == "turn" else (kinds & {type(None)})
@@ -141,9 +144,6 @@ def _split_fields(rows: list[dict[str, Any]], core_taken: bool = False) -> dict[
             values[k] = missing
         if name != "turn" and kinds - {str, object}:
             values = [v if type(v) is str or v is missing else str(v) for v in values]
-        if kinds == {object}:  # a field no row has
-            fields[name] = [None] * len(values)
-            continue
         fields[name] = [None if v is missing else v for v in values] if object in kinds or wrong else values
     return fields
 
@@ -263,7 +263,8 @@ class _Checked:
 
     def encoded(self) -> tuple[tuple[str, ...], Codes, Codes, Codes]:
         """What `_encode` gives for the (all valid) rows: indices into the sorted names used, into WINNERS."""
-        used = np.unique(np.concatenate([self.a, self.b]))
+        seen = np.bincount(self.a, minlength=len(self.names)) + np.bincount(self.b, minlength=len(self.names))
+        used = np.flatnonzero(seen)
         used_names = [self.names[k] for k in used.tolist()]
         order = sorted(range(len(used_names)), key=used_names.__getitem__)
         remap = np.zeros(len(self.names), np.int64)
