@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -288,7 +288,7 @@ def _checked_codes(rows: list[Any]) -> _Checked | None:
     taken = model_a, model_b, winner = tuple(list(map(dict.pop, rows, repeat(name), repeat(_ABSENT)))
                                              for name in _CORE)
     try:
-        names = {value: k for k, value in enumerate(dict.fromkeys(model_a + model_b))}
+        names = {value: k for k, value in enumerate(dict.fromkeys(chain(model_a, model_b)))}
         winners = {value: k for k, value in enumerate(dict.fromkeys(winner))}
     except TypeError:  # a list where a name belongs: put the values back for the general path
         for k, row in enumerate(rows):
