@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,6 +185,14 @@ def _chord_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: Fl
     theta = np.ascontiguousarray(theta_t.T)
     done &= np.isfinite(theta).all(axis=1)
     return theta, done
+
+
+def single_threaded_blas() -> AbstractContextManager[object]:
+    """BLAS/LAPACK on one thread: the solves here are 100x100 at most, and a threaded OpenBLAS takes ~45 ms
+    for one such solve on a 2-core machine (0.1 ms on one thread), most of a point fit."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _to_elo(theta: FloatArray, base: float, scale: float, center: float) -> FloatArray:
