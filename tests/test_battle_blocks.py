@@ -1,7 +1,7 @@
-"""Battle blocks: `harness arena --battles` stores a battle file as one row of compressed columns, and every
-reader (read_battles, the views, counts, judge names, the snapshot) sees the same battles, in the same order,
-under the same keys as when `harness judge import` stores them row by row; storing a file again, by either
-command, adds nothing."""
+"""Battle blocks: `harness arena --battles` and `harness judge import` store a clean_battle file as one row of
+compressed columns, and every reader (read_battles, the views, counts, judge names, the snapshot) sees the same
+battles, in the same order, under the same keys as when they are stored row by row; storing a file again, by
+either command, under any name, adds nothing."""
 
 from __future__ import annotations
 
@@ -58,10 +58,10 @@ def _file(tmp_path: Path, rows: list[dict[str, object]] | None = None, name: str
 
 
 def _stores(tmp_path: Path) -> tuple[str, str]:
-    """The same file stored row by row (judge import) and as a block (arena --battles)."""
+    """The same file stored row by row (the per-row reader's records) and as a block (arena --battles)."""
     path = _file(tmp_path)
     per_row, block = f"sqlite:///{tmp_path / 'rows.db'}", f"sqlite:///{tmp_path / 'block.db'}"
-    import_judgments(path, store_url=per_row)
+    assert write_battles(open_store(per_row), read_file(path).battles) == 60
     assert run_arena(ELO, battles_file=path, store=block).battles_written == 60
     with open_store(block).engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM battles")).scalar() == 0
@@ -79,7 +79,7 @@ def _same(first: pd.DataFrame, second: pd.DataFrame, keys: list[str]) -> None:
     assert norm(first) == norm(second)
 
 
-def test_a_block_reads_back_as_the_rows_judge_import_stores(tmp_path: Path) -> None:
+def test_a_block_reads_back_as_the_rows_the_per_row_reader_stores(tmp_path: Path) -> None:
     per_row, block = _stores(tmp_path)
     rows, blocked = read_battles(open_store(per_row)), read_battles(open_store(block))
     assert rows == blocked and len(rows) == 60
@@ -113,10 +113,28 @@ def test_storing_a_file_again_by_either_command_adds_nothing(tmp_path: Path) -> 
     assert write_battles(open_store(), read_file(path).battles) == 0
     assert len(read_battles(open_store())) == 60
 
+    renamed = _file(tmp_path, name="copy.json")  # the same bytes under another name: the same battles
+    assert import_judgments(renamed).battles_written == 0 and run_arena(ELO, battles_file=renamed).battles_written == 0
+    assert len(read_battles(open_store())) == 60
+
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"  # the file's rows stored row by row first
-    assert import_judgments(path, store_url=fresh).battles_written == 60
+    assert write_battles(open_store(fresh), read_file(path).battles) == 60
     assert run_arena(ELO, battles_file=path, store=fresh).battles_written == 0
+    assert import_judgments(path, store_url=fresh).battles_written == 0
     assert len(read_battles(open_store(fresh))) == 60
+
+
+def test_judge_import_stores_a_clean_battle_file_as_a_block_with_the_same_outcome(tmp_path: Path) -> None:
+    rows = _rows(8) + [{"model_a": "x", "model_b": "x", "winner": "tie"}]
+    path = _file(tmp_path, rows)
+    outcome = import_judgments(path, skip_bad=True)
+    with open_store().engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM battles")).scalar() == 0
+    found = read_file(path, skip_bad=True)
+    assert (outcome.format, outcome.path, outcome.battles_read, outcome.battles_written, outcome.skipped) == \
+        (found.format, found.path, len(found.battles), 8, found.skipped) and outcome.skipped == 1
+    assert outcome.judges == sorted({b.judge or "" for b in found.battles})
+    assert read_battles(open_store()) == found.battles
 
 
 def test_rows_an_older_harness_stored_row_by_row_are_not_stored_again(tmp_path: Path) -> None:

@@ -72,14 +72,15 @@ from harness.arena.sources import battle_source, select_sources
         report = _rate_table(table, config)
     for note in report.warnings:
         log.warning("%s", note)
-    written = 0 if battles_file is None else _store_table(opened, table)
+    written = 0 if battles_file is None else store_battle_table(opened, table)
     stored = write_ratings(opened, ratings_from_report(report, source, category))
     return ArenaOutcome(report, source, 0 if battles_file is None else table.skipped, stored, written)
 
 
-def _store_table(store: Store, table: BattleTable) -> int:
+def store_battle_table(store: Store, table: BattleTable) -> int:
     """Store a file's battles: as one block when they are a battle file's rows keyed by their row numbers,
-    else row by row (rows with their own `battle_key`, other formats' records)."""
+    else row by row (rows with their own `battle_key`, other formats' records); returns how many were new.
+    `harness arena --battles` and `harness judge import` (clean_battle files) store through it."""
     from harness.store.battle_blocks import FIELDS, BattleColumns
     from harness.store.battles import write_battle_columns, write_battle_tuples
 

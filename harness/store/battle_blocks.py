@@ -188,8 +188,9 @@ def blocks_frame(conn: sa.Connection, judges: Sequence[str] | None = None) -> pd
 
 
 def lock_sources(conn: sa.Connection, sources: Sequence[str]) -> None:
-    """On PostgreSQL, hold a transaction lock per source, so a block and per-row battles of the same source
-    are never written at once without each seeing the other (SQLite's write lock already serialises them)."""
+    """On PostgreSQL, hold a transaction lock per source (and a block writer one per file digest), so a block
+    and per-row battles of the same source, or two blocks of the same file, are never written at once without
+    each seeing the other (SQLite's write lock already serialises them)."""
     if conn.dialect.name == "postgresql":
         for source in sorted(set(sources)):
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"battles:{source}"})
@@ -203,7 +204,7 @@ def block_keys(conn: sa.Connection, sources: Sequence[str]) -> set[str]:
 def write_battle_block(conn: sa.Connection, block: BattleColumns) -> int:
     """Store the rows of `block` that no block of the same file and no per-row battle holds yet, as one row;
     returns how many battles were new. Call inside a write transaction."""
-    lock_sources(conn, [block.source])
+    lock_sources(conn, [block.source, f"file {block.digest}"])  # the same file under another name too
     stored = [s.columns.numbers for s in read_blocks(conn, digest=block.digest) if s.columns.format == block.format]
     if stored:
         block = block.where(~np.isin(block.numbers, np.concatenate(stored)))
