@@ -363,6 +363,7 @@ def test_real_vote_files_convert_and_fit(shared_data: Path) -> None:
 
 def test_fast_bootstrap_equals_exact_fits_on_the_same_draws() -> None:
     """The chord-step solver gives each round's exact MLE: refit the same multinomial draws one by one."""
+    from harness.arena.bradley_terry import resample_cells
     from harness.arena.ratings import PairCounts
 
     battles = simulate(STRENGTHS, 300, seed=12)
@@ -370,7 +371,7 @@ def test_fast_bootstrap_equals_exact_fits_on_the_same_draws() -> None:
     counts = count_pairs(enc.a, enc.b, enc.score, len(enc.models))
     fast = bootstrap_bradley_terry(counts, 40, seed=5)
     cells = np.concatenate([counts.wins_i, counts.wins_j, counts.ties])
-    draws = np.random.default_rng(5).multinomial(int(cells.sum()), cells / cells.sum(), size=40).astype(float)
+    draws = resample_cells(np.random.default_rng(5), cells, 40)
     p = len(counts.i)
     for row, draw in zip(fast, draws):
         resampled = PairCounts(counts.n_models, counts.i, counts.j, draw[:p], draw[p:2 * p], draw[2 * p:])
@@ -442,3 +443,18 @@ def test_style_controlled_fit_matches_a_plain_likelihood_fit() -> None:
     for row in report.rows:
         assert row.bt_controlled == pytest.approx(expected[row.model], abs=1e-5)
     assert report.style is not None and report.style.coefficients[0] == pytest.approx(res.x[m], abs=1e-7)
+
+
+def test_resampled_cells_are_multinomial() -> None:
+    """Poisson counts made to total n (battles added or removed at random) have the multinomial's moments."""
+    from harness.arena.bradley_terry import resample_cells
+
+    cells = np.array([3.0, 0.0, 5.0, 2.0, 40.0])
+    n, p = cells.sum(), cells / cells.sum()
+    draws = resample_cells(np.random.default_rng(0), cells, 100_000)
+    assert np.all(draws.sum(axis=1) == n) and np.all(draws[:, 1] == 0) and np.all(draws >= 0)
+    assert np.allclose(draws.mean(axis=0), cells, atol=0.05)
+    expected = n * (np.diag(p) - np.outer(p, p))  # the multinomial covariance
+    assert np.allclose(np.cov(draws.T), expected, atol=0.06 * expected.max())
+    assert np.array_equal(resample_cells(np.random.default_rng(3), cells, 5),
+                          resample_cells(np.random.default_rng(3), cells, 5))

@@ -33,6 +33,7 @@ from harness.arena.bradley_terry import (
     fit_bradley_terry,
     mle_exists,
     percentile_interval,
+    single_threaded_blas,
 )
 from harness.arena.style import CONTROL_FEATURES, StyleFit, fit_style_control
 from harness.errors import HarnessError
@@ -194,6 +195,12 @@ def rate_encoded(encoded: EncodedBattles, battle_set: str, config: ArenaConfig,
     only style control needs (their `extra`), and is called only then."""
     if not len(encoded.a):
         raise HarnessError("no battles to rate", hint="check --battles / --from-store and --category")
+    with single_threaded_blas():
+        return _rate(encoded, battle_set, config, records)
+
+
+def _rate(encoded: EncodedBattles, battle_set: str, config: ArenaConfig,
+          records: Callable[[], Sequence[Battle]]) -> ArenaReport:
     anchor = _anchor_index(encoded.models, config)
     counts = count_pairs(encoded.a, encoded.b, encoded.score, len(encoded.models))
     n, observed = win_matrices(counts)

@@ -20,6 +20,7 @@ from harness.records import Battle
 
 if TYPE_CHECKING:
     from harness.formats.columns import BattleTable
+    from harness.store.engine import Store
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, rat
 from harness.arena.sources import battle_source, select_sources
     """
     from harness.store import open_store
-    from harness.store.battles import read_battles, write_battle_tuples
+    from harness.store.battles import read_battles
     from harness.store.ratings import write_ratings
 
     if (battles_file is None) == (not from_store):
@@ -71,9 +72,24 @@ from harness.arena.sources import battle_source, select_sources
         report = _rate_table(table, config)
     for note in report.warnings:
         log.warning("%s", note)
-    written = 0 if battles_file is None else write_battle_tuples(opened, *table.store_rows())
+    written = 0 if battles_file is None else store_battle_table(opened, table)
     stored = write_ratings(opened, ratings_from_report(report, source, category))
     return ArenaOutcome(report, source, 0 if battles_file is None else table.skipped, stored, written)
+
+
+def store_battle_table(store: Store, table: BattleTable) -> int:
+    """Store a file's battles: as one block when they are a battle file's rows keyed by their row numbers,
+    else row by row (rows with their own `battle_key`, other formats' records); returns how many were new.
+    `harness arena --battles` and `harness judge import` (clean_battle files) store through it."""
+    from harness.store.battle_blocks import FIELDS, BattleColumns
+    from harness.store.battles import write_battle_columns, write_battle_tuples
+
+    own_keys = bool(table.fields) and table.fields["battle_key"].count(None) != len(table)
+    if table.records or not table.fields or table.digest is None or own_keys:
+        return write_battle_tuples(store, *table.store_rows())
+    return write_battle_columns(store, BattleColumns(
+        table.format, table.digest, table.source, table.models, table.a, table.b, table.winner, table.numbers,
+        {name: table.fields[name] for name in FIELDS}, table.extras, table.lossless_orjson))
 
 
 def _rate_table(table: BattleTable, config: ArenaConfig) -> ArenaReport:

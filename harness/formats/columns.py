@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -124,15 +124,18 @@ def _battle_row(battle: Battle) -> tuple[Any, ...]:
 _CORE = ("model_a", "model_b", "winner")
 
 
-def _split_fields(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+def _split_fields(rows: list[dict[str, Any]], core_taken: bool = False) -> dict[str, list[Any]]:
     """Take the known fields out of the rows, column by column, converted as `clean_battle` converts them;
     what is left in each row is its `extra` (a field given as null, or a turn that is not an integer, stays
-    there, as in `clean_battle`)."""
+    there, as in `clean_battle`). `core_taken`: model_a, model_b and winner are already out."""
     missing = object()
-    for name in _CORE:
+    for name in () if core_taken else _CORE:
         list(map(dict.pop, rows, repeat(name)))
     fields: dict[str, list[Any]] = {}
     for name in FIELDS:
+        if not any(map(dict.__contains__, rows, repeat(name))):  # a field no row has: nothing to take out
+            fields[name] = [None] * len(rows)
+            continue
         values = list(map(dict.pop, rows, repeat(name), repeat(missing)))
         kinds = set(map(type, values))
         wrong = (kinds - {int, object}) if name == "turn" else (kinds & {type(None)})
@@ -182,22 +185,24 @@ def read_clean_battle_table(path: Path, skip_bad: bool = False) -> BattleTable:
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     log = RowLog(FORMAT, path, skip_bad)
     rows, numbers, unit, broken, lossless = _parse(raw.removeprefix(b"\xef\xbb\xbf"), path)
-    bad = _bad_rows(rows)
+    checked = _checked_codes(rows)
+    bad = checked.bad if checked is not None else _bad_rows(rows)
     events = sorted([(numbers[k], k) for k in bad.tolist()] + [(number, -1) for number in broken])
     for number, k in events:  # in file order; the per-row reader words the message (and raises unless skip_bad)
         if k < 0:
             log.bad(log.where(path, number), f"invalid JSON ({broken[number]})")
             continue
         with log.row(log.where(path, number, unit)):
-            clean_battle(rows[k], log.source, "")
+            clean_battle(checked.restored(rows, k) if checked is not None else rows[k], log.source, "")
             raise RowError("not a clean_battle row")  # pragma: no cover - the checks below agree with it
     if len(bad):
         keep = np.ones(len(rows), bool)
         keep[bad] = False
         rows = [row for row, kept in zip(rows, keep.tolist()) if kept]
         numbers = [n for n, kept in zip(numbers, keep.tolist()) if kept]
-    models, a, b, winner = _encode(rows)
-    fields = _split_fields(rows)  # what is left of each row is its extra
+        checked = checked.where(keep) if checked is not None else None
+    models, a, b, winner = checked.encoded() if checked is not None else _encode(rows)
+    fields = _split_fields(rows, core_taken=checked is not None)  # what is left of each row is its extra
     return BattleTable(models, a, b, winner, log.source, digest=digest, fields=fields, extras=rows,
                        numbers=np.asarray(numbers, np.int64), skipped=log.skipped, problems=tuple(log.problems),
                        lossless_orjson=lossless)
@@ -234,6 +239,68 @@ def _parse(raw: bytes, path: Path) -> tuple[list[Any], list[int], str, dict[int,
         numbers.append(number)
         lossless &= strict
     return rows, numbers, "line", broken, lossless
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """The core columns as codes into their distinct values (model names shared by both seats, winners),
+    and the rows `clean_battle` would refuse."""
+
+    names: list[Any]
+    winners: list[Any]
+    a: Codes
+    b: Codes
+    winner: Codes
+    bad: Codes
+    taken: tuple[list[Any], ...]  # the core values taken out of the rows (`_ABSENT` where a row had none)
+
+    def where(self, keep: NDArray[np.bool_]) -> _Checked:
+        return replace(self, a=self.a[keep], b=self.b[keep], winner=self.winner[keep], bad=self.bad[:0], taken=())
+
+    def restored(self, rows: list[dict[str, Any]], k: int) -> dict[str, Any]:
+        """Row `k` with its core values back (a bad row, for the per-row reader's message)."""
+        return {**rows[k], **_core_values(self.taken, k)}
+
+    def encoded(self) -> tuple[tuple[str, ...], Codes, Codes, Codes]:
+        """What `_encode` gives for the (all valid) rows: indices into the sorted names used, into WINNERS."""
+        seen = np.bincount(self.a, minlength=len(self.names)) + np.bincount(self.b, minlength=len(self.names))
+        used = np.flatnonzero(seen)
+        used_names = [self.names[k] for k in used.tolist()]
+        order = sorted(range(len(used_names)), key=used_names.__getitem__)
+        remap = np.zeros(len(self.names), np.int64)
+        remap[used[order]] = np.arange(len(order))
+        to_winner = np.array([WINNERS.index(w) if w in WINNERS else -1 for w in self.winners], np.int64)
+        return tuple(used_names[k] for k in order), remap[self.a], remap[self.b], to_winner[self.winner]
+
+
+_ABSENT = object()
+
+
+def _core_values(taken: tuple[list[Any], ...], k: int) -> dict[str, Any]:
+    return {name: column[k] for name, column in zip(_CORE, taken) if column[k] is not _ABSENT}
+
+
+def _checked_codes(rows: list[Any]) -> _Checked | None:
+    """`_bad_rows` and `_encode` in one pass over the columns, taking the core values out of the rows, when
+    every row is an object and every core value hashable (else None, the rows as they were: the general path)."""
+    if set(map(type, rows)) != {dict}:
+        return None
+    taken = model_a, model_b, winner = tuple(list(map(dict.pop, rows, repeat(name), repeat(_ABSENT)))
+                                             for name in _CORE)
+    try:
+        names = {value: k for k, value in enumerate(dict.fromkeys(chain(model_a, model_b)))}
+        winners = {value: k for k, value in enumerate(dict.fromkeys(winner))}
+    except TypeError:  # a list where a name belongs: put the values back for the general path
+        for k, row in enumerate(rows):
+            row.update(_core_values(taken, k))
+        return None
+    n = len(rows)
+    a, b = (np.fromiter(map(names.__getitem__, column), np.int64, n) for column in (model_a, model_b))
+    codes = np.fromiter(map(winners.__getitem__, winner), np.int64, n)
+    valid = np.array([_valid_name(v) for v in names] + [False], bool)
+    known = np.array([isinstance(w, str) and w in WINNERS for w in winners] + [False], bool)
+    bad = ~valid[a] | ~valid[b] | ~known[codes] | (a == b)
+    return _Checked(list(names), list(winners), a, b, codes, np.flatnonzero(bad), taken)
 
 
 def _bad_rows(rows: list[Any]) -> Codes:

@@ -10,7 +10,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.formats import read_file
+from harness.formats import detect_format, read_file
+from harness.formats.clean_battle import FORMAT as CLEAN_BATTLE
 from harness.store import open_store
 from harness.store.battles import write_battles
 from harness.store.judgments import write_judgments
@@ -39,6 +40,9 @@ def import_judgments(path: str | Path, fmt: str | None = None, store_url: str | 
     Raises:
         HarnessError: a missing file, an unknown format or a malformed row (unless `skip_bad`).
     """
+    source = Path(path).expanduser()
+    if fmt is None and source.is_file() and detect_format(source) == CLEAN_BATTLE:
+        return _import_battle_file(source, store_url, skip_bad)
     found = read_file(path, fmt, skip_bad)
     for problem in found.problems:
         log.warning("skipped %s", problem)
@@ -48,3 +52,18 @@ def import_judgments(path: str | Path, fmt: str | None = None, store_url: str | 
     judges = sorted({b.judge or "" for b in found.battles} | {j.judge for j in found.judgments})
     return ImportOutcome(found.format, found.path, len(found.battles), written, len(found.judgments),
                          found.dropped, judges, found.skipped)
+
+
+def _import_battle_file(path: Path, store_url: str | None, skip_bad: bool) -> ImportOutcome:
+    """A clean_battle file read column-wise and stored as `harness arena --battles` stores it (one block): the
+    same battles, keys, errors and counts as the per-row reader gives, and a file already stored by either
+    command (under any name) adds nothing."""
+    from harness.arena.run import store_battle_table
+    from harness.formats.columns import read_battle_table
+
+    table = read_battle_table(path, skip_bad=skip_bad)
+    for problem in table.problems:
+        log.warning("skipped %s", problem)
+    written = store_battle_table(open_store(store_url), table)
+    judges = sorted({judge or "" for judge in table.fields["judge"]})
+    return ImportOutcome(CLEAN_BATTLE, str(path), len(table), written, 0, 0, judges, table.skipped)

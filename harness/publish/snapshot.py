@@ -107,11 +107,14 @@ def _selections(source: Store, names: Sequence[str] | None) -> tuple[list[tuple[
 def copy_rows(source: Store, target: Store, names: Sequence[str] | None, with_published: bool) -> dict[str, int]:
     """Copy the chosen rows table by table, scrubbed; returns rows copied per table."""
     present = set(sa.inspect(source.engine).get_table_names())
-    selections, _ = _selections(source, names)
+    selections, chosen = _selections(source, names)
     copied: dict[str, int] = {}
     with source.engine.connect() as read, target.begin() as write:
         for table, where in selections:
             if table.name not in present or (table is published_results and not with_published):
+                continue
+            if table is battles and _has_blocks(read):
+                copied[table.name] = _copy_battles(source, write, None if names is None else chosen)
                 continue
             query = sa.select(table) if where is None else sa.select(table).where(where)
             count = 0
@@ -120,6 +123,26 @@ def copy_rows(source: Store, target: Store, names: Sequence[str] | None, with_pu
                 count += len(batch)
             copied[table.name] = count
     return copied
+
+
+def _has_blocks(conn: sa.Connection) -> bool:
+    from harness.store.battle_blocks import has_blocks
+
+    return has_blocks(conn)
+
+
+def _copy_battles(source: Store, write: sa.Connection, chosen: Sequence[str] | None) -> int:
+    """Battles of a store that holds blocks, copied as battles rows in battle order (a block's compressed
+    text could not be scrubbed and checked), only those among `chosen` models when given."""
+    from dataclasses import asdict
+
+    from harness.store.battles import read_battles
+
+    among = None if chosen is None else set(chosen)
+    picked = [asdict(b) for b in read_battles(source) if among is None or {b.model_a, b.model_b} <= among]
+    for start in range(0, len(picked), 2000):
+        write.execute(sa.insert(battles), [{k: scrub(v) for k, v in row.items()} for row in picked[start:start + 2000]])
+    return len(picked)
 
 
 def check_snapshot(path: Path) -> None:

@@ -1,6 +1,8 @@
 """Battles in the store: one outcome between two models, from a judge, a file import or human votes.
 
 The judge writes them (`write_battles`), the arena, the gate and the leaderboard read them (`read_battles`).
+A battle file's battles are stored as one block (`write_battle_columns`, `harness.store.battle_blocks`);
+`read_battles` reads both layouts in insertion order.
 """
 
 from __future__ import annotations
@@ -12,6 +14,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from harness.records import Battle
+from harness.store.battle_blocks import (
+    BattleColumns,
+    block_keys,
+    has_blocks,
+    lock_sources,
+    read_blocks,
+    write_battle_block,
+)
 from harness.store.engine import Store, insert_new, insert_new_tuples
 from harness.store.schema import battles
 
@@ -37,7 +47,24 @@ def write_battle_rows(store: Store, rows: Sequence[dict[str, Any]]) -> int:
     if not unique:
         return 0
     with store.begin() as conn:
-        return insert_new(conn, battles, unique, ["battle_key"])
+        sources = sorted({row["source"] for row in unique})
+        lock_sources(conn, sources)
+        if has_blocks(conn):  # a file's battles stored as a block are not stored again row by row
+            known = block_keys(conn, sources)
+            unique = [row for row in unique if row["battle_key"] not in known] if known else unique
+        return insert_new(conn, battles, unique, ["battle_key"]) if unique else 0
+
+
+def write_battle_columns(store: Store, block: BattleColumns) -> int:
+    """Store a battle file's battles as one block (the rows not stored yet, by any command); returns inserted.
+
+    Safe with several writers at once: the write lock (SQLite) or a per-source lock (PostgreSQL) orders them,
+    and each stores only what the others have not.
+    """
+    if not len(block):
+        return 0
+    with store.begin() as conn:
+        return write_battle_block(conn, block)
 
 
 def write_battle_tuples(store: Store, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> int:
@@ -52,7 +79,8 @@ def write_battle_tuples(store: Store, columns: Sequence[str], rows: Sequence[tup
 def read_battles(
     store: Store, source: str | None = None, judge: str | None = None, category: str | None = None
 ) -> list[Battle]:
-    """Battles in insertion order (the order online Elo uses), optionally filtered."""
+    """Battles in insertion order (the order online Elo uses), optionally filtered; blocks' battles sit after
+    the battles rows written before them."""
     query = sa.select(battles).order_by(battles.c.id)
     if source is not None:
         query = query.where(battles.c.source == source)
@@ -62,4 +90,15 @@ def read_battles(
         query = query.where(battles.c.category == category)
     names = Battle.__dataclass_fields__
     with store.engine.connect() as conn:
-        return [Battle(**{k: r[k] for k in names}) for r in conn.execute(query).mappings()]
+        rows = [(r["id"], Battle(**{k: r[k] for k in names})) for r in conn.execute(query).mappings()]
+        blocks = list(read_blocks(conn, None if source is None else [source], extras=True)) \
+            if has_blocks(conn) else []
+    out: list[Battle] = []
+    position = 0
+    for block in blocks:
+        while position < len(rows) and rows[position][0] <= block.after_battle:
+            out.append(rows[position][1])
+            position += 1
+        out += [b for b in block.columns.battles()
+                if (judge is None or b.judge == judge) and (category is None or b.category == category)]
+    return out + [battle for _, battle in rows[position:]]

@@ -12,8 +12,9 @@ from dataclasses import asdict, fields
 import sqlalchemy as sa
 
 from harness.records import Battle, Judgment
+from harness.store.battle_blocks import has_blocks, read_blocks
 from harness.store.engine import Store, insert_new, upsert
-from harness.store.schema import battles, judgments
+from harness.store.schema import battle_blocks, battles, judgments
 
 _FIELDS = [f.name for f in fields(Judgment)]
 
@@ -60,6 +61,8 @@ def count_by_mode(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
         counts = {str(mode): int(n) for mode, n in conn.execute(query)}
         counts["battles"] = int(conn.execute(sa.select(sa.func.count()).select_from(battles)).scalar() or 0)
+        if has_blocks(conn):
+            counts["battles"] += int(conn.execute(sa.select(sa.func.sum(battle_blocks.c.n_battles))).scalar() or 0)
     return counts
 
 
@@ -68,6 +71,8 @@ def judge_names(store: Store) -> list[str]:
     with store.engine.connect() as conn:
         names = set(conn.execute(sa.select(judgments.c.judge).distinct()).scalars())
         names |= {n for n in conn.execute(sa.select(battles.c.judge).distinct()).scalars() if n}
+        names |= {n for block in (read_blocks(conn) if has_blocks(conn) else ()) for n in block.columns.fields["judge"]
+                  if n}
     return sorted(names)
 
 

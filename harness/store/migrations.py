@@ -277,6 +277,23 @@ sa.Table(
 )
 
 
+# 009_battle_blocks: a battle file's battles stored as one row of compressed columns (`harness.store.battle_blocks`).
+_step_009 = sa.MetaData()
+sa.Table(
+    "battle_blocks",
+    _step_009,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(300), nullable=False, index=True),  # import:<file name>, as its battles' source
+    sa.Column("format", sa.String(40), nullable=False),
+    sa.Column("digest", sa.String(80), nullable=False, index=True),  # the file's sha256: its rows' keys start here
+    sa.Column("n_battles", sa.Integer, nullable=False),
+    sa.Column("after_battle", sa.Integer, nullable=False),  # battles.id high-water mark: its place in battle order
+    sa.Column("columns", sa.LargeBinary, nullable=False),  # models, codes, row numbers, fields; zlib
+    sa.Column("extras", sa.LargeBinary, nullable=False),  # each battle's extra, one JSON list; zlib
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)
+
+
 def add_columns(conn: sa.Connection, table: str, *columns: sa.Column) -> None:  # type: ignore[type-arg]
     """`ALTER TABLE ... ADD COLUMN` for each column, in the connection's dialect (for later steps)."""
     for column in columns:
@@ -306,5 +323,6 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("006_model_aliases", _model_aliases),
     ("007_sample_logs", _sample_logs),
     ("008_contamination", _create(_step_008)),
+    ("009_battle_blocks", _create(_step_009)),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

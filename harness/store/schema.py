@@ -183,6 +183,21 @@ battles = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
 )
 
+# 009: a battle file's battles as one row of compressed columns; read with the battles (`battle_blocks`).
+battle_blocks = sa.Table(
+    "battle_blocks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(300), nullable=False, index=True),  # import:<file name>, as its battles' source
+    sa.Column("format", sa.String(40), nullable=False),
+    sa.Column("digest", sa.String(80), nullable=False, index=True),  # the file's sha256: its rows' keys start here
+    sa.Column("n_battles", sa.Integer, nullable=False),
+    sa.Column("after_battle", sa.Integer, nullable=False),  # battles.id high-water mark: its place in battle order
+    sa.Column("columns", sa.LargeBinary, nullable=False),  # models, codes, row numbers, fields; zlib
+    sa.Column("extras", sa.LargeBinary, nullable=False),  # each battle's extra, one JSON list; zlib
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)
+
 ratings = sa.Table(
     "ratings",
     metadata,

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
+from harness.store.battle_blocks import blocks_frame
 from harness.store.engine import Store
 from harness.store.schema import (
+    battle_blocks,
     battles,
     contamination,
     generations,
@@ -29,7 +31,8 @@ from harness.store.schema import (
 if TYPE_CHECKING:
     import pandas as pd
 
-_ID_TABLES = (models, task_results, scores, samples, generations, judgments, battles, ratings, published_results)
+_ID_TABLES = (models, task_results, scores, samples, generations, judgments, battles, battle_blocks, ratings,
+              published_results)
 
 
 class StoreStamp(NamedTuple):
@@ -47,7 +50,8 @@ class StoreStamp(NamedTuple):
         """True when `table` holds at least one row."""
         if table == "runs":
             return self.runs[0] > 0
-        return any(top > 0 for name, top in self.tables if name == table)
+        names = {table, "battle_blocks"} if table == "battles" else {table}  # a block holds battles too
+        return any(top > 0 for name, top in self.tables if name in names)
 
 
 def existing_tables(store: Store) -> set[str]:
@@ -146,9 +150,32 @@ def battle_source_column() -> Any:
 
 def read_battle_sources(store: Store) -> pd.DataFrame:
     """Each battle source (human, crowd, a judge model) with its battle count `n`, most battles first."""
+    from harness.arena.sources import UNSPECIFIED
+
     source = battle_source_column().label("source")
     query = sa.select(source, sa.func.count().label("n")).group_by(source).order_by(sa.desc("n"), source)
-    return _frame(store, query, "battles")
+    frame = _frame(store, query, "battles")
+    blocks = _blocks(store)
+    if blocks.empty:
+        return frame
+    counted = blocks["judge"].fillna(UNSPECIFIED).value_counts().rename_axis("source").reset_index(name="n")
+    both = _summed([frame, counted], ["source"], ["n"])
+    return both.sort_values(["n", "source"], ascending=[False, True], ignore_index=True)
+
+
+def _blocks(store: Store, judges: Sequence[str] | None = None) -> pd.DataFrame:
+    with store.engine.connect() as conn:
+        return blocks_frame(conn, judges)
+
+
+def _summed(frames: list[pd.DataFrame], keys: list[str], values: list[str]) -> pd.DataFrame:
+    """Rows of several frames added up per key (a null key is a key: battles without a category)."""
+    import pandas as pd
+
+    parts = [f for f in frames if not f.empty]
+    both = pd.concat(parts, ignore_index=True) if parts else frames[0]
+    summed = both.groupby(keys, dropna=False, sort=False)[values].sum().reset_index()
+    return summed.astype({name: "int64" for name in values})
 
 
 def _of_sources(query: Any, judges: Sequence[str] | None) -> Any:
@@ -167,7 +194,15 @@ def read_battle_counts(store: Store, among: Sequence[str] | None = None,
     ).group_by(battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category)
     if among is not None:
         query = query.where(battles.c.model_a.in_(list(among)), battles.c.model_b.in_(list(among)))
-    return _frame(store, _of_sources(query, judges), "battles")
+    frame = _frame(store, _of_sources(query, judges), "battles")
+    blocks = _blocks(store, judges)
+    if among is not None:
+        blocks = blocks[blocks["model_a"].isin(list(among)) & blocks["model_b"].isin(list(among))]
+    if blocks.empty:
+        return frame
+    keys = ["model_a", "model_b", "winner", "category"]
+    counted = blocks.groupby(keys, dropna=False, sort=False).size().reset_index(name="n")
+    return _summed([frame, counted], keys, ["n"])
 
 
 def read_win_counts(store: Store, by_category: bool = False, judges: Sequence[str] | None = None) -> pd.DataFrame:
@@ -196,7 +231,15 @@ def read_win_counts(store: Store, by_category: bool = False, judges: Sequence[st
         sa.func.sum(both.c.wins).label("wins"),
         sa.func.sum(both.c.ties).label("ties"),
     ).group_by(*groups)
-    return _frame(store, query, "battles")
+    frame = _frame(store, query, "battles")
+    blocks = _blocks(store, judges)
+    if blocks.empty:
+        return frame
+    names = ["model", *(["category"] if by_category else [])]
+    seats = [blocks.assign(model=blocks[seat], battles=1, wins=(blocks["winner"] == seat).astype("int64"),
+                           ties=blocks["winner"].str.startswith("tie").astype("int64"))[[*names, "battles", "wins", "ties"]]
+             for seat in ("model_a", "model_b")]
+    return _summed([frame, *seats], names, ["battles", "wins", "ties"])
 
 
 def read_battle_rows(store: Store) -> pd.DataFrame:
@@ -204,7 +247,19 @@ def read_battle_rows(store: Store) -> pd.DataFrame:
     query = sa.select(battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category).order_by(
         battles.c.id
     )
-    return _frame(store, query, "battles")
+    frame = _frame(store, query.add_columns(battles.c.id), "battles")
+    blocks = _blocks(store)
+    columns = ["model_a", "model_b", "winner", "category"]
+    if blocks.empty:
+        return frame[columns]
+    import pandas as pd
+
+    # a block sits after the battles rows written before it (ids up to its after_battle), blocks by id
+    rows = frame.assign(place=frame["id"].astype("float64"), block=0)
+    placed = blocks.assign(place=blocks["after_battle"].astype("float64") + 0.5)
+    parts = [part[[*columns, "place", "block"]] for part in (rows, placed) if not part.empty]
+    both = pd.concat(parts, ignore_index=True)
+    return both.sort_values(["place", "block"], kind="stable", ignore_index=True)[columns]
 
 
 def read_ratings(store: Store) -> pd.DataFrame:
