@@ -12,6 +12,7 @@ READMEs quote them from there (`fine_tune/demo_figures.json` holds the runs over
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import time
 from pathlib import Path
@@ -188,5 +189,8 @@ def demo_command(
     """The whole loop on a CPU: tiny model, fine-tunes, eval, judge, arena, gate, leaderboard."""
     from harness.quiet import quiet_hugging_face
 
+    root = logging.getLogger()
+    if root.level == logging.INFO:  # the demo prints each step's outcome itself; INFO lines would repeat them
+        root.setLevel(logging.WARNING)
     with quiet_hugging_face():  # the demo's own bars, not Hugging Face's ("Loading weights", ...)
         run_demo(store, out_dir, limit, seed)
