@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 
 from harness.records import WINNERS, Battle
+from harness.store.engine import lock_names
 from harness.store.schema import battle_blocks, battles
 
 if TYPE_CHECKING:
@@ -191,9 +192,7 @@ def lock_sources(conn: sa.Connection, sources: Sequence[str]) -> None:
     """On PostgreSQL, hold a transaction lock per source (and a block writer one per file digest), so a block
     and per-row battles of the same source, or two blocks of the same file, are never written at once without
     each seeing the other (SQLite's write lock already serialises them)."""
-    if conn.dialect.name == "postgresql":
-        for source in sorted(set(sources)):
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"battles:{source}"})
+    lock_names(conn, [f"battles:{source}" for source in sources])
 
 
 def block_keys(conn: sa.Connection, sources: Sequence[str]) -> set[str]:

@@ -108,6 +108,15 @@ def check_url(url: str) -> None:
                                hint="check --store / HARNESS_STORE")
 
 
+def lock_names(conn: sa.Connection, names: Iterable[str]) -> None:
+    """Hold a PostgreSQL transaction lock per name (sorted, so two writers never wait on each other crosswise)
+    until the transaction ends; nothing on SQLite, whose `BEGIN IMMEDIATE` already serialises writers. For
+    work a plain unique key cannot guard, e.g. two names registering one new fingerprint at once."""
+    if conn.dialect.name == "postgresql":
+        for name in sorted(set(names)):
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})
+
+
 def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
     """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
     from sqlalchemy.dialects import postgresql, sqlite

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from harness.records import ModelRecord
-from harness.store.engine import Store, insert_new, upsert
+from harness.store.engine import Store, insert_new, lock_names, upsert
 from harness.store.schema import model_aliases, models
 
 
@@ -38,11 +38,9 @@ def upsert_model(store: Store, model: ModelRecord) -> int:
     """
     values = asdict(model)
     with store.begin() as conn:
-        if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE already serialises writers
-            # Without it two transactions registering one new fingerprint under two names both find no row and
-            # both insert (READ COMMITTED). The lock is per fingerprint and ends with the transaction.
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:fingerprint, 0))"),
-                         {"fingerprint": model.fingerprint})
+        # Without it two PostgreSQL transactions registering one new fingerprint under two names both find no
+        # row and both insert (READ COMMITTED).
+        lock_names(conn, [f"model:{model.fingerprint}"])
         found = conn.execute(
             sa.select(models.c.id, models.c.name, models.c.source)
             .where(models.c.fingerprint == model.fingerprint).order_by(models.c.id).limit(1)
