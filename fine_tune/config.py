@@ -72,6 +72,9 @@ class Recipe(Frozen):
     """Pack several examples into one max_length row (TRL best-fit packing, attention kept per example)."""
     group_by_length: bool = False
     """Batch examples of similar length together (less padding) when not packing."""
+    shared_prefix: bool = False
+    """Run the prompt text every row of a batch starts with once per batch, not once per row (exact; one process,
+    no dropout, no packing or gradient checkpointing: fine_tune/shared_prefix.py)."""
     train_on_inputs: bool = False
     """Train on the prompt too (alpaca-lora's `train_on_inputs`); off: loss on the replies only (stanford_alpaca)."""
     logging_steps: int = Field(1, gt=0)

@@ -237,7 +237,9 @@ def save_model(trainer: Any, recipe: Recipe, tokenizer: Any, out: Path) -> None:
 
 def run_identity(recipe: Recipe, base_fingerprint: str, data: TrainingData) -> str:
     """What makes two fine-tunes the same: resolved recipe, base fingerprint and data content."""
-    return content_hash({"recipe": recipe.model_dump(mode="json"), "base": base_fingerprint, "data": data.sha256})
+    # shared_prefix changes how, not what, is computed: left out while off so older runs keep their identity
+    settings = recipe.model_dump(mode="json", exclude=set() if recipe.shared_prefix else {"shared_prefix"})
+    return content_hash({"recipe": settings, "base": base_fingerprint, "data": data.sha256})
 
 
 def resolve(request: FinetuneRequest) -> Recipe:
@@ -255,18 +257,34 @@ def _finished(out: Path, identity: str) -> dict[str, Any] | None:
     return card
 
 
-def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbacks: Sequence[Any] = ()) -> FinetuneResult:
+def _identify(request: FinetuneRequest) -> tuple[Recipe, Path, TrainingData, str]:
+    """The request's recipe, base directory, data and run identity (checked before any weights load)."""
+    recipe = resolve(request)
+    base = check_base(request.base)
+    data = load_data(request.data, recipe.data_format, request.skip_bad)
+    return recipe, base, data, run_identity(recipe, fingerprint_directory(base), data)
+
+
+def find_finished(request: FinetuneRequest, store_url: str | None = None) -> FinetuneResult | None:
+    """The finished fine-tune `request` asks for, registered in the store, or None when it has yet to run."""
+    recipe, _, _, identity = _identify(request)
+    out, name = Path(request.out), request.name or request.out
+    if (card := _finished(out, identity)) is None:
+        return None
+    return FinetuneResult(out, name, recipe, card, True, register_model(store_url, name, out, card))
+
+
+def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbacks: Sequence[Any] = (),
+                 progress: Any = None) -> FinetuneResult:
     """Fine-tune `request.base` on `request.data` with `request.recipe`; finished identical work is reused.
+    `progress`: the callback that shows it (default: a rich bar on stderr, `TrainingProgress`).
 
     Raises:
         HarnessError: bad recipe, base, data or output directory (before any weights load).
     """
     started = time.perf_counter()
-    recipe = resolve(request)
-    base = check_base(request.base)
-    data = load_data(request.data, recipe.data_format, request.skip_bad)
+    recipe, base, data, identity = _identify(request)
     out, name = Path(request.out), request.name or request.out
-    identity = run_identity(recipe, fingerprint_directory(base), data)
     if (card := _finished(out, identity)) is not None:
         log.debug("%s already holds this fine-tune; nothing to do", out)
         model_id = register_model(store_url, name, out, card)
@@ -278,7 +296,7 @@ def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbac
     with quiet_hugging_face():  # the one bar below instead of Hugging Face's bars and INFO lines
         bundle = load_base(base, recipe)
         prepared = prepare_examples(data, bundle.tokenizer, recipe)
-        trainer = build_trainer(recipe, bundle, prepared, out, [TrainingProgress(name), *callbacks])
+        trainer = build_trainer(recipe, bundle, prepared, out, [progress or TrainingProgress(name), *callbacks])
         train_started = time.perf_counter()
         trainer.train(resume_from_checkpoint=checkpoint)
         train_seconds = time.perf_counter() - train_started
@@ -299,6 +317,11 @@ def build_trainer(recipe: Recipe, bundle: BaseModelBundle, prepared: PreparedDat
     from transformers import PrinterCallback, set_seed
     from trl import SFTTrainer
 
+    trainer_class: Any = SFTTrainer
+    if recipe.shared_prefix:
+        from fine_tune.shared_prefix import SharedPrefixSFTTrainer
+
+        trainer_class = SharedPrefixSFTTrainer
     set_seed(recipe.seed)
     processes = world_size()
     args = training_args(recipe, out / CHECKPOINTS, processes)
@@ -307,7 +330,7 @@ def build_trainer(recipe: Recipe, bundle: BaseModelBundle, prepared: PreparedDat
              recipe.per_device_batch_size, processes, args.gradient_accumulation_steps)
     if recipe.bf16 and not args.bf16:
         log.debug("bf16 is not supported on this device: training in fp32")
-    trainer = SFTTrainer(model=bundle.model, args=args, train_dataset=datasets.Dataset.from_dict(prepared.rows),
+    trainer = trainer_class(model=bundle.model, args=args, train_dataset=datasets.Dataset.from_dict(prepared.rows),
                          processing_class=bundle.tokenizer, peft_config=lora_config(recipe),
                          callbacks=[loss_logger(), *callbacks])
     trainer.remove_callback(PrinterCallback)  # it prints to stdout, which `--json` keeps for one document
