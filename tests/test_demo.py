@@ -150,7 +150,7 @@ def test_demo_writes_the_figures_it_prints(tmp_path: Path, monkeypatch: pytest.M
     from harness.cli import app
     from harness.cli.demo import FIGURES, run_demo
 
-    monkeypatch.setattr(fine_tune.demo, "DEMO_STEPS", {"alpaca": 3, "vicuna": 3})
+    monkeypatch.setattr(fine_tune.demo, "DEMO_RECIPE_OVERRIDES", {"alpaca": {"max_steps": 3}, "vicuna": {"max_steps": 3}})
     store, out = f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "--store", store, "--out-dir", str(out), "--limit", "20", "--seed", "1"])
     assert result.exit_code == 0, result.output
@@ -166,6 +166,38 @@ def test_demo_writes_the_figures_it_prints(tmp_path: Path, monkeypatch: pytest.M
     assert all(f["cached"] for f in again["fine_tunes"].values()) and again["scores"] == figures["scores"]
     with pytest.raises(HarnessError, match="built with --seed 1"):
         run_demo(store, out, limit=20, seed=2)
+
+
+def test_side_by_side_fine_tunes_draw_one_bar_each_and_raise_a_worker_error(tiny_model_dir: Path, alpaca_data: Path,
+                                                                             tmp_path: Path,
+                                                                             capfd: pytest.CaptureFixture[str]) -> None:
+    """Two fine-tunes in two spawned processes: both finish, registered and with the weights a run in this process
+    gives; the parent draws both bars; a worker's HarnessError comes back with its message."""
+    import torch
+    from safetensors.torch import load_file
+
+    from fine_tune.config import FinetuneRequest
+    from fine_tune.demo import train_side_by_side
+
+    def request(name: str, **extra: Any) -> FinetuneRequest:
+        return FinetuneRequest(recipe="alpaca", base=str(tiny_model_dir), data=str(alpaca_data),
+                               out=str(tmp_path / name), overrides={**FAST, "max_steps": 3, **extra}, name=name)
+
+    results = train_side_by_side({"a": request("first"), "b": request("second", seed=7)}, None)
+    err = capfd.readouterr().err
+    assert {r.name for r in results.values()} == {"first", "second"}
+    assert all(r.model_id is not None and not r.cached for r in results.values())
+    assert "fine-tune first" in err and "fine-tune second" in err and "3/3" in err
+    from fine_tune.sft import run_finetune
+
+    here = run_finetune(request("here"))  # the same fine-tune in this process (two threads, not one)
+    assert [p["loss"] for p in here.card["loss_curve"]] == pytest.approx(
+        [p["loss"] for p in results["a"].card["loss_curve"]], rel=1e-4)
+    theirs, ours = load_file(tmp_path / "first" / "model.safetensors"), load_file(tmp_path / "here" / "model.safetensors")
+    for name, tensor in ours.items():
+        torch.testing.assert_close(theirs[name], tensor, rtol=1e-4, atol=1e-5)
+    with pytest.raises(HarnessError, match="longer than max_length=9"):
+        train_side_by_side({"a": request("short", max_length=9), "b": request("fine", seed=8)}, None)
 
 
 @pytest.mark.slow
