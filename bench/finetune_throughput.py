@@ -1,6 +1,8 @@
-"""Benchmark: training throughput of the alpaca recipe with packing vs without, vs plain TRL SFTTrainer defaults.
+"""Benchmark: training throughput of the alpaca recipe: padded, packed, length-grouped, shared-prefix batches,
+vs plain TRL SFTTrainer defaults.
 
 Run: .venv/bin/python bench/finetune_throughput.py [--steps 12] [--batch 8] [--hidden 128] [--data FILE] [--threads N]
+     [--demo-data]
 All variants train the same tiny model on the same Alpaca data (the real 1,727-row sample in ../shared/data when
 present, else the synthetic arithmetic rows) in one process, one after the other. Reported: real (non-pad)
 tokens per second of training, the padding fraction of the batches, and ratios to the unpacked recipe.
@@ -106,6 +108,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a loaded machine)")
+    parser.add_argument("--demo-data", action="store_true", help="the CPU demo's arithmetic rows, not the real sample")
     args = parser.parse_args()
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     import torch
@@ -118,7 +121,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ft-"))
     base = make_tiny_model(work / "base", hidden=args.hidden, layers=4).path
     data = args.data or SHARED_ALPACA
-    if not data.is_file():
+    if args.demo_data or not data.is_file():
         from fine_tune.synthetic import write_arith_data
 
         data = write_arith_data(work / "data").alpaca
@@ -131,6 +134,11 @@ def main() -> None:
                     recipe_run(base, data, runs, args.steps, args.batch, packing=True), args.steps),
         timed_train("alpaca recipe, group_by_length",
                     recipe_run(base, data, runs, args.steps, args.batch, group_by_length=True), args.steps),
+        timed_train("alpaca recipe, shared_prefix",
+                    recipe_run(base, data, runs, args.steps, args.batch, shared_prefix=True), args.steps),
+        timed_train("shared_prefix + group_by_length",
+                    recipe_run(base, data, runs, args.steps, args.batch, shared_prefix=True, group_by_length=True),
+                    args.steps),
         timed_train("TRL SFTTrainer defaults", trl_defaults_run(base, data, work, args.steps, args.batch), args.steps),
     ]
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
