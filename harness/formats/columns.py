@@ -143,7 +143,8 @@ def _split_fields(rows: list[dict[str, Any]], core_taken: bool = False) -> dict[
         kinds = set(map(type, values))
         wrong = (kinds - {int, object}) if name == "turn" else (kinds & {type(None)})
         for k in [k for k, v in enumerate(values) if type(v) in wrong] if wrong else ():
-            rows[k][name] = values[k]  # a null field (a non-integer turn) stays in extra, as in clean_battle
+            if name != "battle_key":  # a null battle_key is replaced by the row's key, so not kept (clean_battle)
+                rows[k][name] = values[k]  # a null field (a non-integer turn) stays in extra, as in clean_battle
             values[k] = missing
         if name != "turn" and kinds - {str, object}:
             values = [v if type(v) is str or v is missing else str(v) for v in values]
