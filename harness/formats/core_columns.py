@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import count
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
@@ -33,14 +33,16 @@ _BOM = b"\xef\xbb\xbf"
 
 
 class _Core(msgspec.Struct, gc=False):
-    """The fields of a row the ratings and the views read (None: absent or null)."""
+    """The fields of a row the ratings and the views read, typed as `clean_battle` accepts them as they stand:
+    a row that differs (a missing model, a winner not in `WINNERS`, a non-string category or judge, its own
+    battle_key) fails the decode, and the file goes to the column reader."""
 
-    model_a: Any = None
-    model_b: Any = None
-    winner: Any = None
-    category: Any = None
-    judge: Any = None
-    battle_key: Any = None
+    model_a: str
+    model_b: str
+    winner: Literal["model_a", "model_b", "tie", "tie (bothbad)"]  # decoded as these very strings: cheap to code
+    category: str | None = None
+    judge: str | None = None
+    battle_key: None = None  # a row's own key: stored row by row, by the column reader's path
 
 
 _DECODER = msgspec.json.Decoder(list[_Core])
@@ -94,12 +96,10 @@ def read_core_table(path: Path, category: str | None = None) -> BattleTable | No
         rows = _DECODER.decode(body)
     except (msgspec.MsgspecError, RecursionError):  # not objects, or what only the standard parser reads
         return None
-    if not rows or list(map(attrgetter("battle_key"), rows)).count(None) != len(rows):  # own keys: row by row
+    codes = _codes(rows) if rows else None
+    if codes is None:
         return None
-    codes = _codes(rows)
     names = [list(map(attrgetter(name), rows)) for name in ("category", "judge")]
-    if codes is None or not all(set(map(type, column)) <= {str, type(None)} for column in names):
-        return None
     table = BattleTable(codes.models, codes.a, codes.b, codes.winner, f"import:{path.name}",
                         digest=packed.digest(), fields=dict(zip(("category", "judge"), names)),
                         numbers=np.arange(1, len(rows) + 1, dtype=np.int64), packed=packed.packed)
@@ -126,21 +126,17 @@ def _valid_utf8(body: bytes) -> bool:
 
 
 def _codes(rows: list[_Core]) -> _Codes | None:
-    """Model and winner codes (sorted names, `WINNERS`), or None when some row is one `clean_battle` refuses."""
+    """Model and winner codes (sorted names, `WINNERS`), or None when some row is one `clean_battle` refuses
+    (a blank model name, the same model on both sides: the decoder checked the rest)."""
     n = len(rows)
-    names: defaultdict[Any, int] = defaultdict(count().__next__)  # each distinct value's first-seen index
-    winners: defaultdict[Any, int] = defaultdict(count().__next__)
-    try:
-        a, b = (np.fromiter(map(names.__getitem__, map(attrgetter(side), rows)), np.int64, n)
-                for side in ("model_a", "model_b"))
-        winner = np.fromiter(map(winners.__getitem__, map(attrgetter("winner"), rows)), np.int64, n)
-    except TypeError:  # a list where a name belongs
-        return None
-    if not all(type(v) is str and v.strip() for v in names) or \
-            not all(type(w) is str and w in WINNERS for w in winners) or np.any(a == b):
+    names: defaultdict[str, int] = defaultdict(count().__next__)  # each distinct name's first-seen index
+    a, b = (np.fromiter(map(names.__getitem__, map(attrgetter(side), rows)), np.int64, n)
+            for side in ("model_a", "model_b"))
+    if not all(name.strip() for name in names) or np.any(a == b):
         return None
     order = sorted(names)
     remap = np.empty(len(names), np.int64)
     remap[[names[name] for name in order]] = np.arange(len(order))
-    to_winner = np.array([WINNERS.index(w) for w in winners], np.int64)
-    return _Codes(tuple(order), remap[a], remap[b], to_winner[winner])
+    winners = {w: k for k, w in enumerate(WINNERS)}
+    winner = np.fromiter(map(winners.__getitem__, map(attrgetter("winner"), rows)), np.int64, n)
+    return _Codes(tuple(order), remap[a], remap[b], winner)
