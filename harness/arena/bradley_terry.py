@@ -203,15 +203,23 @@ def _to_elo(theta: FloatArray, base: float, scale: float, center: float) -> Floa
 def mle_exists(counts: PairCounts, wins: FloatArray, total: FloatArray) -> bool:
     """Whether the BT MLE is finite: the "scored against" digraph (i -> j when i won or tied against j)
     must be strongly connected."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     forward, backward = wins > 0, (total - wins) > 0
-    rows = np.concatenate([counts.i[forward], counts.j[backward]])
-    cols = np.concatenate([counts.j[forward], counts.i[backward]])
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(counts.n_models,) * 2)
-    n_components, _ = connected_components(graph, directed=True, connection="strong")
-    return bool(n_components == 1)
+    graph = np.zeros((counts.n_models,) * 2, bool)
+    graph[counts.i[forward], counts.j[forward]] = True
+    graph[counts.j[backward], counts.i[backward]] = True
+    return bool(reachable(graph, 0).all() and reachable(graph.T, 0).all())
+
+
+def reachable(graph: BoolArray, start: int) -> BoolArray:
+    """The nodes a path from `start` reaches along `graph` (a boolean adjacency matrix, row -> column): a
+    breadth-first search a frontier at a time (numpy, rather than importing scipy's csgraph: 0.1 s)."""
+    seen = np.zeros(len(graph), bool)
+    seen[start] = True
+    frontier = seen.copy()
+    while frontier.any():
+        frontier = graph[frontier].any(axis=0) & ~seen
+        seen |= frontier
+    return seen
 
 
 def _bt_objective(theta: FloatArray, counts: PairCounts, wins: FloatArray, total: FloatArray,
