@@ -167,3 +167,11 @@ def test_two_processes_storing_one_file_at_once_store_it_once(new_store_url: str
     assert results == [("ok", 0), ("ok", 400)]
     assert _counts(new_store_url) == (0, 1, 1)
     assert read_battles(open_store(new_store_url)) == read_file(path).battles
+
+
+def test_every_winner_the_records_know_is_one_the_decoder_takes(tmp_path: Path) -> None:
+    from harness.records import WINNERS
+
+    rows = [{"model_a": "x", "model_b": "y", "winner": winner} for winner in WINNERS]
+    table = read_core_table(_write(tmp_path / "w.json", rows))
+    assert table is not None and table.winner.tolist() == list(range(len(WINNERS)))
