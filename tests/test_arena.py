@@ -482,3 +482,14 @@ def test_mle_existence_and_groups_agree_with_scipys_connected_components() -> No
         assert mle_exists(counts, wins, total) == (connected_components(strong, connection="strong")[0] == 1)
         weak = coo_matrix((np.ones(len(i)), (i, j)), shape=(m, m))
         assert comparison_groups(counts) == connected_components(weak, directed=False)[0]
+
+
+def test_expit_and_log_expit_are_scipys_to_the_bit() -> None:
+    from scipy.special import expit as scipy_expit
+    from scipy.special import log_expit as scipy_log_expit
+
+    from harness.arena.bradley_terry import expit, log_expit
+
+    x = np.concatenate([np.random.default_rng(0).normal(0, 30, 200_000),
+                        [0.0, -0.0, 37.0, -37.0, 710.0, -710.0, 1e308, -1e308, np.inf, -np.inf]])
+    assert np.array_equal(expit(x), scipy_expit(x)) and np.array_equal(log_expit(x), scipy_log_expit(x))
