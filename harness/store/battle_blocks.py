@@ -123,8 +123,8 @@ def encode_columns(block: BattleColumns) -> bytes:
     arrays = [x.astype(dtype) for x, dtype in zip((block.a, block.b, block.winner, steps), dtypes)]
     names = VIEW_FIELDS if block.packed is not None else FIELDS
     parts = [x.tobytes() for x in arrays] + [_dumps({f: block.fields[f] for f in names}, block.lossless_orjson)]
-    head = orjson.dumps({"version": 1 if block.packed is None else 2, "models": list(block.models), "n": len(block), "dtypes": dtypes,
-                         "sizes": [len(p) for p in parts]})
+    head = orjson.dumps({"version": 1 if block.packed is None else 2, "models": list(block.models), "n": len(block),
+                         "dtypes": dtypes, "sizes": [len(p) for p in parts]})
     body = b"".join([len(head).to_bytes(4, "little"), head, *parts])
     return zlib.compress(body, 1) if block.packed is None else zstandard.ZstdCompressor(level=1).compress(body)
 
