@@ -14,11 +14,14 @@ import pytest
 
 from harness.arena.ratings import (
     ArenaConfig,
+    PairCounts,
     bootstrap_bradley_terry,
+    comparison_groups,
     compute_ratings,
     count_pairs,
     encode_battles,
     fit_bradley_terry,
+    mle_exists,
     online_elo,
     rank_ranges,
 )
@@ -458,3 +461,35 @@ def test_resampled_cells_are_multinomial() -> None:
     assert np.allclose(np.cov(draws.T), expected, atol=0.06 * expected.max())
     assert np.array_equal(resample_cells(np.random.default_rng(3), cells, 5),
                           resample_cells(np.random.default_rng(3), cells, 5))
+
+
+def test_mle_existence_and_groups_agree_with_scipys_connected_components() -> None:
+    """The numpy reachability search gives what scipy.sparse.csgraph gives, on random small graphs."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        m = int(rng.integers(1, 9))
+        pairs = [(i, j) for i in range(m) for j in range(i + 1, m) if rng.random() < 0.4]
+        i, j = (np.array([p[k] for p in pairs], np.int64) for k in (0, 1))
+        wins_i, wins_j, ties = (rng.integers(0, 3, len(pairs)).astype(float) for _ in range(3))
+        counts = PairCounts(m, i, j, wins_i, wins_j, ties)
+        wins, total = wins_i + ties / 2, counts.total
+        forward, backward = wins > 0, (total - wins) > 0
+        rows, cols = np.concatenate([i[forward], j[backward]]), np.concatenate([j[forward], i[backward]])
+        strong = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(m, m))
+        assert mle_exists(counts, wins, total) == (connected_components(strong, connection="strong")[0] == 1)
+        weak = coo_matrix((np.ones(len(i)), (i, j)), shape=(m, m))
+        assert comparison_groups(counts) == connected_components(weak, directed=False)[0]
+
+
+def test_expit_and_log_expit_are_scipys_to_the_bit() -> None:
+    from scipy.special import expit as scipy_expit
+    from scipy.special import log_expit as scipy_log_expit
+
+    from harness.arena.bradley_terry import expit, log_expit
+
+    x = np.concatenate([np.random.default_rng(0).normal(0, 30, 200_000),
+                        [0.0, -0.0, 37.0, -37.0, 710.0, -710.0, 1e308, -1e308, np.inf, -np.inf]])
+    assert np.array_equal(expit(x), scipy_expit(x)) and np.array_equal(log_expit(x), scipy_log_expit(x))

@@ -110,9 +110,12 @@ def test_requirements_cover_every_third_party_import_of_the_copied_code() -> Non
     assert {name for name in modules if name.startswith("harness.judge.")} <= {"harness.judge.grades",
                                                                                "harness.judge.arena_hard"}
     reqs = {line.split("==")[0].lower() for line in requirements(third)}
-    # orjson: the views read battle blocks (`harness.store.battle_blocks`); threadpoolctl: BT fits on one BLAS thread
-    assert {"streamlit", "pandas", "numpy", "scipy", "sqlalchemy", "pydantic", "altair", "orjson", "threadpoolctl"} == reqs
-    assert third == {"streamlit", "pandas", "numpy", "scipy", "sqlalchemy", "pydantic", "altair", "orjson", "threadpoolctl"}
+    # orjson, zstandard: the views read battle blocks (`harness.store.battle_blocks`; version 2 columns are zstd);
+    # threadpoolctl: BT fits on one BLAS thread
+    assert {"streamlit", "pandas", "numpy", "scipy", "sqlalchemy", "pydantic", "altair", "orjson", "zstandard",
+            "threadpoolctl"} == reqs
+    assert third == {"streamlit", "pandas", "numpy", "scipy", "sqlalchemy", "pydantic", "altair", "orjson", "zstandard",
+                     "threadpoolctl"}
 
 
 def test_published_folder_imports_its_own_copy_without_heavy_packages(store_url: str, tmp_path: Path) -> None:

@@ -87,13 +87,24 @@ def encode_codes(models: tuple[str, ...], a: IntArray, b: IntArray, winner: IntA
     return EncodedBattles(models, a, b, np.array([SCORE_A[w] for w in WINNERS])[winner])
 
 
+_TABLE_LIMIT = 1 << 24  # (model_a, model_b, winner) codes a lookup table covers: 2000 models
+
+
 def codes_fingerprint(models: tuple[str, ...], a: IntArray, b: IntArray, winner: IntArray) -> str:
     """`battle_set_fingerprint` of battles given as codes (the same bytes hashed, each distinct
     (model_a, model_b, winner) triple spelled once)."""
     names, wins = [m.encode() for m in models], [w.encode() for w in WINNERS]
     m, w = len(models), len(WINNERS)
     combined = (a * m + b) * w + winner
-    distinct, inverse = np.unique(combined, return_inverse=True)
+    if m * m * w <= _TABLE_LIMIT:  # index the distinct triples through a table: no sort of a million codes
+        present = np.zeros(m * m * w, bool)
+        present[combined] = True
+        distinct = np.flatnonzero(present)
+        table = np.zeros(m * m * w, np.int64)
+        table[distinct] = np.arange(len(distinct))
+        inverse = table[combined]
+    else:
+        distinct, inverse = np.unique(combined, return_inverse=True)
     pieces = [names[c // (m * w)] + b"\x1f" + names[c // w % m] + b"\x1f" + wins[c % w] + b"\x1e"
               for c in distinct.tolist()]
     return "sha256:" + hashlib.sha256(b"".join(map(pieces.__getitem__, inverse.ravel().tolist()))).hexdigest()

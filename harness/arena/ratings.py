@@ -33,6 +33,7 @@ from harness.arena.bradley_terry import (
     fit_bradley_terry,
     mle_exists,
     percentile_interval,
+    reachable,
     single_threaded_blas,
 )
 from harness.arena.style import CONTROL_FEATURES, StyleFit, fit_style_control
@@ -262,11 +263,14 @@ def _fit_bt(counts: PairCounts, config: ArenaConfig) -> tuple[FloatArray, FloatA
 
 def comparison_groups(counts: PairCounts) -> int:
     """How many groups of models the battles connect (1 when every model is linked to every other)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    graph = coo_matrix((np.ones(len(counts.i)), (counts.i, counts.j)), shape=(counts.n_models,) * 2)
-    return int(connected_components(graph, directed=False)[0])
+    graph = np.zeros((counts.n_models,) * 2, bool)
+    graph[counts.i, counts.j] = graph[counts.j, counts.i] = True
+    seen, groups = np.zeros(counts.n_models, bool), 0
+    for node in range(counts.n_models):
+        if not seen[node]:
+            groups += 1
+            seen |= reachable(graph, node)
+    return groups
 
 
 def _anchor_index(models: tuple[str, ...], config: ArenaConfig) -> int | None:

@@ -65,7 +65,7 @@ from harness.arena.sources import battle_source, select_sources
         source = f"store:{opened.url}" + (f" judge:{'+'.join(judges)}" if judges else "")
         report = compute_ratings(_checked(battles, category), config)
     else:
-        table = _file_battles(battles_file, category, skip_bad)
+        table = _file_battles(battles_file, category, skip_bad, cores_only=not judges and not config.control)
         if judges:
             table = _judged_by(table, judges)
         source = table.source + (f" judge:{'+'.join(judges)}" if judges else "")
@@ -81,15 +81,16 @@ def store_battle_table(store: Store, table: BattleTable) -> int:
     """Store a file's battles: as one block when they are a battle file's rows keyed by their row numbers,
     else row by row (rows with their own `battle_key`, other formats' records); returns how many were new.
     `harness arena --battles` and `harness judge import` (clean_battle files) store through it."""
-    from harness.store.battle_blocks import FIELDS, BattleColumns
+    from harness.store.battle_blocks import FIELDS, VIEW_FIELDS, BattleColumns
     from harness.store.battles import write_battle_columns, write_battle_tuples
 
-    own_keys = bool(table.fields) and table.fields["battle_key"].count(None) != len(table)
+    own_keys = table.packed is None and bool(table.fields) and table.fields["battle_key"].count(None) != len(table)
     if table.records or not table.fields or table.digest is None or own_keys:
         return write_battle_tuples(store, *table.store_rows())
+    names = VIEW_FIELDS if table.packed is not None else FIELDS
     return write_battle_columns(store, BattleColumns(
         table.format, table.digest, table.source, table.models, table.a, table.b, table.winner, table.numbers,
-        {name: table.fields[name] for name in FIELDS}, table.extras, table.lossless_orjson))
+        {name: table.fields[name] for name in names}, table.extras, table.lossless_orjson, table.packed))
 
 
 def _rate_table(table: BattleTable, config: ArenaConfig) -> ArenaReport:
@@ -98,10 +99,17 @@ def _rate_table(table: BattleTable, config: ArenaConfig) -> ArenaReport:
     return rate_encoded(encoded, fingerprint, config, table.battles)
 
 
-def _file_battles(path: Path, category: str | None, skip_bad: bool) -> BattleTable:
-    """What a file holds, as columns, keeping only the battles of `category` when one is given."""
+def _file_battles(path: Path, category: str | None, skip_bad: bool, cores_only: bool = False) -> BattleTable:
+    """What a file holds, as columns, keeping only the battles of `category` when one is given; `cores_only`:
+    a clean_battle JSON list's core columns only, when it reads as it stands (its other fields stay in it)."""
     from harness.formats.columns import read_battle_table
+    from harness.formats.core_columns import read_core_table, reads_cores
 
+    table = read_core_table(path, category) if cores_only and reads_cores(path) else None
+    if table is not None:
+        if not len(table):
+            _checked([], category)
+        return table
     table = read_battle_table(path, skip_bad=skip_bad)
     for problem in table.problems:
         log.warning("skipped %s", problem)

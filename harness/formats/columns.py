@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain, repeat
 from pathlib import Path
@@ -56,6 +56,8 @@ class BattleTable:
     skipped: int = 0
     problems: tuple[str, ...] = ()
     lossless_orjson: bool = True  # False when a value only the standard parser reads (NaN) may be in `extras`
+    packed: Callable[[], bytes] | None = None  # the file zstd-compressed: its rows' other fields are left in it
+
 
     def __len__(self) -> int:
         return len(self.a)
@@ -91,6 +93,7 @@ class BattleTable:
 
     def battles(self) -> list[Battle]:
         """The battles as records (what style control reads)."""
+        assert self.packed is None, "a packed table keeps only the core columns, category and judge"
         if self.records or not self.fields:
             return list(self.records)
         names = self.fields
@@ -140,7 +143,8 @@ def _split_fields(rows: list[dict[str, Any]], core_taken: bool = False) -> dict[
         kinds = set(map(type, values))
         wrong = (kinds - {int, object}) if name == "turn" else (kinds & {type(None)})
         for k in [k for k, v in enumerate(values) if type(v) in wrong] if wrong else ():
-            rows[k][name] = values[k]  # a null field (a non-integer turn) stays in extra, as in clean_battle
+            if name != "battle_key":  # a null battle_key is replaced by the row's key, so not kept (clean_battle)
+                rows[k][name] = values[k]  # a null field (a non-integer turn) stays in extra, as in clean_battle
             values[k] = missing
         if name != "turn" and kinds - {str, object}:
             values = [v if type(v) is str or v is missing else str(v) for v in values]
@@ -206,6 +210,17 @@ def read_clean_battle_table(path: Path, skip_bad: bool = False) -> BattleTable:
     return BattleTable(models, a, b, winner, log.source, digest=digest, fields=fields, extras=rows,
                        numbers=np.asarray(numbers, np.int64), skipped=log.skipped, problems=tuple(log.problems),
                        lossless_orjson=lossless)
+
+
+def file_fields(raw: bytes, numbers: Codes) -> tuple[dict[str, list[Any]], list[dict[str, Any]]]:
+    """The other fields and each row's extra of the rows `numbers` of a clean_battle file whose rows are all
+    valid, as `read_clean_battle_table` takes them out (what a block that keeps its file reads back)."""
+    rows, found, unit, _, _ = _parse(raw.removeprefix(b"\xef\xbb\xbf"), Path("stored battle file"))
+    index = {number: k for k, number in enumerate(found)} if unit == "line" else None
+    picked = [rows[number - 1] if index is None else rows[index[number]] for number in numbers.tolist()]
+    for name in _CORE:
+        list(map(dict.pop, picked, repeat(name)))
+    return _split_fields(picked, core_taken=True), picked
 
 
 def _loads(text: bytes) -> tuple[Any, bool]:

@@ -6,6 +6,11 @@ instead of a million rows with a hashed key each. A block's battles read back as
 the same fields, in place in insertion order (after the battles rows written before it), keyed
 `row_key(format, digest, row number)`, computed on read. Storing a file again stores only its rows no block
 and no per-row battle holds; `harness.store.battles` and the views read both layouts.
+
+`harness arena --battles` reads only the core columns of a clean_battle JSON list (`harness.formats.core_columns`),
+so its blocks (header version 2) hold the codes, row numbers, category and judge, and keep the rest in the file
+itself: its bytes, zstd-compressed, are stored once per digest (`battle_files`) and its rows' other fields and
+extras are rebuilt from them by the column reader when a block is read with its extras.
 """
 
 from __future__ import annotations
@@ -13,25 +18,28 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 import sqlalchemy as sa
+import zstandard
 from numpy.typing import NDArray
 
 from harness.records import WINNERS, Battle
 from harness.store.engine import lock_names
-from harness.store.schema import battle_blocks, battles
+from harness.store.schema import battle_blocks, battle_files, battles
 
 if TYPE_CHECKING:
     import pandas as pd
 
 Codes = NDArray[np.int64]
 FIELDS = ("question_set", "question_id", "turn", "category", "judge")  # a block's rows have no own battle_key
+VIEW_FIELDS = ("category", "judge")  # what a block that keeps its file holds apart from it (the views read them)
 _KEY_CHUNK = 5000
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # a version 2 blob is one zstd frame (4x faster than zlib here), version 1 zlib
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,8 @@ class BattleColumns:
     """One file's battles as columns: model indices into `models`, winner indices into `WINNERS`, each row's
     1-based number in the file (its key is `row_key(format, digest, number)`), the other `FIELDS` and each
     row's `extra`. `lossless_orjson` is False when an extra holds what only the standard JSON writer keeps
-    (NaN)."""
+    (NaN). `packed` gives the file itself (zstd): the block then keeps its rows' other fields and extras in it,
+    and `fields` holds only `VIEW_FIELDS` (as does a stored one read without its extras)."""
 
     format: str
     digest: str
@@ -52,6 +61,7 @@ class BattleColumns:
     fields: dict[str, list[Any]]
     extras: Sequence[dict[str, Any]] = ()
     lossless_orjson: bool = True
+    packed: Callable[[], bytes] | None = None
 
     def __len__(self) -> int:
         return len(self.a)
@@ -105,20 +115,25 @@ def _loads(data: bytes) -> Any:
 def encode_columns(block: BattleColumns) -> bytes:
     """The `columns` blob: a JSON header (models, dtypes, sizes), the model codes in the narrowest integer
     type, the winner codes, the row numbers as steps (mostly 1: they compress to nothing), the fields as
-    JSON; zlib (level 1: the codes and field lists compress 5-10x anyway)."""
+    JSON; zlib (level 1: the codes and field lists compress 5-10x anyway), or for a block that keeps its file
+    (version 2: only the view fields) zstd level 1."""
     side = "<u1" if len(block.models) <= 1 << 8 else "<u2" if len(block.models) <= 1 << 16 else "<i4"
     dtypes = [side, side, "<i1", "<i8"]
     steps = np.diff(block.numbers, prepend=0)
     arrays = [x.astype(dtype) for x, dtype in zip((block.a, block.b, block.winner, steps), dtypes)]
-    parts = [x.tobytes() for x in arrays] + [_dumps({f: block.fields[f] for f in FIELDS}, block.lossless_orjson)]
-    head = orjson.dumps({"version": 1, "models": list(block.models), "n": len(block), "dtypes": dtypes,
-                         "sizes": [len(p) for p in parts]})
-    return zlib.compress(b"".join([len(head).to_bytes(4, "little"), head, *parts]), 1)
+    names = VIEW_FIELDS if block.packed is not None else FIELDS
+    parts = [x.tobytes() for x in arrays] + [_dumps({f: block.fields[f] for f in names}, block.lossless_orjson)]
+    head = orjson.dumps({"version": 1 if block.packed is None else 2, "models": list(block.models), "n": len(block),
+                         "dtypes": dtypes, "sizes": [len(p) for p in parts]})
+    body = b"".join([len(head).to_bytes(4, "little"), head, *parts])
+    return zlib.compress(body, 1) if block.packed is None else zstandard.ZstdCompressor(level=1).compress(body)
 
 
-def decode_columns(data: bytes, fmt: str, digest: str, source: str, extras: bytes | None = None) -> BattleColumns:
-    """A block's columns (and, given its `extras` blob, each row's extra)."""
-    raw = zlib.decompress(data)
+def decode_columns(data: bytes, fmt: str, digest: str, source: str, extras: bytes | None = None,
+                   file: bytes | None = None) -> BattleColumns:
+    """A block's columns (and, given its `extras` blob, each row's extra; for a block that keeps its file,
+    given the file's `battle_files` data, every field and extra, rebuilt from the file)."""
+    raw = zstandard.ZstdDecompressor().decompress(data) if data[:4] == _ZSTD_MAGIC else zlib.decompress(data)
     size = int.from_bytes(raw[:4], "little")
     head = orjson.loads(raw[4:4 + size])
     offset, parts = 4 + size, []
@@ -128,7 +143,12 @@ def decode_columns(data: bytes, fmt: str, digest: str, source: str, extras: byte
     a, b, winner, steps = (np.frombuffer(p, dtype).astype(np.int64) for p, dtype in zip(parts, head["dtypes"]))
     numbers = np.cumsum(steps)
     fields = _loads(parts[4])
-    rows = _loads(zlib.decompress(extras)) if extras is not None else []
+    rows = _loads(zlib.decompress(extras)) if extras else []
+    if head["version"] == 2 and file is not None:
+        from harness.formats.columns import file_fields
+
+        fields, rows = file_fields(zstandard.ZstdDecompressor().decompress(file), numbers)
+        fields = {f: fields[f] for f in FIELDS}
     return BattleColumns(fmt, digest, source, tuple(head["models"]), a, b, winner, numbers, fields, rows)
 
 
@@ -152,9 +172,16 @@ def read_blocks(conn: sa.Connection, sources: Sequence[str] | None = None, extra
         query = query.where(battle_blocks.c.source.in_(list(sources)))
     if digest is not None:
         query = query.where(battle_blocks.c.digest == digest)
-    for row in conn.execute(query):
+    files: dict[str, bytes] = {}
+    for row in conn.execute(query).all():
+        file = None
+        if extras and not row.extras:  # a block that keeps its file: its fields and extras are read from it
+            if row.digest not in files:
+                files[row.digest] = conn.execute(sa.select(battle_files.c.data)
+                                                 .where(battle_files.c.digest == row.digest)).scalar_one()
+            file = files[row.digest]
         yield StoredBlock(row.id, row.after_battle, decode_columns(row.columns, row.format, row.digest, row.source,
-                                                                   row.extras if extras else None))
+                                                                   row.extras if extras else None, file))
 
 
 def has_blocks(conn: sa.Connection) -> bool:
@@ -217,11 +244,20 @@ def write_battle_block(conn: sa.Connection, block: BattleColumns) -> int:
     if not len(block):
         return 0
     after = int(conn.execute(sa.select(sa.func.max(battles.c.id))).scalar() or 0)
+    if block.packed is not None:
+        _store_file(conn, block.digest, block.packed)
     conn.execute(sa.insert(battle_blocks), {
         "source": block.source, "format": block.format, "digest": block.digest, "n_battles": len(block),
         "after_battle": after, "columns": encode_columns(block),
-        "extras": zlib.compress(_dumps(list(block.extras), block.lossless_orjson), 1)})
+        "extras": b"" if block.packed is not None else zlib.compress(_dumps(list(block.extras),
+                                                                            block.lossless_orjson), 1)})
     return len(block)
+
+
+def _store_file(conn: sa.Connection, digest: str, packed: Callable[[], bytes]) -> None:
+    """Store a file's compressed bytes unless they are stored (the caller holds the file digest's lock)."""
+    if conn.execute(sa.select(battle_files.c.id).where(battle_files.c.digest == digest)).first() is None:
+        conn.execute(sa.insert(battle_files), {"digest": digest, "data": packed()})
 
 
 def _has_row_battles(conn: sa.Connection, block: BattleColumns) -> bool:

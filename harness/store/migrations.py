@@ -293,6 +293,17 @@ sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
 )
 
+# 010_battle_files: a battle file's bytes, stored once, for blocks that read their rows' other fields from it.
+_step_010 = sa.MetaData()
+sa.Table(
+    "battle_files",
+    _step_010,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest", sa.String(80), nullable=False, unique=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)
+
 
 def add_columns(conn: sa.Connection, table: str, *columns: sa.Column) -> None:  # type: ignore[type-arg]
     """`ALTER TABLE ... ADD COLUMN` for each column, in the connection's dialect (for later steps)."""
@@ -324,5 +335,6 @@ MIGRATIONS: list[tuple[str, Callable[[sa.Connection], None]]] = [
     ("007_sample_logs", _sample_logs),
     ("008_contamination", _create(_step_008)),
     ("009_battle_blocks", _create(_step_009)),
+    ("010_battle_files", _create(_step_010)),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

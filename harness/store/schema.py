@@ -194,7 +194,18 @@ battle_blocks = sa.Table(
     sa.Column("n_battles", sa.Integer, nullable=False),
     sa.Column("after_battle", sa.Integer, nullable=False),  # battles.id high-water mark: its place in battle order
     sa.Column("columns", sa.LargeBinary, nullable=False),  # models, codes, row numbers, fields; zlib
-    sa.Column("extras", sa.LargeBinary, nullable=False),  # each battle's extra, one JSON list; zlib
+    # each battle's extra, one JSON list; zlib (empty: its fields and extras are read from its battle_files row)
+    sa.Column("extras", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
+)
+
+# 010: a battle file's bytes, stored once, for the blocks that keep their rows' other fields in the file.
+battle_files = sa.Table(
+    "battle_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest", sa.String(80), nullable=False, unique=True),  # the file's sha256, as its blocks' digest
+    sa.Column("data", sa.LargeBinary, nullable=False),  # the file's bytes; zstd
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now()),
 )
 
