@@ -484,7 +484,9 @@ def test_mle_existence_and_groups_agree_with_scipys_connected_components() -> No
         assert comparison_groups(counts) == connected_components(weak, directed=False)[0]
 
 
-def test_expit_and_log_expit_are_scipys_to_the_bit() -> None:
+def test_expit_and_log_expit_agree_with_scipys() -> None:
+    """Within 2 units in the last place (the same formulas; another CPU's `exp` may round differently), and the
+    same at the extremes (0, 1, -inf, infinities)."""
     from scipy.special import expit as scipy_expit
     from scipy.special import log_expit as scipy_log_expit
 
@@ -492,4 +494,7 @@ def test_expit_and_log_expit_are_scipys_to_the_bit() -> None:
 
     x = np.concatenate([np.random.default_rng(0).normal(0, 30, 200_000),
                         [0.0, -0.0, 37.0, -37.0, 710.0, -710.0, 1e308, -1e308, np.inf, -np.inf]])
-    assert np.array_equal(expit(x), scipy_expit(x)) and np.array_equal(log_expit(x), scipy_log_expit(x))
+    np.testing.assert_array_max_ulp(expit(x), scipy_expit(x), maxulp=2)
+    finite = np.isfinite(scipy_log_expit(x))
+    np.testing.assert_array_max_ulp(log_expit(x)[finite], scipy_log_expit(x)[finite], maxulp=2)
+    assert np.array_equal(log_expit(x)[~finite], scipy_log_expit(x)[~finite])
