@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+MAX_LENGTH = [512]  # --max-length
 SHARED_ALPACA = ROOT.parent / "shared" / "data" / "alpaca" / "alpaca_data_sample.json"
 
 
@@ -60,6 +61,7 @@ def timed_train(name: str, trainer: Any, steps: int) -> Measurement:
 
 
 def recipe_run(base: Path, data: Path, work: Path, steps: int, batch: int, **overrides: Any) -> Any:
+    overrides.setdefault("max_length", MAX_LENGTH[0])
     from fine_tune.config import load_recipe
     from fine_tune.data import load_data
     from fine_tune.sft import build_trainer, load_base, prepare_examples
@@ -109,12 +111,17 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 on a loaded machine)")
     parser.add_argument("--demo-data", action="store_true", help="the CPU demo's arithmetic rows, not the real sample")
+    parser.add_argument("--variants", default="padded,packing,grouped,shared,shared+grouped,trl",
+                        help="comma-separated, the first is the reference: padded packing grouped shared "
+                             "shared+grouped trl")
+    parser.add_argument("--max-length", type=int, default=512, help="the recipe's max_length (the demo: 128)")
     args = parser.parse_args()
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    MAX_LENGTH[0] = args.max_length
 
     from harness.eval.tiny import make_tiny_model
 
@@ -128,19 +135,24 @@ def main() -> None:
     runs = work / "runs"
     runs.mkdir()
     recipe_run(base, data, runs, 2, args.batch).train()  # warm-up: first-call costs stay out of the numbers
-    results = [
-        timed_train("alpaca recipe, padded batches", recipe_run(base, data, runs, args.steps, args.batch), args.steps),
-        timed_train("alpaca recipe, packing (bfd)",
-                    recipe_run(base, data, runs, args.steps, args.batch, packing=True), args.steps),
-        timed_train("alpaca recipe, group_by_length",
-                    recipe_run(base, data, runs, args.steps, args.batch, group_by_length=True), args.steps),
-        timed_train("alpaca recipe, shared_prefix",
-                    recipe_run(base, data, runs, args.steps, args.batch, shared_prefix=True), args.steps),
-        timed_train("shared_prefix + group_by_length",
-                    recipe_run(base, data, runs, args.steps, args.batch, shared_prefix=True, group_by_length=True),
-                    args.steps),
-        timed_train("TRL SFTTrainer defaults", trl_defaults_run(base, data, work, args.steps, args.batch), args.steps),
-    ]
+    variants = {
+        "padded": lambda: timed_train("alpaca recipe, padded batches",
+                                      recipe_run(base, data, runs, args.steps, args.batch), args.steps),
+        "packing": lambda: timed_train("alpaca recipe, packing (bfd)",
+                                       recipe_run(base, data, runs, args.steps, args.batch, packing=True), args.steps),
+        "grouped": lambda: timed_train("alpaca recipe, group_by_length",
+                                       recipe_run(base, data, runs, args.steps, args.batch, group_by_length=True),
+                                       args.steps),
+        "shared": lambda: timed_train("alpaca recipe, shared_prefix",
+                                      recipe_run(base, data, runs, args.steps, args.batch, shared_prefix=True),
+                                      args.steps),
+        "shared+grouped": lambda: timed_train("shared_prefix + group_by_length",
+                                              recipe_run(base, data, runs, args.steps, args.batch, shared_prefix=True,
+                                                         group_by_length=True), args.steps),
+        "trl": lambda: timed_train("TRL SFTTrainer defaults", trl_defaults_run(base, data, work, args.steps, args.batch),
+                                   args.steps),
+    }
+    results = [variants[name]() for name in args.variants.split(",")]  # the first is the reference
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
     print(f"data: {data.name}, model: tiny LLaMA hidden {args.hidden} x 4 layers, batch {args.batch}")
     report(results, device)
