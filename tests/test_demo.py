@@ -200,6 +200,25 @@ def test_side_by_side_fine_tunes_draw_one_bar_each_and_raise_a_worker_error(tiny
         train_side_by_side({"a": request("short", max_length=9), "b": request("fine", seed=8)}, None)
 
 
+def test_the_last_side_by_side_fine_tune_takes_the_freed_cores() -> None:
+    import multiprocessing
+
+    import torch
+
+    from fine_tune.demo import FreedCores
+
+    running, before = multiprocessing.Value("i", 2), torch.get_num_threads()
+    callback = FreedCores(running, cores=before + 1)
+    try:
+        callback.on_step_begin(None, None, None)
+        assert torch.get_num_threads() == before  # the other one still trains
+        running.value = 1
+        callback.on_step_begin(None, None, None)
+        assert torch.get_num_threads() == before + 1
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.slow
 def test_demo_lands_within_the_committed_spread(tmp_path: Path) -> None:
     """`harness demo` (seed 0) on this machine: the headline holds and every score lies within the committed range
