@@ -20,7 +20,7 @@ from transformers import TrainerCallback
 
 from fine_tune.config import FinetuneRequest
 from fine_tune.progress import ProgressBoard, QueuedProgress
-from fine_tune.sft import FinetuneResult, find_finished, run_finetune
+from fine_tune.sft import FinetuneResult, find_finished, has_checkpoint, run_finetune
 from fine_tune.synthetic import SyntheticData, write_arith_data
 from harness.errors import HarnessError
 
@@ -52,7 +52,8 @@ def build_demo_variants(base: str | Path, out_dir: str | Path, store_url: str | 
                         side_by_side: bool = True) -> DemoVariants:
     """Fine-tune `base` into `out_dir/alpaca` (Alpaca rows) and `out_dir/vicuna` (ShareGPT conversations).
 
-    Both are registered in the store; a second call with the same inputs finds them and trains nothing. The two
+    Both are registered in the store; a second call with the same inputs finds them and trains nothing, and one
+    after an interruption continues each unfinished fine-tune from its last checkpoint. The two
     fine-tunes run side by side in two processes, each on half the cores (`side_by_side=False`: one after the
     other in this process): a model this small keeps one core busy far better than two.
 
@@ -76,7 +77,9 @@ def build_demo_variants(base: str | Path, out_dir: str | Path, store_url: str | 
     for recipe, request in requests.items():
         if (found := find_finished(request, store_url)) is not None:
             results[recipe] = found
-    todo = {recipe: request for recipe, request in requests.items() if recipe not in results}
+    # an interrupted fine-tune continues from its last checkpoint (its identity is checked against the run's)
+    todo = {recipe: request.model_copy(update={"resume": has_checkpoint(request.out)})
+            for recipe, request in requests.items() if recipe not in results}
     if side_by_side and len(todo) > 1:
         results.update(train_side_by_side(todo, store_url))
     else:

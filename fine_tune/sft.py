@@ -193,6 +193,14 @@ def lora_config(recipe: Recipe) -> Any:
                       target_modules=list(recipe.lora.target_modules), bias="none", task_type="CAUSAL_LM")
 
 
+def has_checkpoint(out: str | Path) -> bool:
+    """Whether `out/checkpoints` holds a checkpoint (of an unfinished run, unless `out` also holds the model)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = Path(out) / CHECKPOINTS
+    return folder.is_dir() and get_last_checkpoint(str(folder)) is not None
+
+
 def resume_checkpoint(checkpoint_dir: Path, resume: bool, identity: str) -> str | None:
     """The last checkpoint to resume from, or None for a fresh start (which claims the directory).
 

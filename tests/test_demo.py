@@ -219,6 +219,31 @@ def test_the_last_side_by_side_fine_tune_takes_the_freed_cores() -> None:
         torch.set_num_threads(before)
 
 
+def test_an_interrupted_demo_fine_tune_continues_from_its_last_checkpoint(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Killed after its step-2 checkpoint (the model and card never written), the Alpaca fine-tune is continued by
+    the next `build_demo_variants`, not refused or started over, and ends with the uninterrupted run's weights."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    from fine_tune.demo import build_demo_variants
+
+    settings = {"max_steps": 4, "save_steps": 2, "save_total_limit": 2, "per_device_batch_size": 8,
+                "global_batch_size": 8}
+    first = build_demo_variants(tiny_model_dir, tmp_path / "demo", overrides=settings, side_by_side=False)
+    out = first.alpaca.out_dir
+    reference = load_file(out / "model.safetensors")
+    for name in ("model.safetensors", "harness.json"):
+        (out / name).unlink()
+    shutil.rmtree(out / "checkpoints" / "checkpoint-4")
+    again = build_demo_variants(tiny_model_dir, tmp_path / "demo", overrides=settings, side_by_side=False)
+    assert not again.alpaca.cached and again.vicuna.cached
+    assert again.alpaca.card["training"]["resumed"] is True
+    for name, tensor in load_file(out / "model.safetensors").items():
+        torch.testing.assert_close(tensor, reference[name], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.slow
 def test_demo_lands_within_the_committed_spread(tmp_path: Path) -> None:
     """`harness demo` (seed 0) on this machine: the headline holds and every score lies within the committed range
