@@ -193,12 +193,15 @@ def lora_config(recipe: Recipe) -> Any:
                       target_modules=list(recipe.lora.target_modules), bias="none", task_type="CAUSAL_LM")
 
 
-def has_checkpoint(out: str | Path) -> bool:
-    """Whether `out/checkpoints` holds a checkpoint (of an unfinished run, unless `out` also holds the model)."""
+def _last_checkpoint(checkpoint_dir: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
-    folder = Path(out) / CHECKPOINTS
-    return folder.is_dir() and get_last_checkpoint(str(folder)) is not None
+    return get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+
+
+def has_checkpoint(out: str | Path) -> bool:
+    """Whether `out/checkpoints` holds a checkpoint (of an unfinished run, unless `out` also holds the model)."""
+    return _last_checkpoint(Path(out) / CHECKPOINTS) is not None
 
 
 def resume_checkpoint(checkpoint_dir: Path, resume: bool, identity: str) -> str | None:
@@ -208,9 +211,7 @@ def resume_checkpoint(checkpoint_dir: Path, resume: bool, identity: str) -> str 
         HarnessError: --resume without a checkpoint or with checkpoints of another configuration, or
             checkpoints left over without --resume.
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+    last = _last_checkpoint(checkpoint_dir)
     marker = checkpoint_dir / "run_identity.json"
     if resume and last is None:
         raise HarnessError(f"nothing to resume: no checkpoint in {checkpoint_dir}", hint="run without --resume")
@@ -276,9 +277,15 @@ def _identify(request: FinetuneRequest) -> tuple[Recipe, Path, TrainingData, str
 def find_finished(request: FinetuneRequest, store_url: str | None = None) -> FinetuneResult | None:
     """The finished fine-tune `request` asks for, registered in the store, or None when it has yet to run."""
     recipe, _, _, identity = _identify(request)
+    return _reuse(request, recipe, identity, store_url)
+
+
+def _reuse(request: FinetuneRequest, recipe: Recipe, identity: str, store_url: str | None) -> FinetuneResult | None:
+    """The finished fine-tune in `request.out` with this identity, registered in the store (None: none there)."""
     out, name = Path(request.out), request.name or request.out
     if (card := _finished(out, identity)) is None:
         return None
+    log.debug("%s already holds this fine-tune; nothing to do", out)
     return FinetuneResult(out, name, recipe, card, True, register_model(store_url, name, out, card))
 
 
@@ -292,11 +299,9 @@ def run_finetune(request: FinetuneRequest, store_url: str | None = None, callbac
     """
     started = time.perf_counter()
     recipe, base, data, identity = _identify(request)
+    if (found := _reuse(request, recipe, identity, store_url)) is not None:
+        return found
     out, name = Path(request.out), request.name or request.out
-    if (card := _finished(out, identity)) is not None:
-        log.debug("%s already holds this fine-tune; nothing to do", out)
-        model_id = register_model(store_url, name, out, card)
-        return FinetuneResult(out, name, recipe, card, True, model_id)
     checkpoint = resume_checkpoint(out / CHECKPOINTS, request.resume, identity)
     from fine_tune.progress import TrainingProgress
     from harness.quiet import quiet_hugging_face

@@ -22,8 +22,9 @@ from typing import Any
 import torch
 from trl import SFTTrainer
 
+from fine_tune.data import IGNORE_INDEX
+
 log = logging.getLogger(__name__)
-IGNORE_INDEX = -100
 MIN_PREFIX = 8  # shorter shared prefixes are not worth a second forward
 
 

@@ -58,7 +58,6 @@ class BattleTable:
     lossless_orjson: bool = True  # False when a value only the standard parser reads (NaN) may be in `extras`
     packed: Callable[[], bytes] | None = None  # the file zstd-compressed: its rows' other fields are left in it
 
-
     def __len__(self) -> int:
         return len(self.a)
 
