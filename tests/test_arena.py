@@ -366,7 +366,7 @@ def test_real_vote_files_convert_and_fit(shared_data: Path) -> None:
 
 def test_fast_bootstrap_equals_exact_fits_on_the_same_draws() -> None:
     """The chord-step solver gives each round's exact MLE: refit the same multinomial draws one by one."""
-    from harness.arena.bradley_terry import resample_cells
+    from harness.arena.bradley_terry import batch_rounds, batch_streams, resample_cells
     from harness.arena.ratings import PairCounts
 
     battles = simulate(STRENGTHS, 300, seed=12)
@@ -374,11 +374,45 @@ def test_fast_bootstrap_equals_exact_fits_on_the_same_draws() -> None:
     counts = count_pairs(enc.a, enc.b, enc.score, len(enc.models))
     fast = bootstrap_bradley_terry(counts, 40, seed=5)
     cells = np.concatenate([counts.wins_i, counts.wins_j, counts.ties])
-    draws = resample_cells(np.random.default_rng(5), cells, 40)
+    assert batch_rounds(len(counts.i)) >= 40  # one batch: its generator draws all 40 rounds
+    draws = resample_cells(np.random.default_rng(batch_streams(5, 1)[0]), cells, 40)
     p = len(counts.i)
     for row, draw in zip(fast, draws):
         resampled = PairCounts(counts.n_models, counts.i, counts.j, draw[:p], draw[p:2 * p], draw[2 * p:])
         assert np.allclose(row, fit_bradley_terry(resampled).ratings, atol=1e-5)
+
+
+def test_bootstrap_batches_give_the_same_ratings_on_any_number_of_threads() -> None:
+    """Each batch of rounds has its own generator: one thread, two and three give the same array, and the
+    batches are not copies of each other."""
+    from harness.arena.bradley_terry import batch_rounds
+
+    strengths = np.linspace(800.0, 1200.0, 40)
+    enc = encode_battles(simulate(strengths, 12_000, seed=21))
+    counts = count_pairs(enc.a, enc.b, enc.score, len(enc.models))
+    step = batch_rounds(len(counts.i))
+    rounds = 2 * step + 7  # three batches, the last one short
+    one = bootstrap_bradley_terry(counts, rounds, seed=3, workers=1)
+    assert np.array_equal(one, bootstrap_bradley_terry(counts, rounds, seed=3, workers=2))
+    assert np.array_equal(one, bootstrap_bradley_terry(counts, rounds, seed=3, workers=3))
+    assert not np.array_equal(one[:7], one[step:step + 7]) and not np.array_equal(one[:7], one[-7:])
+    assert np.isfinite(one).all() and np.allclose(one.mean(axis=1), 1000.0)
+
+
+def test_pair_sums_equal_the_signed_incidence_product_in_any_pair_order() -> None:
+    from harness.arena.bradley_terry import _PairSums
+    from harness.arena.ratings import PairCounts
+
+    rng = np.random.default_rng(2)
+    i, j = np.triu_indices(7, 1)
+    for order in (np.arange(len(i)), rng.permutation(len(i))):
+        keep = order[:15]  # six pairs never met; in the second order, pairs are not sorted by i
+        incidence = np.zeros((len(keep), 7))
+        incidence[np.arange(len(keep)), i[keep]] = 1.0
+        incidence[np.arange(len(keep)), j[keep]] = -1.0
+        z = rng.normal(size=(len(keep), 4))
+        pairs = PairCounts(7, i[keep], j[keep], *np.ones((3, len(keep))))
+        assert np.allclose(_PairSums(pairs).net(z), incidence.T @ z)
 
 
 def test_style_control_with_judge_counts_anchor_and_elo_only() -> None:

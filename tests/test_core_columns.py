@@ -20,8 +20,10 @@ from harness.arena.run import run_arena
 from harness.errors import HarnessError
 from harness.formats import read_file
 from harness.formats.columns import read_clean_battle_table
+from harness.formats import core_columns
 from harness.formats.core_columns import read_core_table
 from harness.judge.imports import import_judgments
+from harness.parallel import can_fork
 from harness.store import open_store
 from harness.store.battle_blocks import read_blocks
 from harness.store.battles import read_battles
@@ -46,8 +48,18 @@ def _write(path: Path, rows: list[object], bom: bool = False) -> Path:
     return path
 
 
+@pytest.fixture(params=[False, True], ids=["whole", "halves"])
+def halves(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every file read in two halves (the second in a forked child), as a large file is, or whole."""
+    if request.param:
+        if not can_fork():
+            pytest.skip("needs fork and two usable CPUs")
+        monkeypatch.setattr(core_columns, "_SPLIT_FROM", 0)
+    return bool(request.param)
+
+
 @pytest.mark.parametrize("bom", [False, True])
-def test_core_columns_are_the_column_readers(tmp_path: Path, bom: bool) -> None:
+def test_core_columns_are_the_column_readers(tmp_path: Path, bom: bool, halves: bool) -> None:
     path = _write(tmp_path / "b.json", ROWS, bom)
     fast, full = read_core_table(path), read_clean_battle_table(path)
     assert fast is not None and fast.packed is not None
@@ -76,8 +88,35 @@ NOT_TAKEN = [
 
 
 @pytest.mark.parametrize("rows", NOT_TAKEN)
-def test_files_it_does_not_take_go_to_the_column_reader(tmp_path: Path, rows: list[object]) -> None:
+def test_files_it_does_not_take_go_to_the_column_reader(tmp_path: Path, rows: list[object], halves: bool) -> None:
     assert read_core_table(_write(tmp_path / "b.json", rows)) is None
+
+
+def test_a_cut_between_rows_is_found_and_one_inside_a_row_falls_back_to_the_whole_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not can_fork():
+        pytest.skip("needs fork and two usable CPUs")
+    nested = {"model_a": "m0", "model_b": "m1", "winner": "tie", "conv": [{"model_a": 1}, {"model_a": 2}]}
+    rows = [*ROWS, nested, *ROWS, nested]
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(rows))  # rows as an Arena dump writes them: "}, {" between them
+    text = path.read_bytes()
+    first = core_columns._FIRST_ROW.match(text)
+    assert first is not None and first.group(1) == b'"model_a"'
+    comma = core_columns._comma(text, first)  # type: ignore[arg-type]
+    assert comma is not None and text[comma:comma + 1] == b","
+    head = json.loads(text[:comma] + b"]")  # the cut is between rows
+    assert head == rows[:len(head)] and 0 < len(head) < len(rows)
+    monkeypatch.setattr(core_columns, "_SPLIT_FROM", 0)
+    expected = read_clean_battle_table(path)
+    inside = text.index(b'{"model_a": 2}') - 2  # the comma between the nested objects
+    assert text[inside:inside + 1] == b","
+    for cut in (comma, inside):
+        monkeypatch.setattr(core_columns, "_comma", lambda text, first, cut=cut: cut)
+        table = read_core_table(path)
+        assert table is not None and table.models == expected.models
+        assert np.array_equal(table.a, expected.a) and np.array_equal(table.winner, expected.winner)
+        assert table.fields["judge"] == expected.fields["judge"]
 
 
 def test_what_only_the_full_readers_judge_is_left_to_them(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.parallel import in_threads
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -24,7 +26,7 @@ _MAX_NEWTON = 100
 _NEWTON_TOL = 1e-11  # largest step, natural (log-odds) units
 _MAX_CHORD = 60
 _CHORD_TOL = 1e-9  # bootstrap rounds: 2e-7 Elo points
-_CELLS_PER_CHUNK = 4_000_000  # rounds per chunk x cells (or x models^2 for Hessians): ~32 MB arrays
+_CELLS_PER_CHUNK = 4_000_000  # rounds x models^2 of the Hessians in one exact Newton batch: ~32 MB
 _CHORD_CELLS = 1 << 17  # rounds x pairs per chord solve: ~1 MB arrays stay in cache (2x faster than 32 MB)
 
 
@@ -86,13 +88,15 @@ def fit_bradley_terry(counts: PairCounts, base: float = 10.0, scale: float = 400
 
 def bootstrap_bradley_terry(counts: PairCounts, rounds: int, seed: int = 0, base: float = 10.0,
                             scale: float = 400.0, center: float = 1000.0,
-                            fit: BTFit | None = None) -> FloatArray:
+                            fit: BTFit | None = None, workers: int | None = None) -> FloatArray:
     """BT ratings on `rounds` multinomial resamples of the battles, (rounds, models), each with mean `center`.
 
     Resampling battles with replacement only changes how often each (pair, outcome) cell occurs, so each
     round draws the cell counts from one multinomial (`resample_cells`) and rounds are solved together, a
     cache-sized batch at a time: Newton steps with the full-data Hessian (rounds start at the full-data fit,
-    `fit` when the caller has it), then exact Newton for any round left over.
+    `fit` when the caller has it), then exact Newton for any round left over. Each batch draws from its own
+    generator (`batch_streams`), so the batches run on `workers` threads (default: one per usable CPU; numpy
+    releases the GIL in the draws and the array arithmetic) and give the same ratings on any number of them.
     """
     cells = np.concatenate([counts.wins_i, counts.wins_j, counts.ties])
     n_pairs = len(counts.i)
@@ -101,21 +105,30 @@ def bootstrap_bradley_terry(counts: PairCounts, rounds: int, seed: int = 0, base
     hessian = _bt_derivatives(counts, (counts.wins_i + counts.ties / 2)[None], counts.total[None],
                               np.array([0.0 if fit.mle_exists else FALLBACK_RIDGE]))(theta0[None])[1][0]
     inverse = np.linalg.inv(hessian)
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(rounds, _CELLS_PER_CHUNK // len(cells)))
+    step = batch_rounds(n_pairs)
+    firsts = range(0, rounds, step)
     out = np.empty((rounds, counts.n_models))
-    for first in range(0, rounds, chunk):
-        size = min(chunk, rounds - first)
-        drawn = resample_cells(rng, cells, size)
+
+    def solve(first: int, stream: np.random.SeedSequence) -> None:  # one batch of rounds, into `out`
+        drawn = resample_cells(np.random.default_rng(stream), cells, min(step, rounds - first))
         wins_i, wins_j, ties = drawn[:, :n_pairs], drawn[:, n_pairs:2 * n_pairs], drawn[:, 2 * n_pairs:]
         wins, total = wins_i + ties / 2, wins_i + wins_j + ties
-        step = max(1, _CHORD_CELLS // n_pairs)
-        for start in range(0, size, step):
-            part = slice(start, min(size, start + step))
-            theta, done = _chord_bt(counts, wins[part], total[part], np.tile(theta0, (len(wins[part]), 1)), inverse)
-            _exact_rounds(counts, wins[part], total[part], theta, np.flatnonzero(~done), theta0)
-            out[first + start:first + part.stop] = _to_elo(theta, base, scale, center)
+        theta, done = _chord_bt(counts, wins, total, np.tile(theta0, (len(wins), 1)), inverse)
+        _exact_rounds(counts, wins, total, theta, np.flatnonzero(~done), theta0)
+        out[first:first + len(theta)] = _to_elo(theta, base, scale, center)
+
+    in_threads(solve, list(zip(firsts, batch_streams(seed, len(firsts)))), workers)
     return out
+
+
+def batch_rounds(n_pairs: int) -> int:
+    """Bootstrap rounds per batch: rounds x pairs near `_CHORD_CELLS`, so a batch's arrays stay in cache."""
+    return max(1, _CHORD_CELLS // n_pairs)
+
+
+def batch_streams(seed: int, batches: int) -> list[np.random.SeedSequence]:
+    """The seed of each bootstrap batch's generator (numpy's independent child streams of `seed`)."""
+    return np.random.SeedSequence(seed).spawn(batches)
 
 
 def resample_cells(rng: np.random.Generator, cells: FloatArray, rounds: int) -> FloatArray:
@@ -156,26 +169,21 @@ def _chord_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: Fl
               inverse: FloatArray) -> tuple[FloatArray, BoolArray]:
     """Fixed-Hessian Newton (chord) steps for many BT problems near one solution; cheap, linearly convergent.
 
-    Works on transposed (pairs x rounds) arrays with a sparse signed incidence matrix, so each step is
-    two sparse products and one exp over the pair-round grid.
+    Works on transposed (pairs x rounds) arrays, so each step is a difference of gathered rows, one exp over
+    the pair-round grid, and two sums of rows per model (`_PairSums`; scipy.sparse did the same in as long, and
+    its import cost 0.1 s).
     """
-    from scipy.sparse import csr_matrix
-
-    n_pairs = len(counts.i)
-    incidence = csr_matrix((np.r_[np.ones(n_pairs), -np.ones(n_pairs)],
-                            (np.r_[np.arange(n_pairs), np.arange(n_pairs)], np.r_[counts.i, counts.j])),
-                           shape=(n_pairs, counts.n_models))
-    incidence_t = incidence.T.tocsr()
+    pairs = _PairSums(counts)
     wins_t, total_t, theta_t = wins.T.copy(), total.T.copy(), theta.T.copy()
     done = np.zeros(len(theta), dtype=bool)
     for _ in range(_MAX_CHORD):
-        z = incidence @ theta_t
+        z = theta_t[counts.i] - theta_t[counts.j]
         with np.errstate(over="ignore"):
             np.exp(np.negative(z, out=z), out=z)
         z += 1.0
         np.divide(total_t, z, out=z)
         np.subtract(wins_t, z, out=z)  # observed - expected wins per pair and round
-        step = inverse @ (incidence_t @ z)
+        step = inverse @ pairs.net(z)
         step[:, done] = 0.0
         theta_t += step
         size = np.abs(step).max(axis=0)
@@ -185,6 +193,31 @@ def _chord_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: Fl
     theta = np.ascontiguousarray(theta_t.T)
     done &= np.isfinite(theta).all(axis=1)
     return theta, done
+
+
+class _PairSums:
+    """Per-model sums of (pairs x rounds) rows: `net(z)`[m] = sum of z over pairs whose i is m, minus the sum
+    over pairs whose j is m (the transposed signed incidence matrix times z), by `np.add.reduceat` over the
+    rows grouped by model (`count_pairs` gives the pairs sorted by i, so only j needs a reordering)."""
+
+    def __init__(self, counts: PairCounts) -> None:
+        self.n_models = counts.n_models
+        self.i_order, self.i_models, self.i_starts = _groups(counts.i)
+        self.j_order, self.j_models, self.j_starts = _groups(counts.j)
+
+    def net(self, z: FloatArray) -> FloatArray:
+        out = np.zeros((self.n_models, z.shape[1]))
+        out[self.i_models] = np.add.reduceat(z if self.i_order is None else z[self.i_order], self.i_starts, axis=0)
+        out[self.j_models] -= np.add.reduceat(z if self.j_order is None else z[self.j_order], self.j_starts, axis=0)
+        return out
+
+
+def _groups(index: IntArray) -> tuple[IntArray | None, IntArray, IntArray]:
+    """The order that groups equal values of `index` (None when already sorted), each value, and where its
+    group starts in that order."""
+    order = None if bool(np.all(index[1:] >= index[:-1])) else np.argsort(index, kind="stable")
+    values, starts = np.unique(index if order is None else index[order], return_index=True)
+    return order, values, starts
 
 
 def single_threaded_blas() -> AbstractContextManager[object]:

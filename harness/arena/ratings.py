@@ -38,6 +38,7 @@ from harness.arena.bradley_terry import (
 )
 from harness.arena.style import CONTROL_FEATURES, StyleFit, fit_style_control
 from harness.errors import HarnessError
+from harness.parallel import FORK_FROM, Forked
 from harness.records import Battle, Rating
 
 __all__ = [
@@ -190,32 +191,34 @@ def compute_ratings(battles: Sequence[Battle], config: ArenaConfig) -> ArenaRepo
     return rate_encoded(encode_battles(battles), battle_set_fingerprint(battles), config, lambda: battles)
 
 
-def rate_encoded(encoded: EncodedBattles, battle_set: str, config: ArenaConfig,
+def rate_encoded(encoded: EncodedBattles, battle_set: str | Callable[[], str], config: ArenaConfig,
                  records: Callable[[], Sequence[Battle]]) -> ArenaReport:
     """`compute_ratings` on battles already encoded (a column-wise file); `records` gives the Battle records
-    only style control needs (their `extra`), and is called only then."""
+    only style control needs (their `extra`), and is called only then; `battle_set` may be a function that
+    gives the fingerprint, called once the ratings are done (so it can be computed beside them)."""
     if not len(encoded.a):
         raise HarnessError("no battles to rate", hint="check --battles / --from-store and --category")
     with single_threaded_blas():
         return _rate(encoded, battle_set, config, records)
 
 
-def _rate(encoded: EncodedBattles, battle_set: str, config: ArenaConfig,
+def _rate(encoded: EncodedBattles, battle_set: str | Callable[[], str], config: ArenaConfig,
           records: Callable[[], Sequence[Battle]]) -> ArenaReport:
     anchor = _anchor_index(encoded.models, config)
     counts = count_pairs(encoded.a, encoded.b, encoded.score, len(encoded.models))
     n, observed = win_matrices(counts)
     warnings: list[str] = []
     elo = bt = samples = None
-    if config.method in ("elo", "both"):
-        elo = online_elo(encoded.a, encoded.b, encoded.score, len(encoded.models), config.k, config.scale,
-                         config.base, config.initial)
-        elo = _anchored(elo, anchor, config)
+    online = None if config.method == "bt" else Forked(  # beside the BT fit and its bootstrap
+        len(encoded.a) >= FORK_FROM, online_elo, encoded.a, encoded.b, encoded.score, len(encoded.models), config.k,
+        config.scale, config.base, config.initial)
     if config.method in ("bt", "both"):
         bt, samples, notes = _fit_bt(counts, config)
         bt = _anchored(bt, anchor, config)
         samples = None if samples is None else _anchored(samples, anchor, config)
         warnings += notes
+    if online is not None:
+        elo = _anchored(online.result(), anchor, config)
     style = None
     if config.control and config.method == "elo":
         warnings.append("style control needs the BT fit; ignored with method 'elo'")
@@ -227,7 +230,7 @@ def _rate(encoded: EncodedBattles, battle_set: str, config: ArenaConfig,
                             "the outcomes)")
     rows = _rows(encoded.models, elo, bt, samples, style, n.sum(axis=1), config)
     predicted = None if bt is None else predicted_win_rates(bt, config.base, config.scale)
-    return ArenaReport(battle_set, len(encoded.a), encoded.models, rows, samples, predicted, observed, n, style,
+    return ArenaReport(battle_set if isinstance(battle_set, str) else battle_set(), len(encoded.a), encoded.models, rows, samples, predicted, observed, n, style,
                        config, tuple(warnings))
 
 

@@ -16,6 +16,7 @@ from harness.arena.battles import codes_fingerprint, encode_codes
 from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, rate_encoded, ratings_from_report
 from harness.arena.sources import battle_source, select_sources
 from harness.errors import HarnessError
+from harness.parallel import FORK_FROM, Forked
 from harness.records import Battle
 
 if TYPE_CHECKING:
@@ -46,12 +47,7 @@ def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store:
               category: str | None = None, skip_bad: bool = False, store: str | None = None,
               judges: list[str] | None = None) -> ArenaOutcome:
     """Rate the battles of `battles_file` or of the store (exactly one), optionally of one category, and
-    store the ratings under the battle set's fingerprint.
-
-from harness.arena.battles import codes_fingerprint, encode_codes
-from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, rate_encoded, ratings_from_report
-from harness.arena.sources import battle_source, select_sources
-    """
+    store the ratings under the battle set's fingerprint."""
     from harness.store import open_store
     from harness.store.battles import read_battles
     from harness.store.ratings import write_ratings
@@ -95,8 +91,8 @@ def store_battle_table(store: Store, table: BattleTable) -> int:
 
 def _rate_table(table: BattleTable, config: ArenaConfig) -> ArenaReport:
     encoded = encode_codes(table.models, table.a, table.b, table.winner)
-    fingerprint = codes_fingerprint(table.models, table.a, table.b, table.winner)
-    return rate_encoded(encoded, fingerprint, config, table.battles)
+    fingerprint = Forked(len(table) >= FORK_FROM, codes_fingerprint, table.models, table.a, table.b, table.winner)
+    return rate_encoded(encoded, fingerprint.result, config, table.battles)
 
 
 def _file_battles(path: Path, category: str | None, skip_bad: bool, cores_only: bool = False) -> BattleTable:

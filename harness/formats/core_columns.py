@@ -3,7 +3,10 @@ rates when it needs only model_a, model_b, winner and category).
 
 `read_core_table(path, category)` parses the file once with msgspec into small structs holding only the core
 fields (every other field is skipped without a Python object), while the file's sha256 and its zstd copy are
-made on a background thread (both release the GIL). The rows' other fields and extras stay in the file: the
+made on a background thread (both release the GIL). A large file is parsed in two halves, the second in a
+forked child (`harness.parallel`): the list is cut where one row ends and the next begins with the first row's
+first key, and read whole instead when either half does not parse (a cut inside a string or a nested object
+cannot parse: the half would end inside it). The rows' other fields and extras stay in the file: the
 store keeps its bytes and rebuilds them on read (`harness.formats.columns.file_fields`). Anything this reader
 does not accept as it stands (a row that is not an object, a bad core value, a row with its own battle_key,
 a non-string category or judge, what only the standard JSON parser reads) returns None, and the caller reads
@@ -12,11 +15,15 @@ the file with `read_clean_battle_table`, which names the first bad row or counts
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import mmap
+import os
+import re
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
-from itertools import count
+from dataclasses import dataclass, replace
+from itertools import chain, count
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +34,7 @@ import zstandard
 
 from harness.formats.clean_battle import FORMAT
 from harness.formats.columns import BattleTable
+from harness.parallel import Forked, can_fork
 from harness.records import WINNERS
 
 _BOM = b"\xef\xbb\xbf"
@@ -54,17 +62,18 @@ class PackedFile:
     what they would in line). zstd rather than zlib: on a 197 MB battle file 0.17 s and 8 MB against zlib
     level 1's 0.7 s and 18 MB."""
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes | mmap.mmap) -> None:
         self._digest = ""
         self._packed = b""
         self._hashed = threading.Event()
         self._thread = threading.Thread(target=self._work, args=(raw,), name="pack-battle-file", daemon=True)
         self._thread.start()
 
-    def _work(self, raw: bytes) -> None:
-        self._digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-        self._hashed.set()
-        self._packed = zstandard.ZstdCompressor(level=1).compress(raw)
+    def _work(self, raw: bytes | mmap.mmap) -> None:
+        with memoryview(raw) as view:
+            self._digest = "sha256:" + hashlib.sha256(view).hexdigest()
+            self._hashed.set()
+            self._packed = zstandard.ZstdCompressor(level=1).compress(view)
 
     def digest(self) -> str:
         """The file's `sha256:` digest (waits for the hash only)."""
@@ -77,35 +86,82 @@ class PackedFile:
         return self._packed
 
 
-@dataclass(frozen=True)
-class _Codes:
-    """Model indices into `models` (sorted names) and winner indices into `WINNERS`."""
+_SPLIT_FROM = 32 << 20
+"""Files from this size (~160k rows of an Arena dump) are parsed in two halves, one in a forked child."""
 
-    models: tuple[str, ...]
-    a: np.ndarray[Any, np.dtype[np.int64]]
-    b: np.ndarray[Any, np.dtype[np.int64]]
-    winner: np.ndarray[Any, np.dtype[np.int64]]
+
+@dataclass(frozen=True)
+class _Coded:
+    """A list of strings as its distinct values and a code per item: what a child sends back (pickling half a
+    million strings took 0.1 s, their codes 1 ms)."""
+
+    values: list[str | None]
+    codes: np.ndarray[Any, np.dtype[np.int32]]
+
+    @classmethod
+    def of(cls, items: list[str | None]) -> _Coded:
+        index: defaultdict[str | None, int] = defaultdict(count().__next__)
+        codes = np.array([index[item] for item in items], np.int32)
+        return cls(list(index), codes)
+
+    def items(self) -> list[str | None]:
+        return list(map(self.values.__getitem__, self.codes.tolist()))
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The core columns of some rows: model codes into `names` (in first-seen order), winner codes into
+    `WINNERS`, the category and judge lists (coded when sent from a child)."""
+
+    names: list[str]
+    a: np.ndarray[Any, np.dtype[np.int32]]
+    b: np.ndarray[Any, np.dtype[np.int32]]
+    winner: np.ndarray[Any, np.dtype[np.int8]]
+    category: list[str | None] | _Coded
+    judge: list[str | None] | _Coded
+
+    def coded(self) -> _Part:
+        return replace(self, category=_Coded.of(_items(self.category)), judge=_Coded.of(_items(self.judge)))
+
+
+def _items(column: list[str | None] | _Coded) -> list[str | None]:
+    return column.items() if isinstance(column, _Coded) else column
 
 
 def read_core_table(path: Path, category: str | None = None) -> BattleTable | None:
     """A clean_battle JSON list as core columns (only the battles of `category` when given), its category and
-    judge columns and its bytes packed for the store; None when the file needs the full reader."""
-    raw = path.expanduser().read_bytes()
-    body = raw.removeprefix(_BOM)
-    if body.lstrip()[:1] != b"[" or not _valid_utf8(body):
+    judge columns and its bytes packed for the store; None when the file needs the full reader.
+
+    The file is mapped, not read: a private copy-on-write mapping for the parser (a cut is made by writing
+    the list's closing or opening bracket over the comma between two rows, which each process does in its
+    own copy) and a read-only one for the hash and the compression."""
+    with path.expanduser().open("rb") as handle:
+        if not os.fstat(handle.fileno()).st_size:
+            return None
+        text = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+        original = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    start = len(_BOM) if text[:len(_BOM)] == _BOM else 0
+    first = _FIRST_ROW.match(text, start)
+    if first is None or not _valid_utf8(original):
         return None
-    packed = PackedFile(raw)
-    try:
-        rows = _DECODER.decode(body)
-    except (msgspec.MsgspecError, RecursionError):  # not objects, or what only the standard parser reads
+    comma = _comma(text, first) if len(text) >= _SPLIT_FROM and can_fork() else None
+    tail = None if comma is None else Forked(True, _read_tail, text, comma)
+    packed = PackedFile(original)  # its thread starts after the fork
+    if comma is None or tail is None:
+        parts = [_read_part(text, start, len(text))]
+    else:
+        text[comma] = ord("]")
+        parts = [_read_part(text, start, comma + 1), tail.result()]
+        if None in parts:  # a cut that was not between rows, or a row the reader refuses: read it whole
+            text[comma] = ord(",")
+            parts = [_read_part(text, start, len(text))]
+    if None in parts:
         return None
-    codes = _codes(rows) if rows else None
-    if codes is None:
-        return None
-    names = [list(map(attrgetter(name), rows)) for name in ("category", "judge")]
-    table = BattleTable(codes.models, codes.a, codes.b, codes.winner, f"import:{path.name}",
-                        digest=packed.digest(), fields=dict(zip(("category", "judge"), names)),
-                        numbers=np.arange(1, len(rows) + 1, dtype=np.int64), packed=packed.packed)
+    columns = _joined([part for part in parts if part is not None])
+    n = len(columns.a)
+    table = BattleTable(columns.models, columns.a, columns.b, columns.winner, f"import:{path.name}",
+                        digest=packed.digest(), fields={"category": columns.category, "judge": columns.judge},
+                        numbers=np.arange(1, n + 1, dtype=np.int64), packed=packed.packed)
     return table if category is None else table.where(table.category_mask(category))
 
 
@@ -117,31 +173,82 @@ def reads_cores(path: Path) -> bool:
     return source.is_file() and detect_format(source) == FORMAT
 
 
-def _valid_utf8(body: bytes) -> bool:
+def _valid_utf8(text: mmap.mmap) -> bool:
     """Whether the bytes are UTF-8 (msgspec skips the strings of unread fields without checking them)."""
-    if body.isascii():
+    if len(text) and np.frombuffer(text, np.uint8).max() < 0x80:  # ASCII
         return True
     try:
-        body.decode("utf-8")
+        codecs.utf_8_decode(text, "strict", True)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def _codes(rows: list[_Core]) -> _Codes | None:
-    """Model and winner codes (sorted names, `WINNERS`), or None when some row is one `clean_battle` refuses
-    (a blank model name, the same model on both sides: the decoder checked the rest)."""
-    n = len(rows)
+_FIRST_ROW = re.compile(rb'\s*\[\s*(?:\{\s*("[A-Za-z_][A-Za-z0-9_ ]*")\s*:)?')
+
+
+def _comma(text: mmap.mmap, first: re.Match[bytes]) -> int | None:
+    """Where to cut the list near its middle: the comma between the end of a row and the next row (None when
+    no such place is found). The next row must open with the first row's first key, which a nested object
+    seldom does; whether the cut is really between rows is known when both halves parse."""
+    if first.group(1) is None:
+        return None
+    between = re.compile(rb"\}\s*(,)\s*\{\s*" + re.escape(first.group(1)) + rb"\s*:")
+    found = between.search(text, len(text) // 2)
+    return None if found is None else found.start(1)
+
+
+def _read_tail(text: mmap.mmap, comma: int) -> _Part | None:
+    """The rows after `comma` to the end of the list, parsed as a list of their own (the comma becomes its
+    opening bracket, in this process's copy of the mapping)."""
+    text[comma] = ord("[")
+    part = _read_part(text, comma, len(text))
+    return None if part is None else part.coded()
+
+
+def _read_part(text: mmap.mmap, start: int, stop: int) -> _Part | None:
+    """The core columns of the JSON list at `text[start:stop]`, or None when some row is not one this reader
+    takes as it stands (the decoder checks the types; here: a blank model name, the same model on both
+    sides, no rows)."""
+    try:
+        with memoryview(text) as view:
+            rows = _DECODER.decode(view[start:stop])
+    except (msgspec.MsgspecError, RecursionError):  # not objects, or what only the standard parser reads
+        return None
+    if not rows:
+        return None
     names: defaultdict[str, int] = defaultdict(count().__next__)  # each distinct name's first-seen index
     # comprehensions rather than attrgetter maps: Python specialises their slot reads (0.16 s for both seats of
     # a million rows against 0.28 s)
-    a = np.array([names[row.model_a] for row in rows], np.int64)
-    b = np.array([names[row.model_b] for row in rows], np.int64)
+    a = np.array([names[row.model_a] for row in rows], np.int32)
+    b = np.array([names[row.model_b] for row in rows], np.int32)
     if not all(name.strip() for name in names) or np.any(a == b):
         return None
-    order = sorted(names)
-    remap = np.empty(len(names), np.int64)
-    remap[[names[name] for name in order]] = np.arange(len(order))
     winners = {w: k for k, w in enumerate(WINNERS)}
-    winner = np.fromiter(map(winners.__getitem__, map(attrgetter("winner"), rows)), np.int64, n)
-    return _Codes(tuple(order), remap[a], remap[b], winner)
+    winner = np.fromiter(map(winners.__getitem__, map(attrgetter("winner"), rows)), np.int8, len(rows))
+    category, judge = (list(map(attrgetter(name), rows)) for name in ("category", "judge"))
+    return _Part(list(names), a, b, winner, category, judge)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The parts joined: model indices into `models` (sorted names), winner indices, category and judge."""
+
+    models: tuple[str, ...]
+    a: np.ndarray[Any, np.dtype[np.int64]]
+    b: np.ndarray[Any, np.dtype[np.int64]]
+    winner: np.ndarray[Any, np.dtype[np.int64]]
+    category: list[str | None]
+    judge: list[str | None]
+
+
+def _joined(parts: list[_Part]) -> _Columns:
+    """The parts' rows in order, their model codes mapped to the sorted names of all of them."""
+    models = sorted({name for part in parts for name in part.names})
+    index = {name: k for k, name in enumerate(models)}
+    remaps = [np.array([index[name] for name in part.names], np.int64) for part in parts]
+    return _Columns(tuple(models), np.concatenate([remap[part.a] for remap, part in zip(remaps, parts)]),
+                    np.concatenate([remap[part.b] for remap, part in zip(remaps, parts)]),
+                    np.concatenate([part.winner for part in parts]).astype(np.int64),
+                    list(chain.from_iterable(_items(part.category) for part in parts)),
+                    list(chain.from_iterable(_items(part.judge) for part in parts)))
