@@ -18,9 +18,8 @@ import zstandard
 from harness.arena.battles import ArenaConfig
 from harness.arena.run import run_arena
 from harness.errors import HarnessError
-from harness.formats import read_file
+from harness.formats import core_columns, read_file
 from harness.formats.columns import read_clean_battle_table
-from harness.formats import core_columns
 from harness.formats.core_columns import read_core_table
 from harness.judge.imports import import_judgments
 from harness.parallel import can_fork
