@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
@@ -24,9 +25,9 @@ FORK_FROM = 200_000
 
 
 class Forked(Generic[T]):
-    """`work(*args)`, in a forked child when the caller finds it `worth` one and this process may use
-    another CPU; `result()` waits for it and returns it, or raises what it raised. Fork before starting
-    threads: the child gets only the calling one."""
+    """`work(*args)`, in a forked child when the caller finds it `worth` one, this process may use another
+    CPU and runs no other thread (`can_fork`); `result()` waits for it and returns it, or raises what it
+    raised."""
 
     def __init__(self, worth: bool, work: Callable[..., T], *args: Any) -> None:
         self._outcome: tuple[bool, Any] | None = None
@@ -76,8 +77,12 @@ def in_threads(work: Callable[..., None], jobs: list[tuple[Any, ...]], workers: 
 
 
 def can_fork() -> bool:
-    """Whether a `Forked` would run in a child: fork exists here and this process may use two CPUs."""
-    return usable_cpus() >= 2 and "fork" in multiprocessing.get_all_start_methods()
+    """Whether a `Forked` would run in a child: fork exists here, this process may use two CPUs, and it runs
+    only the calling thread (a lock another thread holds at the fork, in logging or a buffered stream, stays
+    held in the child for good: so from a threaded caller, such as the Streamlit leaderboard, work runs in
+    line)."""
+    return (usable_cpus() >= 2 and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
 
 
 def _run(work: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:

@@ -52,7 +52,7 @@ def halves(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> b
     """Every file read in two halves (the second in a forked child), as a large file is, or whole."""
     if request.param:
         if not can_fork():
-            pytest.skip("needs fork and two usable CPUs")
+            pytest.skip("needs fork, two usable CPUs and no other thread running")
         monkeypatch.setattr(core_columns, "_SPLIT_FROM", 0)
     return bool(request.param)
 
@@ -94,7 +94,7 @@ def test_files_it_does_not_take_go_to_the_column_reader(tmp_path: Path, rows: li
 def test_a_cut_between_rows_is_found_and_one_inside_a_row_falls_back_to_the_whole_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not can_fork():
-        pytest.skip("needs fork and two usable CPUs")
+        pytest.skip("needs fork, two usable CPUs and no other thread running")
     nested = {"model_a": "m0", "model_b": "m1", "winner": "tie", "conv": [{"model_a": 1}, {"model_a": 2}]}
     rows = [*ROWS, nested, *ROWS, nested]
     path = tmp_path / "b.json"

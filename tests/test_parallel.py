@@ -11,7 +11,12 @@ import pytest
 
 from harness.parallel import Forked, can_fork, in_threads
 
-needs_fork = pytest.mark.skipif(not can_fork(), reason="needs fork and two usable CPUs")
+
+@pytest.fixture
+def forks() -> None:
+    """Skips where a Forked would run in line: no fork, one usable CPU, or a thread another test left running."""
+    if not can_fork():
+        pytest.skip("needs fork, two usable CPUs and no other thread running")
 
 
 def _pid_and_sum(values: list[int]) -> tuple[int, int]:
@@ -26,11 +31,23 @@ def _dies() -> None:
     os._exit(7)
 
 
-@needs_fork
-def test_forked_work_runs_in_a_child_and_returns_what_in_line_work_returns() -> None:
+def test_forked_work_runs_in_a_child_and_returns_what_in_line_work_returns(forks: None) -> None:
     pid, total = Forked(True, _pid_and_sum, list(range(1000))).result()
     assert pid != os.getpid() and total == sum(range(1000))
     assert Forked(False, _pid_and_sum, list(range(1000))).result() == (os.getpid(), total)
+
+
+def test_a_process_running_other_threads_does_not_fork(forks: None) -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not can_fork()
+        assert Forked(True, _pid_and_sum, [1, 2]).result() == (os.getpid(), 3)
+    finally:
+        release.set()
+        other.join()
+    assert can_fork()
 
 
 @pytest.mark.parametrize("worth", [True, False])
@@ -40,8 +57,7 @@ def test_what_the_work_raises_is_raised_by_result(worth: bool) -> None:
         job.result()
 
 
-@needs_fork
-def test_a_child_that_dies_is_a_clear_error() -> None:
+def test_a_child_that_dies_is_a_clear_error(forks: None) -> None:
     with pytest.raises(RuntimeError, match=r"died without a result \(exit code 7"):
         Forked(True, _dies).result()
 

@@ -157,6 +157,7 @@ def read_core_table(path: Path, category: str | None = None) -> BattleTable | No
             parts = [_read_part(text, start, len(text))]
     if None in parts:
         return None
+    packed.packed()  # the thread is done (it is by now, the parse took longer): the rating may fork
     columns = _joined([part for part in parts if part is not None])
     n = len(columns.a)
     table = BattleTable(columns.models, columns.a, columns.b, columns.winner, f"import:{path.name}",
