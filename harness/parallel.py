@@ -80,9 +80,9 @@ def can_fork() -> bool:
     """Whether a `Forked` would run in a child: fork exists here, this process may use two CPUs, and it runs
     only the calling thread (a lock another thread holds at the fork, in logging or a buffered stream, stays
     held in the child for good: so from a threaded caller, such as the Streamlit leaderboard, work runs in
-    line)."""
+    line), and it is not a daemon process (a pool's worker), which multiprocessing lets start no child."""
     return (usable_cpus() >= 2 and "fork" in multiprocessing.get_all_start_methods()
-            and threading.active_count() == 1)
+            and threading.active_count() == 1 and not multiprocessing.current_process().daemon)
 
 
 def _run(work: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:

@@ -1,22 +1,20 @@
 """`harness.parallel`: a Forked result comes from a child process and equals the in-line one; what the work
-raises is raised by result(); a child that dies is a clear error; threads run every job and raise the first
-failure."""
+raises is raised by result(); a child that dies is a clear error; a process running another thread, or a
+daemon process, does not fork; threads run every job and raise the first failure.
+
+The fork checks run in a spawned process of their own: the test session runs other threads once Ray's shared
+cluster is up (its listener threads), and a process running other threads rightly never forks."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
+from collections.abc import Callable
 
 import pytest
 
 from harness.parallel import Forked, can_fork, in_threads
-
-
-@pytest.fixture
-def forks() -> None:
-    """Skips where a Forked would run in line: no fork, one usable CPU, or a thread another test left running."""
-    if not can_fork():
-        pytest.skip("needs fork, two usable CPUs and no other thread running")
 
 
 def _pid_and_sum(values: list[int]) -> tuple[int, int]:
@@ -31,13 +29,37 @@ def _dies() -> None:
     os._exit(7)
 
 
-def test_forked_work_runs_in_a_child_and_returns_what_in_line_work_returns(forks: None) -> None:
+def _forks_a_child() -> None:
     pid, total = Forked(True, _pid_and_sum, list(range(1000))).result()
     assert pid != os.getpid() and total == sum(range(1000))
     assert Forked(False, _pid_and_sum, list(range(1000))).result() == (os.getpid(), total)
+    with pytest.raises(ValueError, match="bad row 3"):
+        Forked(True, _fails, "bad row 3").result()
 
 
-def test_a_process_running_other_threads_does_not_fork(forks: None) -> None:
+def _reports_a_dead_child() -> None:
+    with pytest.raises(RuntimeError, match=r"died without a result \(exit code 7"):
+        Forked(True, _dies).result()
+
+
+def _does_not_fork_from_a_daemon() -> None:
+    pool = multiprocessing.get_context("fork").Pool(1)  # its workers are daemons: they may not start children
+    try:
+        pid, total = pool.apply(_forked_pid_and_sum, ([1, 2],))
+    finally:
+        pool.terminate()
+    assert pid != os.getpid() and total == 3
+
+
+def _forked_pid_and_sum(values: list[int]) -> tuple[int, int]:
+    assert not can_fork()
+    pid, total = Forked(True, _pid_and_sum, values).result()
+    assert pid == os.getpid()
+    return pid, total
+
+
+def _does_not_fork_beside_another_thread() -> None:
+    assert can_fork()
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
@@ -50,16 +72,21 @@ def test_a_process_running_other_threads_does_not_fork(forks: None) -> None:
     assert can_fork()
 
 
+@pytest.mark.parametrize("check", [_forks_a_child, _reports_a_dead_child, _does_not_fork_beside_another_thread,
+                                   _does_not_fork_from_a_daemon])
+def test_forks_in_a_process_of_its_own(check: Callable[[], None]) -> None:
+    if not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs fork and two usable CPUs")
+    process = multiprocessing.get_context("spawn").Process(target=check)
+    process.start()
+    process.join(120)
+    assert process.exitcode == 0  # a failed check prints its traceback and exits 1
+
+
 @pytest.mark.parametrize("worth", [True, False])
 def test_what_the_work_raises_is_raised_by_result(worth: bool) -> None:
-    job = Forked(worth, _fails, "bad row 3")
     with pytest.raises(ValueError, match="bad row 3"):
-        job.result()
-
-
-def test_a_child_that_dies_is_a_clear_error(forks: None) -> None:
-    with pytest.raises(RuntimeError, match=r"died without a result \(exit code 7"):
-        Forked(True, _dies).result()
+        Forked(worth, _fails, "bad row 3").result()
 
 
 def test_threads_run_every_job_and_raise_the_first_failure() -> None:
