@@ -14,7 +14,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
-from unittest import mock
 
 _QUIET_LOGGERS = ("transformers", "datasets", "trl", "accelerate", "peft")
 # lm-eval modules that call tqdm for their own bars (only those already imported are touched).
@@ -57,6 +56,9 @@ def _silent_tqdm(original: Any) -> Any:
 @contextmanager
 def library_bars_off() -> Iterator[None]:
     """`quiet_hugging_face()`, and inside the block lm-eval draws no tqdm bars either."""
+    # imported here, not at the top: unittest.mock imports asyncio (~30 ms of every eval command's start)
+    from unittest import mock
+
     with ExitStack() as stack:
         import lm_eval.api.model
         import lm_eval.api.task  # noqa: F401 -- imported so that their bars are off from the first call

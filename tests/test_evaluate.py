@@ -266,7 +266,7 @@ def test_local_completions_backend_against_a_loopback_server(openai_server) -> N
 
 
 def test_group_task_keeps_its_subtasks_samples(tiny_model_dir: Path) -> None:
-    from harness.store.runs import read_task_result
+    from harness.store.runs import read_task_result, read_task_scores
 
     code, out, err = harness("eval", "--model", str(tiny_model_dir), "--tasks", "arith", "--limit", LIMIT, "--json")
     assert code == 0, err
@@ -275,6 +275,7 @@ def test_group_task_keeps_its_subtasks_samples(tiny_model_dir: Path) -> None:
     assert sorted(result.members) == ["arith", "arith_gen", "arith_mc"]
     assert sorted({s.task for s in result.samples}) == ["arith_gen", "arith_mc"] and len(result.samples) == 16
     assert {s.task for s in result.scores} >= {"arith_gen", "arith_mc"}
+    assert read_task_scores(open_store(), doc["run_id"], "arith") == result.scores  # what a store hit prints
 
 
 def test_tokenizer_template_is_named_and_keyed_by_its_content(tiny_model_dir: Path, tmp_path: Path) -> None:

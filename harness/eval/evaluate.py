@@ -49,6 +49,7 @@ from harness.store.runs import (
     finish_run,
     new_run_id,
     read_task_result,
+    read_task_scores,
     write_task_result,
 )
 
@@ -173,7 +174,7 @@ def _registered(store: Store, model: ResolvedModel) -> tuple[int, ResolvedModel]
 def _served(store: Store, run_id: str, model: ResolvedModel, tasks: list[str]) -> EvalOutcome:
     _, model = _registered(store, model)
     log.info("all %d task(s) found in the store (run %s); nothing to run", len(tasks), run_id)
-    found = [s for task in tasks for s in read_task_result(store, run_id, task).scores]
+    found = [s for task in tasks for s in read_task_scores(store, run_id, task)]
     return EvalOutcome(run_id, model.record.name, model.record.fingerprint, True, found, tasks)
 
 
