@@ -87,7 +87,8 @@ NOT_TAKEN = [
 
 
 @pytest.mark.parametrize("rows", NOT_TAKEN)
-def test_files_it_does_not_take_go_to_the_column_reader(tmp_path: Path, rows: list[object], halves: bool) -> None:
+def test_files_it_does_not_take_go_to_the_column_reader(tmp_path: Path, rows: list[object],
+                                                       halves: bool) -> None:
     assert read_core_table(_write(tmp_path / "b.json", rows)) is None
 
 

@@ -72,8 +72,8 @@ def _does_not_fork_beside_another_thread() -> None:
     assert can_fork()
 
 
-@pytest.mark.parametrize("check", [_forks_a_child, _reports_a_dead_child, _does_not_fork_beside_another_thread,
-                                   _does_not_fork_from_a_daemon])
+@pytest.mark.parametrize("check", [_forks_a_child, _reports_a_dead_child,
+                                   _does_not_fork_beside_another_thread, _does_not_fork_from_a_daemon])
 def test_forks_in_a_process_of_its_own(check: Callable[[], None]) -> None:
     if not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs fork and two usable CPUs")

@@ -170,8 +170,8 @@ def _chord_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: Fl
     """Fixed-Hessian Newton (chord) steps for many BT problems near one solution; cheap, linearly convergent.
 
     Works on transposed (pairs x rounds) arrays, so each step is a difference of gathered rows, one exp over
-    the pair-round grid, and two sums of rows per model (`_PairSums`; scipy.sparse did the same in as long, and
-    its import cost 0.1 s).
+    the pair-round grid, and two sums of rows per model (`_PairSums`; scipy.sparse did the same in as long,
+    and its import cost 0.1 s).
     """
     pairs = _PairSums(counts)
     wins_t, total_t, theta_t = wins.T.copy(), total.T.copy(), theta.T.copy()
@@ -207,9 +207,14 @@ class _PairSums:
 
     def net(self, z: FloatArray) -> FloatArray:
         out = np.zeros((self.n_models, z.shape[1]))
-        out[self.i_models] = np.add.reduceat(z if self.i_order is None else z[self.i_order], self.i_starts, axis=0)
-        out[self.j_models] -= np.add.reduceat(z if self.j_order is None else z[self.j_order], self.j_starts, axis=0)
+        out[self.i_models] = _row_sums(z, self.i_order, self.i_starts)
+        out[self.j_models] -= _row_sums(z, self.j_order, self.j_starts)
         return out
+
+
+def _row_sums(z: FloatArray, order: IntArray | None, starts: IntArray) -> FloatArray:
+    """Sums of the rows of `z` (taken in `order`) between consecutive `starts`."""
+    return _float(np.add.reduceat(z if order is None else z[order], starts, axis=0))
 
 
 def _groups(index: IntArray) -> tuple[IntArray | None, IntArray, IntArray]:

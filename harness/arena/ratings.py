@@ -210,8 +210,8 @@ def _rate(encoded: EncodedBattles, battle_set: str | Callable[[], str], config: 
     warnings: list[str] = []
     elo = bt = samples = None
     online = None if config.method == "bt" else Forked(  # beside the BT fit and its bootstrap
-        len(encoded.a) >= FORK_FROM, online_elo, encoded.a, encoded.b, encoded.score, len(encoded.models), config.k,
-        config.scale, config.base, config.initial)
+        len(encoded.a) >= FORK_FROM, online_elo, encoded.a, encoded.b, encoded.score, len(encoded.models),
+        config.k, config.scale, config.base, config.initial)
     if config.method in ("bt", "both"):
         bt, samples, notes = _fit_bt(counts, config)
         bt = _anchored(bt, anchor, config)
@@ -230,8 +230,9 @@ def _rate(encoded: EncodedBattles, battle_set: str | Callable[[], str], config: 
                             "the outcomes)")
     rows = _rows(encoded.models, elo, bt, samples, style, n.sum(axis=1), config)
     predicted = None if bt is None else predicted_win_rates(bt, config.base, config.scale)
-    return ArenaReport(battle_set if isinstance(battle_set, str) else battle_set(), len(encoded.a), encoded.models, rows, samples, predicted, observed, n, style,
-                       config, tuple(warnings))
+    fingerprint = battle_set if isinstance(battle_set, str) else battle_set()
+    return ArenaReport(fingerprint, len(encoded.a), encoded.models, rows, samples, predicted, observed, n,
+                       style, config, tuple(warnings))
 
 
 def dropped_controls(control: tuple[str, ...] | list[str], used: tuple[str, ...]) -> list[str]:

@@ -91,7 +91,8 @@ def store_battle_table(store: Store, table: BattleTable) -> int:
 
 def _rate_table(table: BattleTable, config: ArenaConfig) -> ArenaReport:
     encoded = encode_codes(table.models, table.a, table.b, table.winner)
-    fingerprint = Forked(len(table) >= FORK_FROM, codes_fingerprint, table.models, table.a, table.b, table.winner)
+    fingerprint = Forked(len(table) >= FORK_FROM, codes_fingerprint, table.models, table.a, table.b,
+                         table.winner)
     return rate_encoded(encoded, fingerprint.result, config, table.battles)
 
 
