@@ -22,7 +22,6 @@ from harness.formats import core_columns, read_file
 from harness.formats.columns import read_clean_battle_table
 from harness.formats.core_columns import read_core_table
 from harness.judge.imports import import_judgments
-from harness.parallel import can_fork
 from harness.store import open_store
 from harness.store.battle_blocks import read_blocks
 from harness.store.battles import read_battles
@@ -49,12 +48,16 @@ def _write(path: Path, rows: list[object], bom: bool = False) -> Path:
 
 @pytest.fixture(params=[False, True], ids=["whole", "halves"])
 def halves(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Every file read in two halves (the second in a forked child), as a large file is, or whole."""
+    """Every file read in two halves, as a large file is, or whole. The second half is read in a forked child
+    where the process may fork (`harness.parallel.can_fork`), else in line: the cut and the halves are the same."""
     if request.param:
-        if not can_fork():
-            pytest.skip("needs fork, two usable CPUs and no other thread running")
-        monkeypatch.setattr(core_columns, "_SPLIT_FROM", 0)
+        _halves_always(monkeypatch)
     return bool(request.param)
+
+
+def _halves_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(core_columns, "_SPLIT_FROM", 0)
+    monkeypatch.setattr(core_columns, "can_fork", lambda: True)
 
 
 @pytest.mark.parametrize("bom", [False, True])
@@ -94,8 +97,6 @@ def test_files_it_does_not_take_go_to_the_column_reader(tmp_path: Path, rows: li
 
 def test_a_cut_between_rows_is_found_and_one_inside_a_row_falls_back_to_the_whole_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not can_fork():
-        pytest.skip("needs fork, two usable CPUs and no other thread running")
     nested = {"model_a": "m0", "model_b": "m1", "winner": "tie", "conv": [{"model_a": 1}, {"model_a": 2}]}
     rows = [*ROWS, nested, *ROWS, nested]
     path = tmp_path / "b.json"
@@ -107,7 +108,7 @@ def test_a_cut_between_rows_is_found_and_one_inside_a_row_falls_back_to_the_whol
     assert comma is not None and text[comma:comma + 1] == b","
     head = json.loads(text[:comma] + b"]")  # the cut is between rows
     assert head == rows[:len(head)] and 0 < len(head) < len(rows)
-    monkeypatch.setattr(core_columns, "_SPLIT_FROM", 0)
+    _halves_always(monkeypatch)
     expected = read_clean_battle_table(path)
     inside = text.index(b'{"model_a": 2}') - 2  # the comma between the nested objects
     assert text[inside:inside + 1] == b","

@@ -147,23 +147,33 @@ def read_core_table(path: Path, category: str | None = None) -> BattleTable | No
     comma = _comma(text, first) if len(text) >= _SPLIT_FROM and can_fork() else None
     tail = None if comma is None else Forked(True, _read_tail, text, comma)
     packed = PackedFile(original)  # its thread starts after the fork
-    if comma is None or tail is None:
-        parts = [_read_part(text, start, len(text))]
-    else:
-        text[comma] = ord("]")
-        parts = [_read_part(text, start, comma + 1), tail.result()]
-        if None in parts:  # a cut that was not between rows, or a row the reader refuses: read it whole
-            text[comma] = ord(",")
-            parts = [_read_part(text, start, len(text))]
-    if None in parts:
+    try:
+        parts = _parsed(text, start, comma, tail)
+    finally:  # its thread ends here, whatever the parse found (it is done by now), so later work may fork
+        packed.packed()
+    if parts is None:
         return None
-    packed.packed()  # the thread is done (it is by now, the parse took longer): the rating may fork
-    columns = _joined([part for part in parts if part is not None])
+    columns = _joined(parts)
     n = len(columns.a)
     table = BattleTable(columns.models, columns.a, columns.b, columns.winner, f"import:{path.name}",
                         digest=packed.digest(), fields={"category": columns.category, "judge": columns.judge},
                         numbers=np.arange(1, n + 1, dtype=np.int64), packed=packed.packed)
     return table if category is None else table.where(table.category_mask(category))
+
+
+def _parsed(text: mmap.mmap, start: int, comma: int | None,
+            tail: Forked[_Part | None] | None) -> list[_Part] | None:
+    """The list's parts: whole, or the half before `comma` here and `tail` from the child; read whole when a
+    half does not parse (a cut that was not between rows, or a row the reader refuses); None when the whole
+    does not either."""
+    if comma is not None and tail is not None:
+        text[comma] = ord("]")
+        halves = [_read_part(text, start, comma + 1), tail.result()]
+        text[comma] = ord(",")
+        if None not in halves:
+            return [part for part in halves if part is not None]
+    whole = _read_part(text, start, len(text))
+    return None if whole is None else [whole]
 
 
 def reads_cores(path: Path) -> bool:
