@@ -72,8 +72,32 @@ def _does_not_fork_beside_another_thread() -> None:
     assert can_fork()
 
 
-@pytest.mark.parametrize("check", [_forks_a_child, _reports_a_dead_child,
-                                   _does_not_fork_beside_another_thread, _does_not_fork_from_a_daemon])
+def _arena_rates_the_same_with_its_loops_in_children() -> None:
+    """`harness arena --battles` with Elo, the fingerprint and the file's second half in children (the
+    thresholds lowered to 0) gives the report the in-line run gives."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from harness.arena import ratings, run
+    from harness.arena.battles import ArenaConfig
+    from harness.formats import core_columns
+
+    rows = [{"model_a": f"m{k % 5}", "model_b": f"m{(k % 5 + 1 + k // 5 % 4) % 5}",
+             "winner": ("model_a", "tie", "model_b")[k % 3], "judge": f"user{k % 4}"} for k in range(400)]
+    config = ArenaConfig(bootstrap=30)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "battles.json"
+        path.write_text(json.dumps(rows))
+        in_line = run.run_arena(config, path, store=f"sqlite:///{tmp}/a.db").to_json()
+        assert can_fork()
+        ratings.FORK_FROM = run.FORK_FROM = core_columns._SPLIT_FROM = 0
+        forked = run.run_arena(config, path, store=f"sqlite:///{tmp}/b.db").to_json()
+    assert forked == in_line and len(in_line["models"]) == 5
+
+
+@pytest.mark.parametrize("check", [_forks_a_child, _reports_a_dead_child, _does_not_fork_beside_another_thread,
+                                   _does_not_fork_from_a_daemon, _arena_rates_the_same_with_its_loops_in_children])
 def test_forks_in_a_process_of_its_own(check: Callable[[], None]) -> None:
     if not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs fork and two usable CPUs")

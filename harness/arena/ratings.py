@@ -209,9 +209,10 @@ def _rate(encoded: EncodedBattles, battle_set: str | Callable[[], str], config: 
     n, observed = win_matrices(counts)
     warnings: list[str] = []
     elo = bt = samples = None
-    online = None if config.method == "bt" else Forked(  # beside the BT fit and its bootstrap
-        len(encoded.a) >= FORK_FROM, online_elo, encoded.a, encoded.b, encoded.score, len(encoded.models),
-        config.k, config.scale, config.base, config.initial)
+    beside = config.method == "both" and len(encoded.a) >= FORK_FROM  # a child, while the BT fit runs here
+    online = None if config.method == "bt" else Forked(
+        beside, online_elo, encoded.a, encoded.b, encoded.score, len(encoded.models), config.k, config.scale,
+        config.base, config.initial)
     if config.method in ("bt", "both"):
         bt, samples, notes = _fit_bt(counts, config)
         bt = _anchored(bt, anchor, config)
