@@ -36,7 +36,7 @@ class Forked(Generic[T]):
             return
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
-        self._child = context.Process(target=_child, args=(send, work, args), daemon=True,
+        self._child = context.Process(target=_child, args=(self._receive, send, work, args), daemon=True,
                                       name=f"harness-{getattr(work, '__name__', 'work')}")
         self._child.start()
         send.close()
@@ -46,6 +46,7 @@ class Forked(Generic[T]):
             try:
                 self._outcome = self._receive.recv()
             except EOFError:
+                self._child.join()
                 raise RuntimeError(f"the child process {self._child.name} died without a result "
                                    f"(exit code {self._child.exitcode}; out of memory?)") from None
             finally:
@@ -92,6 +93,9 @@ def _run(work: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
         return False, exc
 
 
-def _child(send: Connection, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _child(receive: Connection, send: Connection, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """In the child: close its copy of the pipe's read end first, so that when the parent dies the pipe has no
+    reader left and the send fails (the child exits) instead of blocking on a full pipe for good."""
+    receive.close()
     send.send(_run(work, args))
     send.close()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -105,6 +107,40 @@ def test_forks_in_a_process_of_its_own(check: Callable[[], None]) -> None:
     process.start()
     process.join(120)
     assert process.exitcode == 0  # a failed check prints its traceback and exits 1
+
+
+def _big(seconds: float) -> bytes:
+    time.sleep(seconds)
+    return b"x" * (4 << 20)  # more than a pipe holds: the send blocks until someone reads
+
+
+def _dies_with_a_child_at_work(pid_file: str) -> None:
+    job = Forked(True, _big, 0.5)
+    Path(pid_file).write_text(str(job._child.pid))
+    os._exit(0)  # as a kill -9 would: the child's result is never read
+
+
+def test_a_child_whose_parent_died_exits(tmp_path: Path) -> None:
+    if not hasattr(os, "fork") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs fork and two usable CPUs")
+    pid_file = tmp_path / "child.pid"
+    parent = multiprocessing.get_context("spawn").Process(target=_dies_with_a_child_at_work, args=(str(pid_file),))
+    parent.start()
+    parent.join(60)
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")  # a zombie has exited
 
 
 @pytest.mark.parametrize("worth", [True, False])
