@@ -107,13 +107,14 @@ def bootstrap_bradley_terry(counts: PairCounts, rounds: int, seed: int = 0, base
     inverse = np.linalg.inv(hessian)
     step = batch_rounds(n_pairs)
     firsts = range(0, rounds, step)
+    pairs = _PairSums(counts)  # grouped once, shared by every batch's chord steps
     out = np.empty((rounds, counts.n_models))
 
     def solve(first: int, stream: np.random.SeedSequence) -> None:  # one batch of rounds, into `out`
         drawn = resample_cells(np.random.default_rng(stream), cells, min(step, rounds - first))
         wins_i, wins_j, ties = drawn[:, :n_pairs], drawn[:, n_pairs:2 * n_pairs], drawn[:, 2 * n_pairs:]
         wins, total = wins_i + ties / 2, wins_i + wins_j + ties
-        theta, done = _chord_bt(counts, wins, total, np.tile(theta0, (len(wins), 1)), inverse)
+        theta, done = _chord_bt(counts, pairs, wins, total, np.tile(theta0, (len(wins), 1)), inverse)
         _exact_rounds(counts, wins, total, theta, np.flatnonzero(~done), theta0)
         out[first:first + len(theta)] = _to_elo(theta, base, scale, center)
 
@@ -165,7 +166,7 @@ def _exact_rounds(counts: PairCounts, wins: FloatArray, total: FloatArray, theta
         theta[pick], _ = _newton_bt(counts, wins[pick], total[pick], ridge, np.tile(theta0, (len(pick), 1)))
 
 
-def _chord_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: FloatArray,
+def _chord_bt(counts: PairCounts, pairs: _PairSums, wins: FloatArray, total: FloatArray, theta: FloatArray,
               inverse: FloatArray) -> tuple[FloatArray, BoolArray]:
     """Fixed-Hessian Newton (chord) steps for many BT problems near one solution; cheap, linearly convergent.
 
@@ -173,7 +174,6 @@ def _chord_bt(counts: PairCounts, wins: FloatArray, total: FloatArray, theta: Fl
     the pair-round grid, and two sums of rows per model (`_PairSums`; scipy.sparse did the same in as long,
     and its import cost 0.1 s).
     """
-    pairs = _PairSums(counts)
     wins_t, total_t, theta_t = wins.T.copy(), total.T.copy(), theta.T.copy()
     done = np.zeros(len(theta), dtype=bool)
     for _ in range(_MAX_CHORD):
