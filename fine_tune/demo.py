@@ -9,7 +9,6 @@ needs (steps, learning rate, batch). `harness demo` then evaluates both against 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from fine_tune.progress import ProgressBoard, QueuedProgress
 from fine_tune.sft import FinetuneResult, find_finished, has_checkpoint, run_finetune
 from fine_tune.synthetic import SyntheticData, write_arith_data
 from harness.errors import HarnessError
+from harness.parallel import usable_cpus
 
 # The published recipes assume a 7B model, 52k examples and 8 GPUs; a tiny random-init model learns
 # two-digit addition with a 150x larger learning rate and about a thousand steps. How far each variant gets
@@ -92,7 +92,7 @@ def train_side_by_side(requests: Mapping[str, FinetuneRequest], store_url: str |
     their bars drawn here. A fine-tune's error is raised here; a process that dies is reported by its name."""
     context = multiprocessing.get_context("spawn")
     events, done, running = context.Queue(), context.Queue(), context.Value("i", len(requests))
-    cores = os.cpu_count() or 2
+    cores = usable_cpus()
     threads = max(1, cores // len(requests))
     workers = {key: context.Process(target=_train_one, name=f"fine-tune {request.name}",
                                     args=(key, request, store_url, (threads, cores, running), events, done))

@@ -14,7 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.judge import workers
 from harness.judge.workers import worker_count
+from harness.parallel import usable_cpus
 from harness.store import open_store
 from harness.store.battles import read_battles
 from harness.store.judgments import read_judgments
@@ -32,10 +34,14 @@ def _judge(questions: Path, base_url: str, *extra: str) -> list[str]:
 
 
 def test_worker_count_default_and_caps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(workers, "usable_cpus", lambda: 2)
     assert worker_count(None, 16, 100) == 1  # the default concurrency: one process
     assert worker_count(None, 64, 100) == 2  # one per 32 calls in flight
     assert worker_count(None, 256, 100) == 2  # at most one per CPU
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)  # the machine's CPUs, of which this process may use one
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(workers, "usable_cpus", usable_cpus)
+    assert worker_count(None, 256, 100) == 1
     assert worker_count(4, 64, 100) == 4  # asked for: as many as asked
     assert worker_count(4, 3, 100) == 3 and worker_count(4, 64, 2) == 2  # never idle workers
 

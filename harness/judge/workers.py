@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from harness.errors import RunFailed
+from harness.parallel import usable_cpus
 
 T = TypeVar("T")
 CALLS_PER_WORKER = 32  # calls in flight one process keeps up with (docs/performance.md, judge section)
@@ -27,9 +28,10 @@ RunShare = Callable[[int, int, Callable[[], None]], T]
 
 
 def worker_count(requested: int | None, concurrency: int, units: int) -> int:
-    """Processes for a run: `requested`, or one per CALLS_PER_WORKER calls in flight and at most one per CPU;
+    """Processes for a run: `requested`, or one per CALLS_PER_WORKER calls in flight and at most one per CPU
+    this process may run on (its affinity: a container or `taskset` may allow fewer than the machine has);
     never more than the calls in flight (each needs one) or the units of work (a pair's two orders are one)."""
-    wanted = requested or min(os.cpu_count() or 1, -(-concurrency // CALLS_PER_WORKER))
+    wanted = requested or min(usable_cpus(), -(-concurrency // CALLS_PER_WORKER))
     return max(1, min(wanted, concurrency, units))
 
 
