@@ -163,3 +163,18 @@ def test_store_with_several_sources_needs_a_judge(store_url: str) -> None:
     with pytest.raises(HarnessError, match="no battles judged by 'gpt-5'"):
         run_arena(config, from_store=True, judges=["gpt-5"])
     assert len(select_sources(battles[:2])) == 2  # one source: nothing to choose
+
+
+def test_many_sources_are_counted_not_all_listed() -> None:
+    """An Arena dump names a judge per voter: the error names the first ten sources and counts the rest."""
+    from harness.arena.sources import select_sources
+    from harness.errors import HarnessError
+    from harness.records import Battle
+
+    voters = [f"arena_user_{k:02d}" for k in range(25)]
+    battles = [Battle(model_a="x", model_b="y", winner="model_a", judge=j, battle_key=j) for j in voters]
+    with pytest.raises(HarnessError) as raised:
+        select_sources(battles)
+    assert raised.value.message == f"the battles come from 25 sources: {', '.join(voters[:10])} and 15 more"
+    with pytest.raises(HarnessError, match=r"\(sources: arena_user_00, .*arena_user_09 and 15 more\)"):
+        select_sources(battles, ["gpt-4"])

@@ -14,6 +14,7 @@ from harness.errors import HarnessError
 from harness.records import Battle
 
 UNSPECIFIED = "unspecified"
+_LISTED = 10  # sources an error names before it counts the rest (an Arena dump has a judge per voter)
 
 
 def battle_source(battle: Battle) -> str:
@@ -37,10 +38,16 @@ def select_sources(battles: Sequence[Battle], names: Sequence[str] | None = None
         unknown = [n for n in names if n not in found]
         if unknown:
             raise HarnessError(f"no battles judged by {', '.join(map(repr, unknown))} (sources: "
-                               f"{', '.join(found) or 'none'})", hint="pass --judge with one of the sources")
+                               f"{listed(found) or 'none'})", hint="pass --judge with one of the sources")
         wanted = set(names)
         return [b for b in battles if battle_source(b) in wanted]
     if len(found) > 1:
-        raise HarnessError(f"the battles come from {len(found)} sources: {', '.join(found)}",
+        raise HarnessError(f"the battles come from {len(found)} sources: {listed(found)}",
                            hint="pick one with --judge NAME (repeat --judge to pool several on purpose)")
     return list(battles)
+
+
+def listed(names: Sequence[str]) -> str:
+    """The first names, comma-separated, and how many more there are."""
+    shown = ", ".join(names[:_LISTED])
+    return shown if len(names) <= _LISTED else f"{shown} and {len(names) - _LISTED} more"
