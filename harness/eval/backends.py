@@ -185,7 +185,17 @@ def _own_chat_template(directory: Path) -> str | None:
     return None
 
 
-def _resolve_full(directory: Path, name: str, source: str) -> ResolvedModel:
+def check_files(model: ResolvedModel) -> None:
+    """The weights open and the tokenizer loads (a local checkpoint; an adapter's base). `resolve_model` checks
+    them unless told not to; `harness eval` then calls this only when the store does not already hold every
+    task: a store hit's fingerprint is that of files a finished run loaded, and loading a LLaMA-2-size
+    tokenizer.json alone takes ~50 ms (docs/performance.md)."""
+    if model.record.kind != "api" and Path(model.path).is_dir():
+        _check_weights(Path(model.path))
+        _check_tokenizer(Path(model.path))
+
+
+def _resolve_full(directory: Path, name: str, source: str, check: bool = True) -> ResolvedModel:
     if not (directory / "config.json").exists():
         raise ModelNotFound(f"{directory} is not a checkpoint: no config.json", hint="pass a model directory")
     config = _read_json(directory / "config.json")
@@ -194,8 +204,9 @@ def _resolve_full(directory: Path, name: str, source: str) -> ResolvedModel:
             f"model {source} has no tokenizer (none of {', '.join(TOKENIZER_FILES)})",
             hint="save the tokenizer beside the weights: tokenizer.save_pretrained(dir)",
         )
-    _check_weights(directory)
-    _check_tokenizer(directory)
+    if check:
+        _check_weights(directory)
+        _check_tokenizer(directory)
     card = _read_json(directory / "harness.json") if (directory / "harness.json").exists() else {}
     record = ModelRecord(
         name=name,
@@ -241,8 +252,9 @@ def with_stored_model(config: EvalConfig, store_url: str | None) -> EvalConfig:
     return config.model_copy(update={"model": found["source"], "name": config.name or found["name"]})
 
 
-def resolve_model(config: EvalConfig) -> ResolvedModel:
-    """Validate `--model` and fingerprint it, without loading weights.
+def resolve_model(config: EvalConfig, check: bool = True) -> ResolvedModel:
+    """Validate `--model` and fingerprint it, without loading weights (`check=False`: without opening the
+    weights' headers or loading the tokenizer either; `check_files` does that later).
 
     A PEFT adapter directory resolves to its base model plus the adapter; its fingerprint covers both.
 
@@ -264,7 +276,7 @@ def resolve_model(config: EvalConfig) -> ResolvedModel:
         base_id = adapter_config.get("base_model_name_or_path")
         if not base_id:
             raise ModelNotFound(f"adapter {directory} names no base_model_name_or_path", hint="fix adapter_config.json")
-        base = _resolve_full(_locate(str(base_id)), str(base_id), str(base_id))
+        base = _resolve_full(_locate(str(base_id)), str(base_id), str(base_id), check)
         card = _read_json(directory / "harness.json") if (directory / "harness.json").exists() else {}
         tokenizer_dir = directory if any((directory / f).exists() for f in TOKENIZER_FILES) else Path(base.path)
         record = ModelRecord(
@@ -278,7 +290,7 @@ def resolve_model(config: EvalConfig) -> ResolvedModel:
             card=card,
         )
         return ResolvedModel(record, base.path, str(directory), _own_chat_template(tokenizer_dir), card)
-    return _resolve_full(directory, name, config.model)
+    return _resolve_full(directory, name, config.model, check)
 
 
 def hf_args(model: ResolvedModel, config: EvalConfig) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from harness.eval.backends import (
     ResolvedModel,
     check_backend,
     check_checkpoint,
+    check_files,
     load_lm,
     resolve_model,
     score_after_delimiter,
@@ -191,11 +192,12 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
     check_backend(config)
     entries = resolve_tasks(config.suite, config.tasks, config.num_fewshot)
     config = with_stored_model(config, store_url)
-    model = resolve_model(config)
+    model = resolve_model(config, check=False)  # its files are checked once the store lacks a task
     template = chat_template_for(config, model)
     tasks = [e.task for e in entries]
     keys = spec_keys(config, model, template, entries)
     if not is_main_rank():
+        check_files(model)
         return _follow(config, store_url, model, template, plan_tasks(config, model, template, entries, keys))
     store = None
     if keys is not None and not config.force and store_exists(store_url):  # project tasks: names known valid
@@ -203,6 +205,7 @@ def run_eval(config: EvalConfig, store_url: str | None = None) -> EvalOutcome:
         if (run_id := _one_run(keys, find_task_results(store, keys, by="spec_key"))) is not None:
             return _served(store, run_id, model, tasks)
     plan = plan_tasks(config, model, template, entries, keys)
+    check_files(model)
     check_checkpoint(model, config)  # the whole checkpoint, before the store is created or written
     store = store or open_store(store_url)
     hits = {} if config.force else find_task_results(store, [p.eval_key for p in plan])
