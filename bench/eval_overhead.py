@@ -2,7 +2,9 @@
 
 Run: .venv/bin/python bench/eval_overhead.py [--repeats 2] [--limit 200] [--before DIR]
 Prints ratios measured in this run (absolute seconds are printed too, but mean little on a noisy machine).
-Also `harness --help` (median of 5; target <= 0.2 s). Every harness command runs as `python -m harness`
+Also `harness --help` (median of 5; target <= 0.2 s), and the floor under a store hit: a script that
+imports what any hit must (typer, SQLAlchemy and its SQLite dialect, rich's console and table, PyYAML) and
+runs a one-option typer command, nothing of harness; first run / floor is the most a hit could reach. Every harness command runs as `python -m harness`
 from this checkout; `--before DIR` runs the same --help and store-hit measurements from another checkout
 (e.g. a worktree at the base commit) in the same run.
 """
@@ -31,6 +33,21 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
 
 def harness(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness", *args]
+
+
+FLOOR = """
+import rich.console, rich.table, sqlalchemy, sqlalchemy.dialects.sqlite, typer, yaml
+
+app = typer.Typer()
+
+
+@app.command()
+def main(x: int = 0) -> None:
+    pass
+
+
+app(["--x", "1"], standalone_mode=False)
+"""
 
 
 def help_time(env: dict[str, str], cwd: Path) -> float:
@@ -62,7 +79,7 @@ def main() -> None:
     common = ["--limit", str(args.limit), "--device", "cpu", "--batch_size", "16"]
     lm_eval_cmd = [str(BIN / "lm_eval"), "run", "--model", "hf", "--model_args", f"pretrained={model}",
                    "--tasks", "arith_mc", "arith_gen", "--include_path", str(ROOT / "tasks"), *common]
-    firsts, hits, peers, before_hits = [], [], [], []  # seconds
+    firsts, hits, peers, before_hits, floors = [], [], [], [], []  # seconds
     for i in range(args.repeats):
         store = f"sqlite:///{work / f'store{i}.db'}"
         harness_cmd = harness("-q", "eval", "--model", str(model), "--suite", "smoke", "--limit", str(args.limit),
@@ -70,6 +87,7 @@ def main() -> None:
         peers.append(timed(lm_eval_cmd, env))
         firsts.append(timed(harness_cmd, env))
         hits.append(timed(harness_cmd, env))
+        floors.append(timed([sys.executable, "-c", FLOOR], env))
         if args.before:
             before_hits.append(timed(harness_cmd, env, Path(args.before)))
     local, full = index_times()
@@ -78,6 +96,9 @@ def main() -> None:
     print(f"  lm_eval CLI          {peer:7.2f} s")
     print(f"  harness eval (first) {first:7.2f} s   ratio harness/lm_eval = {first / peer:.2f} (target <= 1.0)")
     print(f"  harness eval (store) {hit:7.2f} s   speed-up over first  = {first / hit:.1f}x (target >= 20x)")
+    floor = statistics.median(floors)
+    print(f"  import floor         {floor:7.2f} s   (typer + SQLAlchemy + rich + PyYAML, no harness): a hit could "
+          f"be at most {first / floor:.1f}x; this one is {hit - floor:+.2f} s over it")
     start_up = help_time(env, ROOT)
     print(f"  harness --help       {start_up:7.2f} s   (target <= 0.2 s)")
     if args.before:
