@@ -166,15 +166,34 @@ def test_store_with_several_sources_needs_a_judge(store_url: str) -> None:
 
 
 def test_many_sources_are_counted_not_all_listed() -> None:
-    """An Arena dump names a judge per voter: the error names the first ten sources and counts the rest."""
+    """Many judges (a rater per row, say): the error names the first ten sources and counts the rest."""
     from harness.arena.sources import select_sources
     from harness.errors import HarnessError
     from harness.records import Battle
 
-    voters = [f"arena_user_{k:02d}" for k in range(25)]
+    voters = [f"rater_{k:02d}" for k in range(25)]
     battles = [Battle(model_a="x", model_b="y", winner="model_a", judge=j, battle_key=j) for j in voters]
     with pytest.raises(HarnessError) as raised:
         select_sources(battles)
     assert raised.value.message == f"the battles come from 25 sources: {', '.join(voters[:10])} and 15 more"
-    with pytest.raises(HarnessError, match=r"\(sources: arena_user_00, .*arena_user_09 and 15 more\)"):
+    with pytest.raises(HarnessError, match=r"\(sources: rater_00, .*rater_09 and 15 more\)"):
         select_sources(battles, ["gpt-4"])
+
+
+def test_sources_are_named_alike_in_python_and_in_the_store_views(store_url: str) -> None:
+    """Chatbot Arena voters are the crowd, no judge (None or "") is unspecified: in `battle_source` and in the
+    views' SQL, for battles stored row by row."""
+    from harness.arena.sources import source_of, sources_of
+    from harness.records import Battle
+    from harness.store import open_store
+    from harness.store.battles import read_battles, write_battles
+    from harness.store.views import read_battle_counts, read_battle_sources
+
+    judges = ["arena_user_9", "arena_user_12", "gpt-4", "", None, "arena_userX", "human"]
+    store = open_store()
+    write_battles(store, [Battle(model_a="x", model_b="y", winner="tie", judge=j, battle_key=f"k{k}")
+                          for k, j in enumerate(judges)])
+    expected = {"crowd": 2, "gpt-4": 1, "unspecified": 2, "arena_userX": 1, "human": 1}
+    assert read_battle_sources(store).set_index("source")["n"].to_dict() == expected
+    assert sources_of(read_battles(store)) == sorted(expected) == sorted({source_of(j) for j in judges})
+    assert int(read_battle_counts(store, judges=["crowd", "unspecified"])["n"].sum()) == 4

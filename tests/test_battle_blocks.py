@@ -92,13 +92,16 @@ def test_views_counts_and_judges_are_the_same_for_both_layouts(tmp_path: Path) -
     per_row, block = (open_store(url) for url in _stores(tmp_path))
     _same(read_battle_sources(per_row), read_battle_sources(block), ["source", "n"])
     assert list(read_battle_sources(block)["source"])[:1] == list(read_battle_sources(per_row)["source"])[:1]
-    for among, judges in ((None, None), (["alpaca-13b", "llama-13b"], None), (None, ["arena_user_2"]),
-                          (None, ["unspecified"])):
+    for store in (per_row, block):  # Chatbot Arena voters (arena_user_<n>) are one source: the crowd
+        assert read_battle_sources(store).set_index("source")["n"].to_dict() == {"crowd": 51, "unspecified": 9}
+        assert run_arena(ELO, from_store=True, store=store.url, judges=["crowd"]).report.n_battles == 51
+    for among, judges in ((None, None), (["alpaca-13b", "llama-13b"], None), (None, ["crowd"]),
+                          (None, ["unspecified"]), (None, ["arena_user_2"])):
         _same(read_battle_counts(per_row, among, judges), read_battle_counts(block, among, judges), ["n"])
     for by_category in (False, True):
         _same(read_win_counts(per_row, by_category), read_win_counts(block, by_category), ["model"])
-        _same(read_win_counts(per_row, by_category, ["arena_user_0"]),
-              read_win_counts(block, by_category, ["arena_user_0"]), ["model"])
+        _same(read_win_counts(per_row, by_category, ["crowd"]),
+              read_win_counts(block, by_category, ["crowd"]), ["model"])
     pd.testing.assert_frame_equal(read_battle_rows(per_row).fillna("-"), read_battle_rows(block).fillna("-"))
     assert count_by_mode(block)["battles"] == count_by_mode(per_row)["battles"] == 60
     assert judge_names(block) == judge_names(per_row) == ["arena_user_0", "arena_user_1", "arena_user_2"]

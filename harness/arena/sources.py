@@ -2,8 +2,12 @@
 model) are never mixed unless the user names them.
 
 A battle's source is its `judge` (`human`, `crowd`, or the judge model's name; `unspecified` when a file named
-none). `select_sources` keeps the named sources, or, with none named, requires that there is only one. Pure;
-`harness arena --from-store`, `harness gate` and the leaderboard call it with their `--judge` values.
+none), except that a Chatbot Arena voter is the crowd: FastChat's `clean_battle_data.py` names each voter
+`arena_user_<n>`, so a dump has thousands of judges that are one source, as LLMFAO's crowd workers are (its
+reader names them `crowd`); the voter stays in the battle's `judge`. `select_sources` keeps the named sources,
+or, with none named, requires that there is only one. Pure; `harness arena --from-store`, `harness gate` and
+the leaderboard call it with their `--judge` values, and the store's views name sources the same way in SQL
+and pandas (`harness.store.views.battle_source_column`, `harness.store.battle_blocks.judge_sources`).
 """
 
 from __future__ import annotations
@@ -14,12 +18,21 @@ from harness.errors import HarnessError
 from harness.records import Battle
 
 UNSPECIFIED = "unspecified"
-_LISTED = 10  # sources an error names before it counts the rest (an Arena dump has a judge per voter)
+CROWD = "crowd"
+VOTER_PREFIX = "arena_user_"  # a Chatbot Arena voter's judge name (FastChat's clean_battle_data.py)
+_LISTED = 10  # sources an error names before it counts the rest (a judge per rater)
+
+
+def source_of(judge: str | None) -> str:
+    """The source of a judge's battles: the judge, `crowd` for a Chatbot Arena voter, `unspecified` for none."""
+    if not judge:
+        return UNSPECIFIED
+    return CROWD if judge.startswith(VOTER_PREFIX) else judge
 
 
 def battle_source(battle: Battle) -> str:
     """The source of one battle: who judged it."""
-    return battle.judge or UNSPECIFIED
+    return source_of(battle.judge)
 
 
 def sources_of(battles: Sequence[Battle]) -> list[str]:

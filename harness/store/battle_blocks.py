@@ -197,8 +197,6 @@ def blocks_frame(conn: sa.Connection, judges: Sequence[str] | None = None) -> pd
     the block's `after_battle` and `block` id; with `judges`, only battles of those sources."""
     import pandas as pd
 
-    from harness.arena.sources import UNSPECIFIED
-
     frames = []
     for block in read_blocks(conn) if has_blocks(conn) else ():
         c = block.columns
@@ -211,8 +209,17 @@ def blocks_frame(conn: sa.Connection, judges: Sequence[str] | None = None) -> pd
     columns = ["model_a", "model_b", "winner", "category", "judge", "after_battle", "block"]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     if judges:
-        frame = frame[frame["judge"].fillna(UNSPECIFIED).isin(list(judges))]
+        frame = frame[judge_sources(frame["judge"]).isin(list(judges))]
     return frame
+
+
+def judge_sources(judges: pd.Series) -> pd.Series:
+    """Each battle's source from its judge, as `harness.arena.sources.source_of` names it (vectorised)."""
+    from harness.arena.sources import CROWD, UNSPECIFIED, VOTER_PREFIX
+
+    named = judges.where(judges != "")
+    voter = named.str.startswith(VOTER_PREFIX, na=False).astype(bool)
+    return named.fillna(UNSPECIFIED).where(~voter, CROWD)
 
 
 def lock_sources(conn: sa.Connection, sources: Sequence[str]) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
-from harness.store.battle_blocks import blocks_frame
+from harness.store.battle_blocks import blocks_frame, judge_sources
 from harness.store.engine import Store
 from harness.store.schema import (
     battle_blocks,
@@ -142,23 +142,24 @@ def read_scores(store: Store) -> pd.DataFrame:
 
 
 def battle_source_column() -> Any:
-    """Who judged a battle, as `harness.arena.sources.battle_source` names it (no judge: "unspecified")."""
-    from harness.arena.sources import UNSPECIFIED
+    """Who judged a battle, as `harness.arena.sources.source_of` names it (no judge: "unspecified", a Chatbot
+    Arena voter: "crowd")."""
+    from harness.arena.sources import CROWD, UNSPECIFIED, VOTER_PREFIX
 
-    return sa.func.coalesce(battles.c.judge, UNSPECIFIED)
+    judge = sa.func.nullif(battles.c.judge, "")
+    return sa.case((judge.startswith(VOTER_PREFIX, autoescape=True), CROWD),
+                   else_=sa.func.coalesce(judge, UNSPECIFIED))
 
 
 def read_battle_sources(store: Store) -> pd.DataFrame:
     """Each battle source (human, crowd, a judge model) with its battle count `n`, most battles first."""
-    from harness.arena.sources import UNSPECIFIED
-
     source = battle_source_column().label("source")
     query = sa.select(source, sa.func.count().label("n")).group_by(source).order_by(sa.desc("n"), source)
     frame = _frame(store, query, "battles")
     blocks = _blocks(store)
     if blocks.empty:
         return frame
-    counted = blocks["judge"].fillna(UNSPECIFIED).value_counts().rename_axis("source").reset_index(name="n")
+    counted = judge_sources(blocks["judge"]).value_counts().rename_axis("source").reset_index(name="n")
     both = _summed([frame, counted], ["source"], ["n"])
     return both.sort_values(["n", "source"], ascending=[False, True], ignore_index=True)
 
