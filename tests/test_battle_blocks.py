@@ -10,10 +10,12 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from harness.arena.battles import ArenaConfig
 from harness.arena.run import run_arena
+from harness.errors import HarnessError
 from harness.formats import read_file
 from harness.formats.columns import read_battle_table
 from harness.judge.imports import import_judgments
@@ -213,3 +215,35 @@ def test_block_and_rows_on_each_backend(new_store_url: str, tmp_path: Path) -> N
     assert run_arena(ELO, battles_file=path, store=new_store_url).battles_written == 0
     assert read_battles(open_store(new_store_url)) == read_file(path).battles
     assert int(read_win_counts(open_store(new_store_url))["battles"].sum()) == 120
+
+
+def test_from_store_rates_the_columns_as_the_records_would(tmp_path: Path) -> None:
+    """`arena --from-store` reads the stored battles as columns (`read_stored_table`): the same report as rating
+    `read_battles`' records, for a store of rows before a block, the block (Arena voters: the crowd) and rows
+    after it, with and without a category and sources."""
+    from harness.arena.ratings import compute_ratings
+    from harness.arena.sources import select_sources
+    from harness.store.battles import read_stored_table
+
+    url = f"sqlite:///{tmp_path / 'mixed.db'}"
+    store = open_store(url)
+
+    def judged(judge: str, start: int, n: int) -> list[Battle]:
+        return [Battle(model_a=MODELS[k % 4], model_b=MODELS[(k + 1) % 4] if k % 3 else "gpt-x",
+                       winner=WINNERS[k % 3], judge=judge, category=["writing", None][k % 2],
+                       battle_key=f"{judge}-{k}") for k in range(start, start + n)]
+
+    write_battles(store, judged("gpt-4", 0, 25))
+    assert run_arena(ELO, battles_file=_file(tmp_path), store=url).battles_written == 60
+    write_battles(store, judged("gpt-4", 25, 15) + judged("human", 0, 10))
+    assert len(read_stored_table(store)) == len(read_battles(store)) == 110
+    both = ArenaConfig(method="both", bootstrap=30)
+    for category, judges in ((None, ["crowd"]), (None, ["gpt-4"]), ("writing", ["gpt-4", "human"]),
+                             ("coding", ["crowd"]), (None, ["crowd", "gpt-4", "human", "unspecified"])):
+        expected = compute_ratings(select_sources(read_battles(store, category=category), judges), both)
+        got = run_arena(both, from_store=True, store=url, category=category, judges=judges).report
+        assert got.to_json() == expected.to_json(), (category, judges)
+    with pytest.raises(HarnessError, match="4 sources: crowd, gpt-4, human, unspecified"):
+        run_arena(both, from_store=True, store=url)
+    with pytest.raises(HarnessError, match="no battles in category 'math'"):
+        run_arena(both, from_store=True, store=url, category="math", judges=None)

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from harness.arena.battles import codes_fingerprint, encode_codes
 from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, rate_encoded, ratings_from_report
-from harness.arena.sources import battle_source, select_sources
+from harness.arena.sources import select_sources, source_mask
 from harness.errors import HarnessError
 from harness.parallel import FORK_FROM, Forked
 from harness.records import Battle
@@ -49,22 +47,27 @@ def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store:
     """Rate the battles of `battles_file` or of the store (exactly one), optionally of one category, and
     store the ratings under the battle set's fingerprint."""
     from harness.store import open_store
-    from harness.store.battles import read_battles
+    from harness.store.battles import read_battles, read_stored_table
     from harness.store.ratings import write_ratings
 
     if (battles_file is None) == (not from_store):
         raise HarnessError("pass exactly one of --battles FILE and --from-store",
                            hint="--from-store rates the battles `harness judge` wrote")
     opened = open_store(store)
-    if battles_file is None:
+    suffix = f" judge:{'+'.join(judges)}" if judges else ""
+    if battles_file is None and config.control:  # style control reads each battle's extra
         battles = select_sources(read_battles(opened, category=category), judges)
-        source = f"store:{opened.url}" + (f" judge:{'+'.join(judges)}" if judges else "")
+        source = f"store:{opened.url}{suffix}"
         report = compute_ratings(_checked(battles, category), config)
     else:
-        table = _file_battles(battles_file, category, skip_bad, cores_only=not judges and not config.control)
-        if judges:
-            table = _judged_by(table, judges)
-        source = table.source + (f" judge:{'+'.join(judges)}" if judges else "")
+        if battles_file is None:  # the store's battles: of one source unless several are named
+            table = _judged_by(read_stored_table(opened, category), judges)
+        else:  # a file's: all of them unless sources are named
+            table = _file_battles(battles_file, category, skip_bad, cores_only=not config.control)
+            table = _judged_by(table, judges) if judges else table
+        if not len(table):
+            _checked([], category)
+        source = table.source + suffix
         report = _rate_table(table, config)
     for note in report.warnings:
         log.warning("%s", note)
@@ -120,12 +123,12 @@ def _file_battles(path: Path, category: str | None, skip_bad: bool, cores_only: 
     return table
 
 
-def _judged_by(table: BattleTable, judges: list[str]) -> BattleTable:
-    """The file's battles of the named sources (an unknown one is an error listing the file's sources)."""
-    records = table.battles()
-    select_sources(records, judges)
-    wanted = set(judges)
-    return table.where(np.array([battle_source(b) in wanted for b in records], dtype=bool))
+def _judged_by(table: BattleTable, judges: list[str] | None) -> BattleTable:
+    """The battles of the named sources, or of the only one when none is named (an unknown source, or several
+    and none named, is an error listing them)."""
+    judged = [b.judge for b in table.records] if table.records else table.fields["judge"]
+    keep = source_mask(judged, judges)
+    return table if keep is None else table.where(keep)
 
 
 def _checked(battles: list[Battle], category: str | None) -> list[Battle]:

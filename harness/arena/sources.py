@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
 from harness.errors import HarnessError
 from harness.records import Battle
 
@@ -46,18 +49,36 @@ def select_sources(battles: Sequence[Battle], names: Sequence[str] | None = None
     Raises:
         HarnessError: a named source with no battles, or several sources and none named (both list them).
     """
-    found = sources_of(battles)
+    wanted = _wanted(sources_of(battles), names)
+    return list(battles) if wanted is None else [b for b in battles if battle_source(b) in wanted]
+
+
+def source_mask(judges: Sequence[str | None], names: Sequence[str] | None = None) -> NDArray[np.bool_] | None:
+    """`select_sources` on battles given as their judges (a column): which battles it keeps, None for all.
+
+    Raises:
+        HarnessError: as `select_sources`.
+    """
+    named = {judge: source_of(judge) for judge in set(judges)}
+    wanted = _wanted(sorted(set(named.values())), names)
+    if wanted is None:
+        return None
+    kept = {judge for judge, source in named.items() if source in wanted}
+    return np.fromiter(map(kept.__contains__, judges), bool, len(judges))
+
+
+def _wanted(found: list[str], names: Sequence[str] | None) -> set[str] | None:
+    """The sources to keep among `found` (None: all, there being one), or the error saying why none can be."""
     if names:
         unknown = [n for n in names if n not in found]
         if unknown:
             raise HarnessError(f"no battles judged by {', '.join(map(repr, unknown))} (sources: "
                                f"{listed(found) or 'none'})", hint="pass --judge with one of the sources")
-        wanted = set(names)
-        return [b for b in battles if battle_source(b) in wanted]
+        return set(names)
     if len(found) > 1:
         raise HarnessError(f"the battles come from {len(found)} sources: {listed(found)}",
                            hint="pick one with --judge NAME (repeat --judge to pool several on purpose)")
-    return list(battles)
+    return None
 
 
 def listed(names: Sequence[str]) -> str:
