@@ -75,6 +75,24 @@ def test_core_columns_are_the_column_readers(tmp_path: Path, bom: bool, halves: 
     assert np.array_equal(writing.a, whole.a) and writing.fields["judge"] == whole.fields["judge"]
 
 
+def test_a_files_battles_of_named_sources(tmp_path: Path, halves: bool, store_url: str) -> None:
+    """`--battles FILE --judge NAME` takes the core columns too: the same ratings as the records of those
+    sources (Arena voters are the crowd), and an unknown source names the file's."""
+    from harness.arena.ratings import compute_ratings
+    from harness.arena.sources import select_sources
+
+    voters = [{**row, "judge": f"arena_user_{k}"} for k, row in enumerate(ROWS * 3)]
+    path = _write(tmp_path / "b.json", [*ROWS, *voters])
+    records = read_file(path).battles
+    both = ArenaConfig(method="both", bootstrap=20)
+    for judges in (["crowd"], ["gpt-4", "unspecified"], ["crowd", "gpt-4"]):
+        got = run_arena(both, battles_file=path, judges=judges).report.to_json()
+        assert got == compute_ratings(select_sources(records, judges), both).to_json(), judges
+    assert run_arena(both, battles_file=path, judges=["crowd"]).report.n_battles == 12
+    with pytest.raises(HarnessError, match=r"no battles judged by 'gpt-5' \(sources: crowd, gpt-4, unspecified\)"):
+        run_arena(both, battles_file=path, judges=["gpt-5"])
+
+
 NOT_TAKEN = [
     [*ROWS, ["x", "y", "tie"]],  # a row that is not an object
     [*ROWS, {"model_a": "x", "model_b": "y", "winner": "draw"}],
