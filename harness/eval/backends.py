@@ -186,10 +186,8 @@ def _own_chat_template(directory: Path) -> str | None:
 
 
 def check_files(model: ResolvedModel) -> None:
-    """The weights open and the tokenizer loads (a local checkpoint; an adapter's base). `resolve_model` checks
-    them unless told not to; `harness eval` then calls this only when the store does not already hold every
-    task: a store hit's fingerprint is that of files a finished run loaded, and loading a LLaMA-2-size
-    tokenizer.json alone takes ~50 ms (docs/performance.md)."""
+    """The weights open and the tokenizer loads (a local checkpoint; an adapter's base): `harness eval` calls
+    it once the store lacks a task (a hit's fingerprint is that of files a finished run loaded)."""
     if model.record.kind != "api" and Path(model.path).is_dir():
         _check_weights(Path(model.path))
         _check_tokenizer(Path(model.path))
