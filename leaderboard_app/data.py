@@ -14,12 +14,11 @@ from typing import Any, NamedTuple
 import pandas as pd
 import streamlit as st
 
-from harness.arena.ratings import ArenaConfig, compute_ratings, ratings_from_report
-from harness.arena.sources import select_sources
+from harness.arena.ratings import ArenaConfig, ratings_from_report
+from harness.arena.run import rate_table, stored_table
 from harness.errors import HarnessError
 from harness.records import Rating
 from harness.store import Store, open_store, resolve_store_url
-from harness.store.battles import read_battles
 from harness.store.contamination import read_contaminated
 from harness.store.judgments import read_judgments as read_single_judgments
 from harness.store.runs import read_task_result
@@ -193,10 +192,8 @@ def computed_ratings(store: Store, category: str | None = None, judges: Sources 
     """BT (with a small bootstrap) and Elo rows in the `ratings` table's shape, built as `harness arena` builds them,
     on the battles of the `judges` sources (of every source when None: the pages pass sources when there are
     several)."""
-    battles = read_battles(store, category=category)
-    if judges:
-        battles = select_sources(battles, list(judges))
-    report = compute_ratings(battles, ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}))
+    table = stored_table(store, category, judges, every_source=True)
+    report = rate_table(table, ArenaConfig.model_validate({"bootstrap": FALLBACK_BOOTSTRAP}))
     source = f"store:{store.url}" + (f" judge:{'+'.join(judges)}" if judges else "")
     rows = ratings_from_report(report, source, category)
     return pd.DataFrame([asdict(r) for r in rows], columns=[f.name for f in fields(Rating)])

@@ -222,6 +222,7 @@ def test_from_store_rates_the_columns_as_the_records_would(tmp_path: Path) -> No
     `read_battles`' records, for a store of rows before a block, the block (Arena voters: the crowd) and rows
     after it, with and without a category and sources."""
     from harness.arena.ratings import compute_ratings
+    from harness.arena.run import rate_table, stored_table
     from harness.arena.sources import select_sources
     from harness.store.battles import read_stored_table
 
@@ -245,5 +246,7 @@ def test_from_store_rates_the_columns_as_the_records_would(tmp_path: Path) -> No
         assert got.to_json() == expected.to_json(), (category, judges)
     with pytest.raises(HarnessError, match="4 sources: crowd, gpt-4, human, unspecified"):
         run_arena(both, from_store=True, store=url)
+    pooled = rate_table(stored_table(store, every_source=True), both)  # the leaderboard's fit of every source
+    assert pooled.to_json() == compute_ratings(read_battles(store), both).to_json()
     with pytest.raises(HarnessError, match="no battles in category 'math'"):
         run_arena(both, from_store=True, store=url, category="math", judges=None)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,7 +48,7 @@ def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store:
     """Rate the battles of `battles_file` or of the store (exactly one), optionally of one category, and
     store the ratings under the battle set's fingerprint."""
     from harness.store import open_store
-    from harness.store.battles import read_battles, read_stored_table
+    from harness.store.battles import read_battles
     from harness.store.ratings import write_ratings
 
     if (battles_file is None) == (not from_store):
@@ -61,14 +62,14 @@ def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store:
         report = compute_ratings(_checked(battles, category), config)
     else:
         if battles_file is None:  # the store's battles: of one source unless several are named
-            table = _judged_by(read_stored_table(opened, category), judges)
+            table = stored_table(opened, category, judges)
         else:  # a file's: all of them unless sources are named
             table = _file_battles(battles_file, category, skip_bad, cores_only=not config.control)
             table = _judged_by(table, judges) if judges else table
         if not len(table):
             _checked([], category)
         source = table.source + suffix
-        report = _rate_table(table, config)
+        report = rate_table(table, config)
     for note in report.warnings:
         log.warning("%s", note)
     written = 0 if battles_file is None else store_battle_table(opened, table)
@@ -92,7 +93,19 @@ def store_battle_table(store: Store, table: BattleTable) -> int:
         {name: table.fields[name] for name in names}, table.extras, table.lossless_orjson, table.packed))
 
 
-def _rate_table(table: BattleTable, config: ArenaConfig) -> ArenaReport:
+def stored_table(store: Store, category: str | None = None, judges: Sequence[str] | None = None,
+                 every_source: bool = False) -> BattleTable:
+    """The store's battles (of `category`) as columns (`read_stored_table`): of the named sources, else of its
+    only source, or of all of them with `every_source` (the leaderboard's pages pass sources when there are
+    several)."""
+    from harness.store.battles import read_stored_table
+
+    table = read_stored_table(store, category)
+    return table if every_source and not judges else _judged_by(table, judges)
+
+
+def rate_table(table: BattleTable, config: ArenaConfig) -> ArenaReport:
+    """`compute_ratings` of battles given as columns (a file's or the store's)."""
     encoded = encode_codes(table.models, table.a, table.b, table.winner)
     fingerprint = Forked(len(table) >= FORK_FROM, codes_fingerprint, table.models, table.a, table.b,
                          table.winner)
@@ -123,7 +136,7 @@ def _file_battles(path: Path, category: str | None, skip_bad: bool, cores_only: 
     return table
 
 
-def _judged_by(table: BattleTable, judges: list[str] | None) -> BattleTable:
+def _judged_by(table: BattleTable, judges: Sequence[str] | None) -> BattleTable:
     """The battles of the named sources, or of the only one when none is named (an unknown source, or several
     and none named, is an error listing them)."""
     judged = [b.judge for b in table.records] if table.records else table.fields["judge"]
