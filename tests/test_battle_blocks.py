@@ -247,6 +247,10 @@ def test_from_store_rates_the_columns_as_the_records_would(tmp_path: Path) -> No
     with pytest.raises(HarnessError, match="4 sources: crowd, gpt-4, human, unspecified"):
         run_arena(both, from_store=True, store=url)
     pooled = rate_table(stored_table(store, every_source=True), both)  # the leaderboard's fit of every source
+    everything = read_battles(store)
+    for pair in (("vicuna-13b", "alpaca-13b"), ("gpt-x", "koala-13b"), ("nobody", "alpaca-13b")):  # the gate's
+        assert read_battles(store, pair=pair) == [b for b in everything if {b.model_a, b.model_b} == set(pair)]
+    assert read_battles(store, pair=("vicuna-13b", "alpaca-13b"), judge="arena_user_1")
     assert pooled.to_json() == compute_ratings(read_battles(store), both).to_json()
     with pytest.raises(HarnessError, match="no battles in category 'math'"):
         run_arena(both, from_store=True, store=url, category="math", judges=None)

@@ -1,15 +1,16 @@
 """The gate's arena checks: candidate-vs-baseline win rate from direct battles, and their BT rating difference.
 
 `harness gate` adds them to the same Holm family as the task checks when the store has battles (from
-`harness judge` or an import) between the two runs' model names. Pure statistics over `Battle` records
-(`decide` reads them from the store).
+`harness judge` or an import) between the two runs' model names. Pure statistics over the battles of the
+chosen source as columns (the BT fit) and the records of the direct battles (clustered by question);
+`decide` reads both from the store.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from harness.errors import HarnessError
 from harness.gate import stats
 from harness.gate.checks import GateConfig, Pending
 from harness.records import Battle
+
+if TYPE_CHECKING:
+    from harness.formats.columns import BattleTable
 
 
 def _battle_clusters(direct: list[Battle], candidate: str) -> list[list[float]]:
@@ -50,18 +54,20 @@ def win_rate_check(direct: list[Battle], candidate: str, config: GateConfig) -> 
                    config.max_drop, test.sd_diff)
 
 
-def rating_check(battles: list[Battle], candidate: str, baseline: str, config: GateConfig) -> Pending:
-    """BT rating difference (candidate - baseline) over every stored battle, with its bootstrap CI."""
-    from harness.arena.ratings import ArenaConfig, compute_ratings
+def rating_check(table: BattleTable, candidate: str, baseline: str, config: GateConfig) -> Pending:
+    """BT rating difference (candidate - baseline) over every battle of the source, with its bootstrap CI."""
+    from harness.arena.ratings import ArenaConfig
+    from harness.arena.run import rate_table
 
     rounds = 1000
     arena_config = ArenaConfig.model_validate({"method": "bt", "bootstrap": rounds, "seed": config.seed,
                                                "ci": 1 - config.alpha})
-    report = compute_ratings(battles, arena_config)
+    report = rate_table(table, arena_config)
     diff = report.difference(candidate, baseline)
     below = diff.p_not_better if diff.p_not_better is not None else 0.5
     p_value = min(1.0, 2 * (min(below, 1 - below) * rounds + 1) / (rounds + 1))
-    n = sum(1 for b in battles if candidate in (b.model_a, b.model_b) or baseline in (b.model_a, b.model_b))
+    ends = [table.models.index(candidate), table.models.index(baseline)]
+    n = int(np.count_nonzero(np.isin(table.a, ends) | np.isin(table.b, ends)))
     cand_bt, base_bt = report.row(candidate).bt, report.row(baseline).bt
     low = diff.ci_low if diff.ci_low is not None else math.nan
     high = diff.ci_high if diff.ci_high is not None else math.nan
@@ -71,17 +77,16 @@ def rating_check(battles: list[Battle], candidate: str, baseline: str, config: G
                    config.max_rating_drop, None)
 
 
-def arena_checks(battles: list[Battle], candidate: str, baseline: str,
+def arena_checks(table: BattleTable, direct: list[Battle], candidate: str, baseline: str,
                  config: GateConfig) -> tuple[list[Pending], list[str]]:
-    """Win-rate and rating checks when `battles` (every stored one) has both models (else none, with a note)."""
+    """Win-rate and rating checks when `table` (every stored battle of the source) has both models (else none,
+    with a note); `direct` are its battles between the two, in battle order."""
     if candidate == baseline:
         return [], []
-    seen = {m for b in battles for m in (b.model_a, b.model_b)}
-    if not {candidate, baseline} <= seen:
+    if not {candidate, baseline} <= set(table.models):
         note = f"arena: no battles for both {candidate} and {baseline}; not gated"
-        return [], [note] if battles else []
-    direct = [b for b in battles if {b.model_a, b.model_b} == {candidate, baseline}]
+        return [], [note] if len(table) else []
     checks = [win_rate_check(direct, candidate, config)] if direct else []
-    checks.append(rating_check(battles, candidate, baseline, config))
-    return checks, [f"arena: {len(direct)} direct battle(s), {len(battles)} in the BT fit"]
+    checks.append(rating_check(table, candidate, baseline, config))
+    return checks, [f"arena: {len(direct)} direct battle(s), {len(table)} in the BT fit"]
 

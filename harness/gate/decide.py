@@ -143,10 +143,14 @@ def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
         pending.append(check)
         notes += task_notes
     if config.with_arena:
-        from harness.arena.sources import select_sources
+        from harness.arena.run import stored_table
+        from harness.arena.sources import battle_source
 
-        battles = select_sources(read_battles(store), config.judges or None)
-        arena_pending, arena_notes = arena_checks(battles, candidate.model, baseline.model, config)
+        judges = config.judges or None
+        table = stored_table(store, judges=judges)  # of one source unless several are named
+        direct = [b for b in read_battles(store, pair=(candidate.model, baseline.model))
+                  if judges is None or battle_source(b) in judges]
+        arena_pending, arena_notes = arena_checks(table, direct, candidate.model, baseline.model, config)
         pending += arena_pending
         notes += arena_notes
     checks = decide(pending, config)

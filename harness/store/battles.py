@@ -9,8 +9,8 @@ order without a `Battle` per row (what `harness arena --from-store` rates).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, replace
 from itertools import chain
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,6 +21,7 @@ from harness.errors import HarnessError
 from harness.records import WINNERS, Battle
 from harness.store.battle_blocks import (
     BattleColumns,
+    StoredBlock,
     block_keys,
     has_blocks,
     lock_sources,
@@ -85,10 +86,12 @@ def write_battle_tuples(store: Store, columns: Sequence[str], rows: Sequence[tup
 
 
 def read_battles(
-    store: Store, source: str | None = None, judge: str | None = None, category: str | None = None
+    store: Store, source: str | None = None, judge: str | None = None, category: str | None = None,
+    pair: tuple[str, str] | None = None,
 ) -> list[Battle]:
-    """Battles in insertion order (the order online Elo uses), optionally filtered; blocks' battles sit after
-    the battles rows written before them."""
+    """Battles in insertion order (the order online Elo uses), optionally filtered (`pair`: only the battles
+    between those two models); blocks' battles sit after the battles rows written before them. With `pair`,
+    a block without such a battle is read without its extras (which may mean parsing its stored file)."""
     query = sa.select(battles).order_by(battles.c.id)
     if source is not None:
         query = query.where(battles.c.source == source)
@@ -96,11 +99,12 @@ def read_battles(
         query = query.where(battles.c.judge == judge)
     if category is not None:
         query = query.where(battles.c.category == category)
+    if pair is not None:
+        query = query.where(battles.c.model_a.in_(pair), battles.c.model_b.in_(pair))
     names = Battle.__dataclass_fields__
     with store.engine.connect() as conn:
         rows = [(r["id"], Battle(**{k: r[k] for k in names})) for r in conn.execute(query).mappings()]
-        blocks = list(read_blocks(conn, None if source is None else [source], extras=True)) \
-            if has_blocks(conn) else []
+        blocks = list(_blocks_of(conn, None if source is None else [source], pair)) if has_blocks(conn) else []
     out: list[Battle] = []
     position = 0
     for block in blocks:
@@ -110,6 +114,22 @@ def read_battles(
         out += [b for b in block.columns.battles()
                 if (judge is None or b.judge == judge) and (category is None or b.category == category)]
     return out + [battle for _, battle in rows[position:]]
+
+
+def _blocks_of(conn: sa.Connection, sources: list[str] | None,
+               pair: tuple[str, str] | None) -> Iterator[StoredBlock]:
+    """The blocks with their extras, or with `pair` only their battles between those models (a block without
+    any is read without its extras)."""
+    if pair is None:
+        yield from read_blocks(conn, sources, extras=True)
+        return
+    for block in read_blocks(conn, sources):
+        c = block.columns
+        codes = [c.models.index(name) if name in c.models else -1 for name in pair]
+        keep = (np.isin(c.a, codes) & np.isin(c.b, codes)) if -1 not in codes else np.zeros(len(c), bool)
+        if keep.any():
+            whole = next(b for b in read_blocks(conn, extras=True, digest=c.digest) if b.id == block.id)
+            yield replace(whole, columns=whole.columns.where(keep))
 
 
 class _Part(NamedTuple):
