@@ -77,6 +77,18 @@ def test_cli_judge_import_skip_bad(tmp_path: Path) -> None:
     assert (doc["format"], doc["battles_written"], doc["skipped"]) == ("clean-battle", 3, 1)
 
 
+
+def test_cli_judge_import_lists_ten_judges_and_counts_the_rest(tmp_path: Path) -> None:
+    rows = [{"model_a": "x", "model_b": "y", "winner": "tie", "judge": f"arena_user_{k:02d}"} for k in range(14)]
+    path = tmp_path / "votes.json"
+    path.write_text(json.dumps(rows))
+    done = CliRunner().invoke(app, ["judge", "import", str(path)])
+    assert done.exit_code == 0, done.output
+    assert "14 new battles of 14 read" in done.stdout and "arena_user_09 and 4 more" in done.stdout
+    assert "arena_user_10" not in done.stdout
+    doc = json.loads(CliRunner().invoke(app, ["judge", "import", str(path), "--json"]).stdout)
+    assert len(doc["judges"]) == 14  # the JSON document lists them all
+
 REAL_FILES = [
     "vicuna80_fastchat_eval",
     "vicuna80_fastchat_eval/review/vicuna-13b_20230322-clean-lang/review_gpt35_vicuna-13b.jsonl",

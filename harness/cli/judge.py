@@ -193,6 +193,7 @@ def judge_import_command(
     """Import existing judgments as battles (and grades), so they are not paid for twice."""
     from dataclasses import asdict
 
+    from harness.arena.sources import listed
     from harness.judge.imports import import_judgments
 
     outcome = import_judgments(file, format, store, skip_bad)
@@ -201,7 +202,7 @@ def judge_import_command(
     else:
         stdout.print(f"{outcome.format}: {outcome.battles_written} new battles of {outcome.battles_read} read, "
                      f"{outcome.judgments_written} grades, {outcome.dropped} error rows dropped; "
-                     f"judges {', '.join(outcome.judges)}", markup=False)
+                     f"judges {listed(outcome.judges)}", markup=False)
 
 
 @judge_app.command("results")
