@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from harness.arena.ratings import ArenaConfig, ratings_from_report
-from harness.arena.run import rate_table, stored_table
+from harness.arena.tables import rate_table, stored_table
 from harness.errors import HarnessError
 from harness.records import Rating
 from harness.store import Store, open_store, resolve_store_url

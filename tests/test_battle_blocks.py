@@ -222,8 +222,8 @@ def test_from_store_rates_the_columns_as_the_records_would(tmp_path: Path) -> No
     `read_battles`' records, for a store of rows before a block, the block (Arena voters: the crowd) and rows
     after it, with and without a category and sources."""
     from harness.arena.ratings import compute_ratings
-    from harness.arena.run import rate_table, stored_table
     from harness.arena.sources import select_sources
+    from harness.arena.tables import rate_table, stored_table
     from harness.store.battles import read_stored_table
 
     url = f"sqlite:///{tmp_path / 'mixed.db'}"

@@ -6,16 +6,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.arena.battles import codes_fingerprint, encode_codes
-from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, rate_encoded, ratings_from_report
-from harness.arena.sources import select_sources, source_mask
+from harness.arena.ratings import ArenaConfig, ArenaReport, compute_ratings, ratings_from_report
+from harness.arena.sources import select_sources
+from harness.arena.tables import judged_by, rate_table, stored_table
 from harness.errors import HarnessError
-from harness.parallel import FORK_FROM, Forked
 from harness.records import Battle
 
 if TYPE_CHECKING:
@@ -65,7 +63,7 @@ def run_arena(config: ArenaConfig, battles_file: Path | None = None, from_store:
             table = stored_table(opened, category, judges)
         else:  # a file's: all of them unless sources are named
             table = _file_battles(battles_file, category, skip_bad, cores_only=not config.control)
-            table = _judged_by(table, judges) if judges else table
+            table = judged_by(table, judges) if judges else table
         if not len(table):
             _checked([], category)
         source = table.source + suffix
@@ -93,25 +91,6 @@ def store_battle_table(store: Store, table: BattleTable) -> int:
         {name: table.fields[name] for name in names}, table.extras, table.lossless_orjson, table.packed))
 
 
-def stored_table(store: Store, category: str | None = None, judges: Sequence[str] | None = None,
-                 every_source: bool = False) -> BattleTable:
-    """The store's battles (of `category`) as columns (`read_stored_table`): of the named sources, else of its
-    only source, or of all of them with `every_source` (the leaderboard's pages pass sources when there are
-    several)."""
-    from harness.store.battles import read_stored_table
-
-    table = read_stored_table(store, category)
-    return table if every_source and not judges else _judged_by(table, judges)
-
-
-def rate_table(table: BattleTable, config: ArenaConfig) -> ArenaReport:
-    """`compute_ratings` of battles given as columns (a file's or the store's)."""
-    encoded = encode_codes(table.models, table.a, table.b, table.winner)
-    fingerprint = Forked(len(table) >= FORK_FROM, codes_fingerprint, table.models, table.a, table.b,
-                         table.winner)
-    return rate_encoded(encoded, fingerprint.result, config, table.battles)
-
-
 def _file_battles(path: Path, category: str | None, skip_bad: bool, cores_only: bool = False) -> BattleTable:
     """What a file holds, as columns, keeping only the battles of `category` when one is given; `cores_only`:
     a clean_battle JSON list's core columns only, when it reads as it stands (its other fields stay in it)."""
@@ -134,14 +113,6 @@ def _file_battles(path: Path, category: str | None, skip_bad: bool, cores_only: 
     if not len(table):
         _checked([], category)
     return table
-
-
-def _judged_by(table: BattleTable, judges: Sequence[str] | None) -> BattleTable:
-    """The battles of the named sources, or of the only one when none is named (an unknown source, or several
-    and none named, is an error listing them)."""
-    judged = [b.judge for b in table.records] if table.records else table.fields["judge"]
-    keep = source_mask(judged, judges)
-    return table if keep is None else table.where(keep)
 
 
 def _checked(battles: list[Battle], category: str | None) -> list[Battle]:

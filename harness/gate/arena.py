@@ -57,7 +57,7 @@ def win_rate_check(direct: list[Battle], candidate: str, config: GateConfig) -> 
 def rating_check(table: BattleTable, candidate: str, baseline: str, config: GateConfig) -> Pending:
     """BT rating difference (candidate - baseline) over every battle of the source, with its bootstrap CI."""
     from harness.arena.ratings import ArenaConfig
-    from harness.arena.run import rate_table
+    from harness.arena.tables import rate_table
 
     rounds = 1000
     arena_config = ArenaConfig.model_validate({"method": "bt", "bootstrap": rounds, "seed": config.seed,

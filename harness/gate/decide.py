@@ -143,8 +143,8 @@ def run_gate(config: GateConfig, store_url: str | None = None) -> GateReport:
         pending.append(check)
         notes += task_notes
     if config.with_arena:
-        from harness.arena.run import stored_table
         from harness.arena.sources import battle_source
+        from harness.arena.tables import stored_table
 
         judges = config.judges or None
         table = stored_table(store, judges=judges)  # of one source unless several are named
