@@ -7,7 +7,9 @@ import multiprocessing as mp
 import os
 import signal
 import time
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from harness.records import ModelRecord
@@ -160,3 +162,26 @@ def _ended_pid() -> int:
     proc.start()
     proc.join()
     return int(proc.pid or 0)
+
+
+def test_a_new_store_opens_while_another_connection_holds_its_write_lock(tmp_path: Path) -> None:
+    """SQLite answers `PRAGMA journal_mode = WAL` on a file still in rollback mode with "database is locked" at
+    once (no busy handler) while another connection holds the write lock, as when processes open a new store
+    together: the store waits for the lock instead (the race behind a rare failure of the test above)."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE elsewhere (a)")
+    with sqlite3.connect(path, isolation_level=None) as plain, pytest.raises(sqlite3.OperationalError, match="locked"):
+        plain.execute("PRAGMA busy_timeout = 60000")
+        plain.execute("PRAGMA journal_mode = WAL")  # what SQLite alone does: no wait
+    released = threading.Timer(0.5, holder.execute, args=("COMMIT",))
+    released.start()
+    store = open_store(f"sqlite:///{path}")
+    released.join()
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.execute(sa.text("SELECT count(*) FROM _migrations")).scalar() == len(MIGRATIONS)

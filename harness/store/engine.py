@@ -64,13 +64,32 @@ def _sqlite_events(engine: sa.Engine, readonly: bool) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         if not readonly:
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _wal(cursor)
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
         immediate = conn.get_execution_options().get("harness_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode = WAL`, retried while the database is locked: on a file still in rollback mode
+    (a new store), SQLite answers "database is locked" at once, without its busy handler, while another
+    connection holds the write lock (one switching it to WAL: processes opening a new store together)."""
+    import sqlite3
+    import time
+
+    deadline, pause = time.monotonic() + BUSY_TIMEOUT_S, 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.1)
 
 
 def make_engine(url: str, readonly: bool) -> sa.Engine:
