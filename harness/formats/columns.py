@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -33,6 +33,30 @@ from harness.formats.rows import RowError, RowLog
 from harness.records import WINNERS, Battle
 
 Codes = NDArray[np.int64]
+
+
+class ColumnPart(NamedTuple):
+    """Some battles' core columns: model indices into `models` (any order), winner indices into `WINNERS`,
+    category and judge: a half of a file (`core_columns`), or per-row battles or a block of the store."""
+
+    models: Sequence[str]
+    a: NDArray[Any]
+    b: NDArray[Any]
+    winner: NDArray[Any]
+    category: list[str | None]
+    judge: list[str | None]
+
+
+def join_parts(parts: Sequence[ColumnPart]) -> ColumnPart:
+    """The parts' rows in order, their model codes mapped to the sorted names of all of them (int64 codes)."""
+    models = tuple(sorted({name for part in parts for name in part.models}))
+    index = {name: k for k, name in enumerate(models)}
+    remaps = [np.array([index[name] for name in part.models], np.int64) for part in parts]
+    return ColumnPart(models, np.concatenate([remap[part.a] for remap, part in zip(remaps, parts)]),
+                      np.concatenate([remap[part.b] for remap, part in zip(remaps, parts)]),
+                      np.concatenate([part.winner for part in parts]).astype(np.int64),
+                      list(chain.from_iterable(part.category for part in parts)),
+                      list(chain.from_iterable(part.judge for part in parts)))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from itertools import chain, count
+from itertools import count
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +33,7 @@ import numpy as np
 import zstandard
 
 from harness.formats.clean_battle import FORMAT
-from harness.formats.columns import BattleTable
+from harness.formats.columns import BattleTable, ColumnPart, join_parts
 from harness.parallel import Forked, can_fork
 from harness.records import WINNERS
 
@@ -153,9 +153,10 @@ def read_core_table(path: Path, category: str | None = None) -> BattleTable | No
         packed.packed()
     if parts is None:
         return None
-    columns = _joined(parts)
+    columns = join_parts([ColumnPart(p.names, p.a, p.b, p.winner, _items(p.category), _items(p.judge))
+                          for p in parts])
     n = len(columns.a)
-    table = BattleTable(columns.models, columns.a, columns.b, columns.winner, f"import:{path.name}",
+    table = BattleTable(tuple(columns.models), columns.a, columns.b, columns.winner, f"import:{path.name}",
                         digest=packed.digest(), fields={"category": columns.category, "judge": columns.judge},
                         numbers=np.arange(1, n + 1, dtype=np.int64), packed=packed.packed)
     return table if category is None else table.where(table.category_mask(category))
@@ -239,27 +240,3 @@ def _read_part(text: mmap.mmap, start: int, stop: int) -> _Part | None:
     winner = np.fromiter(map(winners.__getitem__, map(attrgetter("winner"), rows)), np.int8, len(rows))
     category, judge = (list(map(attrgetter(name), rows)) for name in ("category", "judge"))
     return _Part(list(names), a, b, winner, category, judge)
-
-
-@dataclass(frozen=True)
-class _Columns:
-    """The parts joined: model indices into `models` (sorted names), winner indices, category and judge."""
-
-    models: tuple[str, ...]
-    a: np.ndarray[Any, np.dtype[np.int64]]
-    b: np.ndarray[Any, np.dtype[np.int64]]
-    winner: np.ndarray[Any, np.dtype[np.int64]]
-    category: list[str | None]
-    judge: list[str | None]
-
-
-def _joined(parts: list[_Part]) -> _Columns:
-    """The parts' rows in order, their model codes mapped to the sorted names of all of them."""
-    models = sorted({name for part in parts for name in part.names})
-    index = {name: k for k, name in enumerate(models)}
-    remaps = [np.array([index[name] for name in part.names], np.int64) for part in parts]
-    return _Columns(tuple(models), np.concatenate([remap[part.a] for remap, part in zip(remaps, parts)]),
-                    np.concatenate([remap[part.b] for remap, part in zip(remaps, parts)]),
-                    np.concatenate([part.winner for part in parts]).astype(np.int64),
-                    list(chain.from_iterable(_items(part.category) for part in parts)),
-                    list(chain.from_iterable(_items(part.judge) for part in parts)))

@@ -11,8 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, replace
-from itertools import chain
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -32,7 +31,7 @@ from harness.store.engine import Store, insert_new, insert_new_tuples
 from harness.store.schema import battles
 
 if TYPE_CHECKING:
-    from harness.formats.columns import BattleTable
+    from harness.formats.columns import BattleTable, ColumnPart
 
 
 def write_battles(store: Store, items: Iterable[Battle]) -> int:
@@ -132,17 +131,6 @@ def _blocks_of(conn: sa.Connection, sources: list[str] | None,
             yield replace(whole, columns=whole.columns.where(keep))
 
 
-class _Part(NamedTuple):
-    """Some battles as codes: model indices into `models`, winner indices into `WINNERS`, category, judge."""
-
-    models: tuple[str, ...]
-    a: np.ndarray[Any, np.dtype[np.int64]]
-    b: np.ndarray[Any, np.dtype[np.int64]]
-    winner: np.ndarray[Any, np.dtype[np.int64]]
-    category: list[str | None]
-    judge: list[str | None]
-
-
 def read_stored_table(store: Store, category: str | None = None) -> BattleTable:
     """Every stored battle (of `category`) as core columns plus category and judge, in `read_battles`' order:
     a block's codes as stored, without its extras or a `Battle` per row (1M battles of an Arena dump:
@@ -151,7 +139,7 @@ def read_stored_table(store: Store, category: str | None = None) -> BattleTable:
     Raises:
         HarnessError: a stored winner that is not one of `WINNERS`.
     """
-    from harness.formats.columns import BattleTable
+    from harness.formats.columns import BattleTable, ColumnPart, join_parts
 
     query = sa.select(battles.c.id, battles.c.model_a, battles.c.model_b, battles.c.winner, battles.c.category,
                       battles.c.judge).order_by(battles.c.id)
@@ -163,27 +151,24 @@ def read_stored_table(store: Store, category: str | None = None) -> BattleTable:
         end = bisect_right(ids, block.after_battle, lo=position)
         parts += [_row_part(rows[position:end])] if end > position else []
         c = block.columns
-        parts.append(_Part(c.models, c.a, c.b, c.winner, c.fields["category"], c.fields["judge"]))
+        parts.append(ColumnPart(c.models, c.a, c.b, c.winner, c.fields["category"], c.fields["judge"]))
         position = end
     parts += [_row_part(rows[position:])] if position < len(rows) or not parts else []
-    models = tuple(sorted({name for part in parts for name in part.models}))
-    index = {name: k for k, name in enumerate(models)}
-    remaps = [np.array([index[name] for name in part.models], np.int64) for part in parts]
-    table = BattleTable(models, np.concatenate([r[p.a] for r, p in zip(remaps, parts)]),
-                        np.concatenate([r[p.b] for r, p in zip(remaps, parts)]),
-                        np.concatenate([p.winner for p in parts]), f"store:{store.url}",
-                        fields={"category": list(chain.from_iterable(p.category for p in parts)),
-                                "judge": list(chain.from_iterable(p.judge for p in parts))})
+    joined = join_parts(parts)
+    table = BattleTable(tuple(joined.models), joined.a, joined.b, joined.winner, f"store:{store.url}",
+                        fields={"category": joined.category, "judge": joined.judge})
     return table if category is None else table.where(table.category_mask(category))
 
 
-def _row_part(rows: Sequence[Any]) -> _Part:  # rows of (id, model_a, model_b, winner, category, judge)
+def _row_part(rows: Sequence[Any]) -> ColumnPart:  # rows of (id, model_a, model_b, winner, category, judge)
+    from harness.formats.columns import ColumnPart
+
     models = tuple(sorted({row.model_a for row in rows} | {row.model_b for row in rows}))
     index, winners = {name: k for k, name in enumerate(models)}, {w: k for k, w in enumerate(WINNERS)}
     try:
         winner = np.fromiter((winners[row.winner] for row in rows), np.int64, len(rows))
     except KeyError as exc:
         raise HarnessError(f"battle winner {exc.args[0]!r} is not one of {sorted(winners)}") from None
-    return _Part(models, np.fromiter((index[row.model_a] for row in rows), np.int64, len(rows)),
+    return ColumnPart(models, np.fromiter((index[row.model_a] for row in rows), np.int64, len(rows)),
                  np.fromiter((index[row.model_b] for row in rows), np.int64, len(rows)), winner,
                  [row.category for row in rows], [row.judge for row in rows])
