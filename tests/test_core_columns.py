@@ -16,10 +16,10 @@ import sqlalchemy as sa
 import zstandard
 
 from harness.arena.battles import ArenaConfig
-from harness.arena.run import run_arena
+from harness.arena.run import run_arena, store_battle_table
 from harness.errors import HarnessError
 from harness.formats import core_columns, read_file
-from harness.formats.columns import read_clean_battle_table
+from harness.formats.columns import read_battle_table, read_clean_battle_table
 from harness.formats.core_columns import read_core_table
 from harness.judge.imports import import_judgments
 from harness.store import open_store
@@ -189,15 +189,18 @@ def test_a_block_keeps_the_file_once_and_reads_back_every_field_and_extra(tmp_pa
 
 def test_old_layout_blocks_still_read_beside_new_ones(tmp_path: Path) -> None:
     old = _write(tmp_path / "old.json", ROWS)
-    assert import_judgments(old).battles_written == 4  # judge import still stores a version 1 block
+    assert store_battle_table(open_store(), read_battle_table(old)) == 4  # the full reader: a version 1 block
     new = _write(tmp_path / "new.json", [{**row, "question_id": f"n{k}"} for k, row in enumerate(ROWS)])
     assert run_arena(ELO, battles_file=new).battles_written == 4
-    assert _counts() == (0, 2, 1)
-    assert read_battles(open_store()) == read_file(old).battles + read_file(new).battles
+    imported = _write(tmp_path / "imported.json", [{**row, "question_id": f"i{k}"} for k, row in enumerate(ROWS)])
+    assert import_judgments(imported).battles_written == 4  # judge import stores what arena --battles stores
+    assert _counts() == (0, 3, 2)
+    assert read_battles(open_store()) == read_file(old).battles + read_file(new).battles + read_file(imported).battles
     with open_store().engine.connect() as conn:
         versions = [c[:4] for c in conn.execute(sa.text("SELECT columns FROM battle_blocks ORDER BY id")).scalars()]
-    assert versions[0][:1] == b"x" and versions[1] == b"\x28\xb5\x2f\xfd"  # zlib (version 1), zstd (version 2)
-    assert int(read_win_counts(open_store())["battles"].sum()) == 16
+    zstd = b"\x28\xb5\x2f\xfd"
+    assert versions[0][:1] == b"x" and versions[1:] == [zstd, zstd]  # zlib (version 1), zstd (version 2)
+    assert int(read_win_counts(open_store())["battles"].sum()) == 24
 
 
 def _store_file(url: str, path: str, start: float, out: mp.Queue) -> None:  # type: ignore[type-arg]

@@ -55,13 +55,16 @@ def import_judgments(path: str | Path, fmt: str | None = None, store_url: str | 
 
 
 def _import_battle_file(path: Path, store_url: str | None, skip_bad: bool) -> ImportOutcome:
-    """A clean_battle file read column-wise and stored as `harness arena --battles` stores it (one block): the
-    same battles, keys, errors and counts as the per-row reader gives, and a file already stored by either
-    command (under any name) adds nothing."""
+    """A clean_battle file read column-wise and stored as `harness arena --battles` stores it (one block; a JSON
+    list it takes as it stands by its core columns, keeping the file's bytes): the same battles, keys, errors
+    and counts as the per-row reader gives, and a file already stored by either command (under any name) adds
+    nothing."""
     from harness.arena.run import store_battle_table
     from harness.formats.columns import read_battle_table
+    from harness.formats.core_columns import read_core_table
 
-    table = read_battle_table(path, skip_bad=skip_bad)
+    table = read_core_table(path)
+    table = read_battle_table(path, skip_bad=skip_bad) if table is None else table
     for problem in table.problems:
         log.warning("skipped %s", problem)
     written = store_battle_table(open_store(store_url), table)
