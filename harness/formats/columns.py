@@ -178,17 +178,22 @@ def _split_fields(rows: list[dict[str, Any]], core_taken: bool = False) -> dict[
 def table_from_battles(battles: Sequence[Battle], source: str, skipped: int = 0,
                        problems: Sequence[str] = ()) -> BattleTable:
     """Columns of battles some other reader (or the store) produced."""
-    models = tuple(sorted({b.model_a for b in battles} | {b.model_b for b in battles}))
+    return BattleTable(*encode_records(battles), source, format="battles", records=list(battles),
+                       skipped=skipped, problems=tuple(problems))
+
+
+def encode_records(items: Sequence[Any]) -> tuple[tuple[str, ...], Codes, Codes, Codes]:
+    """Sorted model names and the model_a, model_b and winner codes of records with those attributes (`Battle`s,
+    the store's battle rows); a winner not in `WINNERS` is an error."""
+    models = tuple(sorted({b.model_a for b in items} | {b.model_b for b in items}))
     index = {name: k for k, name in enumerate(models)}
     winners = {name: k for k, name in enumerate(WINNERS)}
-    unknown = {b.winner for b in battles} - set(winners)
+    unknown = {b.winner for b in items} - set(winners)
     if unknown:
         raise HarnessError(f"battle winner {min(unknown)!r} is not one of {', '.join(WINNERS)}")
-    n = len(battles)
-    return BattleTable(models, np.fromiter((index[b.model_a] for b in battles), np.int64, n),
-                       np.fromiter((index[b.model_b] for b in battles), np.int64, n),
-                       np.fromiter((winners[b.winner] for b in battles), np.int64, n), source,
-                       format="battles", records=list(battles), skipped=skipped, problems=tuple(problems))
+    n = len(items)
+    a, b = (np.fromiter((index[getattr(r, side)] for r in items), np.int64, n) for side in ("model_a", "model_b"))
+    return models, a, b, np.fromiter((winners[r.winner] for r in items), np.int64, n)
 
 
 def read_battle_table(path: Path, skip_bad: bool = False) -> BattleTable:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
-from harness.errors import HarnessError
-from harness.records import WINNERS, Battle
+from harness.records import Battle
 from harness.store.battle_blocks import (
     BattleColumns,
     StoredBlock,
@@ -137,7 +136,7 @@ def read_stored_table(store: Store, category: str | None = None) -> BattleTable:
     `read_battles` rebuilds every row's extra from the stored file).
 
     Raises:
-        HarnessError: a stored winner that is not one of `WINNERS`.
+        HarnessError: a stored winner that is not one of `WINNERS` (`encode_records`).
     """
     from harness.formats.columns import BattleTable, ColumnPart, join_parts
 
@@ -161,14 +160,6 @@ def read_stored_table(store: Store, category: str | None = None) -> BattleTable:
 
 
 def _row_part(rows: Sequence[Any]) -> ColumnPart:  # rows of (id, model_a, model_b, winner, category, judge)
-    from harness.formats.columns import ColumnPart
+    from harness.formats.columns import ColumnPart, encode_records
 
-    models = tuple(sorted({row.model_a for row in rows} | {row.model_b for row in rows}))
-    index, winners = {name: k for k, name in enumerate(models)}, {w: k for k, w in enumerate(WINNERS)}
-    try:
-        winner = np.fromiter((winners[row.winner] for row in rows), np.int64, len(rows))
-    except KeyError as exc:
-        raise HarnessError(f"battle winner {exc.args[0]!r} is not one of {sorted(winners)}") from None
-    return ColumnPart(models, np.fromiter((index[row.model_a] for row in rows), np.int64, len(rows)),
-                 np.fromiter((index[row.model_b] for row in rows), np.int64, len(rows)), winner,
-                 [row.category for row in rows], [row.judge for row in rows])
+    return ColumnPart(*encode_records(rows), [row.category for row in rows], [row.judge for row in rows])
